@@ -1,0 +1,87 @@
+# cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := mount jansson
+VERSION := 0.1.0
+
+WERROR ?= -Werror
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+	  -D_GNU_SOURCE -DCVOL_VERSION='"$(VERSION)"' -fno-strict-aliasing \
+	  $(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+
+BUILD ?= build
+COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c
+OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c \
+	       overlay/mount.c overlay/store.c overlay/store-mount.c
+LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
+CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/output.c
+BINS := cvol-mount cvol
+
+UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+LIB := $(BUILD)/libcvol.a
+
+all: $(BINS) libcvol.a
+
+$(LIB): $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+libcvol.a: $(LIB)
+	cp $< $@
+
+cvol-mount: $(CVOL_MOUNT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# ---- tests ------------------------------------------------------------------
+$(BUILD)/tests/test-mount-args: $(BUILD)/tests/unit/test-mount-args.o $(BUILD)/cmd/mount-args.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+integration: $(BINS)
+	tests/integration/run-all.sh
+
+check: unit integration
+
+# The unit tests again under AddressSanitizer and UBSan, in a build dir of their own.
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit-asan
+
+unit-asan: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t (asan)"; $$t || fail=1; done; exit $$fail
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev \
+		util-linux mount e2fsprogs xfsprogs strace clang-format
+
+bench: $(BINS)
+	tests/bench/mount-layers.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan $(BINS) libcvol.a
+
+.PHONY: all unit integration check check-asan unit-asan deps bench format clean
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

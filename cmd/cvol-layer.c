@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* cvol layer create|mount|umount|rm|ls */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cvol.h"
+
+static const char layer_usage[] =
+	"Usage: cvol [--root DIR] layer COMMAND\n"
+	"  create [--parent PARENT] ID   a new empty layer, on PARENT's chain\n"
+	"  mount ID                      mount ID with its parent chain; prints the merged path\n"
+	"  umount [--force] ID           drop a reference; the last one unmounts\n"
+	"  rm ID                         remove a layer that is not mounted and has no children\n"
+	"  ls [--json]                   list layers\n";
+
+struct layer_args {
+	const char *parent;
+	bool force;
+	bool json;
+	const char *id;
+};
+
+enum { LAYER_OPT_PARENT = 1 << 0, LAYER_OPT_FORCE = 1 << 1, LAYER_OPT_JSON = 1 << 2 };
+
+static int fail(const struct cvol_error *err)
+{
+	output_error("cvol", err);
+	return 1;
+}
+
+static int layer_create(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	if (cvol_layer_create(store, a->id, a->parent, &err) < 0)
+		return fail(&err);
+	puts(a->id);
+	return 0;
+}
+
+static int layer_mount(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	_cleanup_free_ char *merged = NULL;
+	if (cvol_layer_mount(store, a->id, &merged, &err) < 0)
+		return fail(&err);
+	puts(merged);
+	return 0;
+}
+
+static int layer_umount(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	if (cvol_layer_umount(store, a->id, a->force, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static int layer_rm(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	if (cvol_layer_remove(store, a->id, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static int layer_ls_json(const struct cvol_layer_info *layers, size_t n)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; list && i < n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s?, s:s, s:I, s:I}", "id", layers[i].id, "parent",
+						      layers[i].parent, "link", layers[i].link, "depth",
+						      (json_int_t)layers[i].depth, "mounts",
+						      (json_int_t)layers[i].mounts));
+	return output_json(list) < 0 ? 1 : 0;
+}
+
+static int layer_ls(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	struct cvol_layer_info *layers;
+	size_t n;
+
+	if (cvol_layer_list(store, &layers, &n, &err) < 0)
+		return fail(&err);
+	int status = 0;
+	if (a->json) {
+		status = layer_ls_json(layers, n);
+	} else {
+		printf("%-32s %-32s %5s %6s\n", "ID", "PARENT", "DEPTH", "MOUNTS");
+		for (size_t i = 0; i < n; i++)
+			printf("%-32s %-32s %5zu %6u\n", layers[i].id, layers[i].parent ? layers[i].parent : "-",
+			       layers[i].depth, layers[i].mounts);
+	}
+	cvol_layer_info_free(layers, n);
+	return status;
+}
+
+static const struct layer_command {
+	const char *name;
+	int (*run)(struct cvol_store *store, const struct layer_args *a);
+	unsigned options; /* LAYER_OPT_* it takes */
+	bool needs_id;
+} layer_commands[] = {
+	{ "create", layer_create, LAYER_OPT_PARENT, true },
+	{ "mount", layer_mount, 0, true },
+	{ "umount", layer_umount, LAYER_OPT_FORCE, true },
+	{ "rm", layer_rm, 0, true },
+	{ "ls", layer_ls, LAYER_OPT_JSON, false },
+};
+
+static int parse_layer_args(const struct layer_command *cmd, int argc, char **argv, struct layer_args *a)
+{
+	static const struct option opts[] = {
+		{ "parent", required_argument, NULL, 'p' }, { "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:fh", opts, NULL)) != -1) {
+		unsigned flag = c == 'p' ? LAYER_OPT_PARENT : c == 'f' ? LAYER_OPT_FORCE : c == 'j' ? LAYER_OPT_JSON : 0;
+		if (c == 'h') {
+			fputs(layer_usage, stdout);
+			exit(0);
+		}
+		if (!flag || !(cmd->options & flag)) {
+			fprintf(stderr, "cvol layer %s: unknown option or missing value `%s`\n", cmd->name,
+				argv[optind - 1]);
+			return -1;
+		}
+		if (c == 'p')
+			a->parent = optarg;
+		a->force |= c == 'f';
+		a->json |= c == 'j';
+	}
+	int operands = argc - optind;
+	if (cmd->needs_id && operands != 1) {
+		fprintf(stderr, "cvol layer %s: %s\n", cmd->name, operands ? "takes one layer id" : "no layer id given");
+		return -1;
+	}
+	if (!cmd->needs_id && operands != 0) {
+		fprintf(stderr, "cvol layer %s: unexpected argument `%s`\n", cmd->name, argv[optind]);
+		return -1;
+	}
+	a->id = cmd->needs_id ? argv[optind] : NULL;
+	return 0;
+}
+
+int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
+{
+	struct cvol_error err = { 0 };
+	_cleanup_store_ struct cvol_store *store = NULL;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(layer_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(layer_commands); i++) {
+		const struct layer_command *cmd = &layer_commands[i];
+		struct layer_args a = { .json = g->json };
+		if (strcmp(argv[1], cmd->name) != 0)
+			continue;
+		if (parse_layer_args(cmd, argc - 1, argv + 1, &a) < 0)
+			return 2;
+		if (cvol_store_open(g->root, &store, &err) < 0)
+			return fail(&err);
+		return cmd->run(store, &a);
+	}
+	fprintf(stderr, "cvol layer: unknown command `%s`\n%s", argv[1], layer_usage);
+	return 2;
+}

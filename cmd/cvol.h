@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The `cvol` command: global options and the table of commands. */
+#pragma once
+
+#include "output.h"
+
+#define CVOL_DEFAULT_ROOT "/var/lib/cvol"
+
+struct cvol_globals {
+	const char *root; /* --root, $CVOL_ROOT, or CVOL_DEFAULT_ROOT */
+	bool json;        /* --json */
+};
+
+/* `cvol info`: backing fs, d_type, kernel features, layer count. */
+int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv);
+/* `cvol layer create|mount|umount|rm|ls`. */
+int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv);
+/* Parse the `--json` / `--help` flags a subcommand takes; returns the index of the first operand
+ * or -1 after printing a usage error. */
+int cvol_parse_flags(int argc, char **argv, bool *json, const char *usage);

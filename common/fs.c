@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (unsigned)flags | O_CLOEXEC,
+		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int cvol_dir_fsync(int dirfd, struct cvol_error *err)
+{
+	if (fsync(dirfd) < 0)
+		return cvol_error_set(err, errno, "fsync directory");
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+			   struct cvol_error *err)
+{
+	char tmp[256];
+	int r;
+
+	r = snprintf(tmp, sizeof(tmp), ".%s.tmp%ld", name, (long)getpid());
+	if (r < 0 || (size_t)r >= sizeof(tmp))
+		return cvol_error_setx(err, ENAMETOOLONG, "file name `%s` too long", name);
+
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "create `%s`", tmp);
+	r = write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return cvol_error_set(err, -r, "write `%s`", name);
+	}
+	return cvol_dir_fsync(dirfd, err);
+}
+
+int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err)
+{
+	_cleanup_close_ int fd = cvol_openat_beneath(dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return cvol_error_set(err, -fd, "open `%s`", name);
+
+	size_t cap = 256, len = 0;
+	_cleanup_free_ char *buf = malloc(cap);
+	if (!buf)
+		return cvol_error_set(err, ENOMEM, "read `%s`", name);
+	for (;;) {
+		if (len + 1 >= cap) {
+			char *bigger = realloc(buf, cap *= 2);
+			if (!bigger)
+				return cvol_error_set(err, ENOMEM, "read `%s`", name);
+			buf = bigger;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cvol_error_set(err, errno, "read `%s`", name);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	*ret_text = TAKE_PTR(buf);
+	return 0;
+}
+
+bool cvol_fd_is_mount_root(int fd)
+{
+	struct statx stx;
+
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return false;
+	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+static int remove_children(int dfd, dev_t dev, struct cvol_error *err);
+
+static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_error *err)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", name);
+	if (S_ISDIR(st.st_mode)) {
+		if (st.st_dev != dev)
+			return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
+		_cleanup_close_ int cfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			return cvol_error_set(err, errno, "open `%s`", name);
+		int r = remove_children(cfd, dev, err);
+		if (r < 0)
+			return cvol_error_wrap(err, "remove `%s`", name);
+		if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			return cvol_error_set(err, errno, "remove directory `%s`", name);
+		return 0;
+	}
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return cvol_error_set(err, errno, "remove `%s`", name);
+	return 0;
+}
+
+static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
+{
+	int dupfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	if (dupfd < 0)
+		return cvol_error_set(err, errno, "dup directory fd");
+	DIR *d = fdopendir(dupfd);
+	if (!d) {
+		close(dupfd);
+		return cvol_error_set(err, errno, "open directory");
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		r = remove_entry(dfd, de->d_name, dev, err);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	return r;
+}
+
+int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return cvol_error_set(err, errno, "stat parent of `%s`", name);
+	return remove_entry(dirfd, name, st.st_dev, err);
+}
+
+int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
+{
+	_cleanup_free_ char *p = strdup(path);
+	if (!p)
+		return cvol_error_set(err, ENOMEM, "create directory `%s`", path);
+
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char saved = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return cvol_error_set(err, errno, "create directory `%s`", p);
+		*s = saved;
+		if (saved == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return cvol_error_set(err, errno, "stat `%s`", path);
+	if (!S_ISDIR(st.st_mode))
+		return cvol_error_setx(err, ENOTDIR, "`%s` is not a directory", path);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Filesystem helpers that work on directory fds: lookups confined with
+ * openat2, crash-safe file writes, recursive removal that stays on one fs. */
+#pragma once
+
+#include <sys/types.h>
+
+#include "error.h"
+
+/* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
+int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
+int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+			   struct cvol_error *err);
+/* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */
+int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err);
+/* fsync() the directory @dirfd. */
+int cvol_dir_fsync(int dirfd, struct cvol_error *err);
+/* Remove @name in @dirfd and everything below it, never crossing into another mount. */
+int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
+/* Create the directory @path and any missing parents with @mode. */
+int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
+/* True when the file at @fd is the root of a mount (statx STATX_ATTR_MOUNT_ROOT). */
+bool cvol_fd_is_mount_root(int fd);

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Private to overlay/ (and its unit tests). */
+#pragma once
+
+#include "../common/fs.h"
+#include "../common/log.h"
+#include "../common/strv.h"
+#include "overlay.h"
+
+struct libmnt_table;
+
+#define CVOL_SHORTID_LEN 26 /* as Docker's overlay2: l/<26 chars> */
+
+/* ---- option strings (options.c) ------------------------------------------ */
+
+/* Append @s to @buf (of @size, holding *@len bytes) with `\`, `,` and `:` escaped. */
+int cvol_mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s);
+/* Append @s to @buf unescaped. */
+int cvol_mount_opts_append(char *buf, size_t size, size_t *len, const char *s);
+/* Build the mount(2) data string for @cfg with @work as the work dir; -E2BIG when it does not fit. */
+int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf,
+			    size_t size, struct cvol_error *err);
+
+/* ---- chains and short ids (chain.c) -------------------------------------- */
+
+/* Fill @buf (CVOL_SHORTID_LEN + 1 bytes) with a random short id of [A-Z0-9]. */
+int cvol_shortid_generate(char *buf);
+/* True for a string made as cvol_shortid_generate() makes them. */
+bool cvol_shortid_is_valid(const char *s);
+/* The lower file text of a child of a parent with @parent_link and @parent_lower (NULL for a base). */
+int cvol_chain_for_child(const char *parent_link, const char *parent_lower, char **ret_lower);
+/* Split lower file text into "l/<short>" entries, checking each; @text may be empty. */
+int cvol_chain_parse(const char *text, char ***ret_entries);
+
+/* ---- mount plans (plan.c) ------------------------------------------------ */
+
+enum cvol_step_kind {
+	CVOL_STEP_ENSURE_DIR,    /* mkdir when missing; undo removes it only if made */
+	CVOL_STEP_MOUNT_OVERLAY, /* mount the config on the target; undo unmounts */
+};
+
+struct cvol_mount_step {
+	enum cvol_step_kind kind;
+	char *path;    /* directory to make, or the mount target */
+	bool done;     /* ran and has something to undo */
+};
+
+struct cvol_mount_plan {
+	const struct cvol_overlay_config *cfg;
+	char *work;    /* resolved work dir, NULL for a read-only root */
+	struct cvol_mount_step steps[4];
+	size_t n_steps;
+};
+
+/* Lay out the steps that mount @cfg on @merged; touches nothing. */
+int cvol_mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged,
+			  struct cvol_mount_plan *ret_plan, struct cvol_error *err);
+/* Free what cvol_mount_plan_build() allocated. */
+void cvol_mount_plan_done(struct cvol_mount_plan *plan);
+
+/* ---- the layer store (store.c, store-mount.c) ------------------------------ */
+
+struct cvol_store {
+	char *overlay_path; /* canonical "<root>/overlay" */
+	int overlay_fd;
+	int links_fd;       /* l/ */
+	int staging_fd;     /* .staging/ */
+	int lock_fd;        /* .lock, flock()ed around every change */
+};
+
+/* A layer's metadata as stored: its short link and its parent chain. */
+struct layer_meta {
+	char link[CVOL_SHORTID_LEN + 1];
+	char *lower;   /* "" for a base layer */
+	char **chain;  /* lower split into "l/<short>" entries */
+};
+
+/* Take the store's exclusive lock; returns 0 or -errno. */
+int store_lock(struct cvol_store *store, struct cvol_error *err);
+/* Release the store's lock. */
+void store_unlock(struct cvol_store *store);
+/* Refuse an id that cannot name a layer directory. */
+int layer_id_check(const char *id, struct cvol_error *err);
+/* Read the metadata of layer @id; -ENOENT with a clear message when it does not exist. */
+int layer_meta_load(struct cvol_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err);
+/* Free what layer_meta_load() filled in. */
+void layer_meta_done(struct layer_meta *m);
+/* Active references of layer @id, from mountinfo and its count file; 0 when not mounted. */
+unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libmnt_table *mountinfo);

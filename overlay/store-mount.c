@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Mounting store layers with their parent chain, reference counted. The count
+ * lives in <id>/mounts but is only believed while mountinfo shows the mount, so
+ * it survives the process that made it and resets when the mount is gone. */
+#include "overlay-internal.h"
+
+#include <fcntl.h>
+#include <libmount.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#define MOUNTS_FILE "mounts"
+
+static int merged_path(struct cvol_store *store, const char *id, char **ret)
+{
+	return asprintf(ret, "%s/%s/merged", store->overlay_path, id) < 0 ? -ENOMEM : 0;
+}
+
+static bool is_overlay_mounted(struct libmnt_table *mountinfo, const char *path)
+{
+	struct libmnt_fs *fs = mnt_table_find_target(mountinfo, path, MNT_ITER_BACKWARD);
+	return fs && mnt_fs_get_fstype(fs) && strcmp(mnt_fs_get_fstype(fs), "overlay") == 0;
+}
+
+static unsigned read_count_file(struct cvol_store *store, const char *id)
+{
+	_cleanup_free_ char *path = NULL, *text = NULL;
+	struct cvol_error ignored;
+
+	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 ||
+	    cvol_file_read_text(store->overlay_fd, path, &text, &ignored) < 0)
+		return 0;
+	return (unsigned)strtoul(text, NULL, 10);
+}
+
+unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libmnt_table *mountinfo)
+{
+	_cleanup_free_ char *merged = NULL;
+	struct libmnt_table *own = NULL;
+
+	if (merged_path(store, id, &merged) < 0)
+		return 0;
+	if (!mountinfo)
+		mountinfo = own = mnt_new_table_from_file("/proc/self/mountinfo");
+	bool mounted = mountinfo && is_overlay_mounted(mountinfo, merged);
+	mnt_unref_table(own);
+	if (!mounted)
+		return 0;
+	unsigned count = read_count_file(store, id);
+	return count > 0 ? count : 1;
+}
+
+static int write_count_file(struct cvol_store *store, const char *id, unsigned count, struct cvol_error *err)
+{
+	_cleanup_close_ int fd = openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char text[32];
+
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open layer `%s`", id);
+	int n = snprintf(text, sizeof(text), "%u\n", count);
+	return cvol_file_write_atomic(fd, MOUNTS_FILE, text, (size_t)n, err);
+}
+
+/* Bind the store's overlay dir on itself and make it private (as Docker does), so
+ * the layer mounts under it do not propagate into other mount namespaces. */
+static int store_make_private(struct cvol_store *store, struct cvol_error *err)
+{
+	const char *path = store->overlay_path;
+
+	if (!cvol_fd_is_mount_root(store->overlay_fd) && mount(path, path, NULL, MS_BIND, NULL) < 0)
+		return cvol_error_set(err, errno, "bind `%s` on itself", path);
+	if (mount(NULL, path, NULL, MS_PRIVATE, NULL) < 0)
+		return cvol_error_set(err, errno, "make `%s` a private mount", path);
+	return 0;
+}
+
+static int layer_overlay_mount(struct cvol_store *store, const char *id, const struct layer_meta *m,
+			       const char *merged, struct cvol_error *err)
+{
+	_cleanup_free_ char *upper = NULL, *work = NULL, *merged_rel = NULL;
+	static char empty[] = ".empty";
+	char *empty_chain[] = { empty, NULL };
+
+	if (asprintf(&upper, "%s/diff", id) < 0 || asprintf(&work, "%s/work", id) < 0 ||
+	    asprintf(&merged_rel, "%s/merged", id) < 0)
+		return cvol_error_set(err, ENOMEM, "mount layer `%s`", id);
+	struct cvol_overlay_config cfg = {
+		.lowers = m->chain[0] ? m->chain : empty_chain,
+		.upper = upper,
+		.work = work,
+		.base_dirfd = store->overlay_fd,
+	};
+	if (mkdirat(store->overlay_fd, merged_rel, 0700) < 0 && errno != EEXIST)
+		return cvol_error_set(err, errno, "create `%s`", merged);
+	int r = cvol_overlay_mount(&cfg, merged, err);
+	if (r < 0)
+		unlinkat(store->overlay_fd, merged_rel, AT_REMOVEDIR);
+	return r;
+}
+
+static int layer_mount_locked(struct cvol_store *store, const char *id, const char *merged,
+			      struct cvol_error *err)
+{
+	struct layer_meta m;
+	int r = layer_meta_load(store, id, &m, err);
+	if (r < 0)
+		return r;
+	unsigned count = layer_mount_count(store, id, NULL);
+	if (count == 0) {
+		r = store_make_private(store, err);
+		if (r == 0)
+			r = layer_overlay_mount(store, id, &m, merged, err);
+	}
+	if (r == 0) {
+		r = write_count_file(store, id, count + 1, err);
+		if (r < 0 && count == 0)
+			umount2(merged, UMOUNT_NOFOLLOW | MNT_DETACH);
+	}
+	layer_meta_done(&m);
+	return r;
+}
+
+int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err)
+{
+	_cleanup_free_ char *merged = NULL;
+	int r = layer_id_check(id, err);
+	if (r < 0)
+		return r;
+	if (merged_path(store, id, &merged) < 0)
+		return cvol_error_set(err, ENOMEM, "mount layer `%s`", id);
+	r = store_lock(store, err);
+	if (r < 0)
+		return r;
+	r = layer_mount_locked(store, id, merged, err);
+	store_unlock(store);
+	if (r < 0)
+		return cvol_error_wrap(err, "mount layer `%s`", id);
+	*ret_merged = TAKE_PTR(merged);
+	return 0;
+}
+
+/* After the last unmount: drop the count, the work dir and the mount point. */
+static void layer_mount_dirs_remove(struct cvol_store *store, const char *id)
+{
+	_cleanup_close_ int fd = openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct cvol_error ignored;
+
+	if (fd < 0)
+		return;
+	unlinkat(fd, MOUNTS_FILE, 0);
+	cvol_dir_remove_tree(fd, "work", &ignored);
+	unlinkat(fd, "merged", AT_REMOVEDIR);
+}
+
+static int layer_umount_locked(struct cvol_store *store, const char *id, bool force, const char *merged,
+			       struct cvol_error *err)
+{
+	struct layer_meta m;
+	int r = layer_meta_load(store, id, &m, err);
+	if (r < 0)
+		return r;
+	layer_meta_done(&m);
+	unsigned count = layer_mount_count(store, id, NULL);
+	if (count == 0)
+		return cvol_error_setx(err, EINVAL, "it is not mounted");
+	if (count > 1 && !force)
+		return write_count_file(store, id, count - 1, err);
+	if (umount2(merged, UMOUNT_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "unmount `%s`", merged);
+	layer_mount_dirs_remove(store, id);
+	return 0;
+}
+
+int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err)
+{
+	_cleanup_free_ char *merged = NULL;
+	int r = layer_id_check(id, err);
+	if (r < 0)
+		return r;
+	if (merged_path(store, id, &merged) < 0)
+		return cvol_error_set(err, ENOMEM, "unmount layer `%s`", id);
+	r = store_lock(store, err);
+	if (r < 0)
+		return r;
+	r = layer_umount_locked(store, id, force, merged, err);
+	store_unlock(store);
+	if (r < 0)
+		return cvol_error_wrap(err, "unmount layer `%s`", id);
+	return 0;
+}
