@@ -105,8 +105,7 @@ int main(int argc, char **argv)
 	int status = 0;
 
 	if (mount_args_parse(argc, argv, &args, &err) < 0) {
-		output_error(PROG, &err);
-		fprintf(stderr, "Try '" PROG " --help'.\n");
+		fprintf(stderr, PROG ": %s (see --help)\n", err.msg);
 		return 2;
 	}
 	switch (args.mode) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -163,11 +164,13 @@ static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
 
 int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 {
-	struct stat st;
+	struct statx stx;
 
-	if (fstat(dirfd, &st) < 0)
-		return cvol_error_set(err, errno, "stat parent of `%s`", name);
-	return remove_entry(dirfd, name, st.st_dev, err);
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", name);
+	if (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+		return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
+	return remove_entry(dirfd, name, makedev(stx.stx_dev_major, stx.stx_dev_minor), err);
 }
 
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)

@@ -162,25 +162,67 @@ static int check_backing_fs(const struct cvol_mount_plan *plan, struct opened_la
 
 /* ---- the new mount API ------------------------------------------------------ */
 
+static void append_kernel_line(struct cvol_error *err, const char *line)
+{
+	size_t len = strlen(err->msg);
+	if (len < sizeof(err->msg))
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (kernel: %s)", line);
+}
+
 /* Append the fs context's error log (the kernel's own words) to @err. */
-static void add_kernel_log(int fsfd, struct cvol_error *err)
+static void add_fs_context_log(int fsfd, struct cvol_error *err)
 {
 	char line[512];
-	size_t len = strlen(err->msg);
 
 	for (;;) {
 		ssize_t n = read(fsfd, line, sizeof(line) - 1);
 		if (n <= 0)
 			break;
 		line[n] = '\0';
-		if (n > 0 && line[n - 1] == '\n')
-			line[n - 1] = '\0';
-		if (line[0] != 'e' && line[0] != 'w')
-			continue;
-		len += (size_t)snprintf(err->msg + len, sizeof(err->msg) - len, " (kernel: %s)", line + 2);
-		if (len >= sizeof(err->msg))
-			break;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == 'e' || line[0] == 'w')
+			append_kernel_line(err, line + 2);
 	}
+}
+
+/* Most of overlay's refusals go to the kernel log, not the fs context: open
+ * /dev/kmsg at its end before mounting, so that the lines the mount adds can be read. */
+static int kmsg_open_at_end(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0)
+		cvol_closep(&fd), fd = -1;
+	return fd;
+}
+
+/* Append overlayfs's lines logged since kmsg_open_at_end() to @err. */
+static void add_kmsg_lines(int kfd, struct cvol_error *err)
+{
+	char record[1024];
+
+	for (int i = 0; kfd >= 0 && i < 64; i++) {
+		ssize_t n = read(kfd, record, sizeof(record) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue; /* overwritten records */
+		if (n <= 0)
+			break;
+		record[n] = '\0';
+		record[strcspn(record, "\n")] = '\0';
+		char *text = strchr(record, ';');
+		if (text && strncmp(text + 1, "overlayfs: ", 11) == 0)
+			append_kernel_line(err, text + 1);
+	}
+}
+
+/* Explain a failed mount in the kernel's words: the fs context log, then the kernel log. */
+static void add_kernel_words(int fsfd, int kfd, struct cvol_error *err)
+{
+	size_t before = strlen(err->msg);
+
+	if (fsfd >= 0)
+		add_fs_context_log(fsfd, err);
+	if (strlen(err->msg) == before)
+		add_kmsg_lines(kfd, err);
 }
 
 static int fsconfig_layer(int fsfd, enum cvol_mount_api api, const char *key, int fd)
@@ -229,7 +271,7 @@ static int configure_fs_context(int fsfd, const struct cvol_mount_plan *plan, en
 		if (fsconfig_option(fsfd, *opt) < 0)
 			return -errno;
 	}
-	*ret_what = "the overlay";
+	*ret_what = NULL;
 	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		return -errno;
 	return 0;
@@ -243,17 +285,21 @@ static int mount_with_fsopen(const struct cvol_mount_plan *plan, enum cvol_mount
 	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return cvol_error_set(err, errno, "fsopen overlay for `%s`", merged);
+	_cleanup_close_ int kfd = kmsg_open_at_end();
 	int r = configure_fs_context(fsfd, plan, api, o, &what);
 	if (r < 0) {
-		cvol_error_set(err, -r, "mount overlay on `%s`: configure `%s`", merged, what);
-		add_kernel_log(fsfd, err);
+		if (what)
+			cvol_error_set(err, -r, "mount overlay on `%s`: set `%s`", merged, what);
+		else
+			cvol_error_set(err, -r, "mount overlay on `%s`", merged);
+		add_kernel_words(fsfd, kfd, err);
 		return r;
 	}
 	unsigned attrs = plan->cfg->read_only ? MOUNT_ATTR_RDONLY : 0;
 	_cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
 	if (mfd < 0) {
 		r = cvol_error_set(err, errno, "mount overlay on `%s`", merged);
-		add_kernel_log(fsfd, err);
+		add_kernel_words(fsfd, kfd, err);
 		return r;
 	}
 	if (move_mount(mfd, "", o->merged, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -300,6 +346,7 @@ static int mount_with_mount2(const struct cvol_mount_plan *plan, const char *mer
 		.data = data,
 		.flags = plan->cfg->read_only ? MS_RDONLY : 0,
 	};
+	_cleanup_close_ int kfd = kmsg_open_at_end();
 	if (m.base_dirfd == AT_FDCWD) {
 		legacy_mount_thread(&m);
 	} else {
@@ -309,8 +356,11 @@ static int mount_with_mount2(const struct cvol_mount_plan *plan, const char *mer
 			return cvol_error_set(err, r, "start the mount thread for `%s`", merged);
 		pthread_join(t, NULL);
 	}
-	if (m.result < 0)
-		return cvol_error_set(err, -m.result, "mount overlay on `%s` (mount(2), see dmesg)", merged);
+	if (m.result < 0) {
+		cvol_error_set(err, -m.result, "mount overlay on `%s`", merged);
+		add_kernel_words(-1, kfd, err);
+		return -m.result;
+	}
 	return 0;
 }
 
@@ -346,9 +396,12 @@ static void undo_step(const struct cvol_mount_plan *plan, struct cvol_mount_step
 	if (!step->done)
 		return;
 	switch (step->kind) {
-	case CVOL_STEP_ENSURE_DIR:
-		unlinkat(plan->cfg->base_dirfd, step->path, AT_REMOVEDIR);
+	case CVOL_STEP_ENSURE_DIR: {
+		/* made by us: whatever the kernel put in it goes too */
+		struct cvol_error ignored;
+		cvol_dir_remove_tree(plan->cfg->base_dirfd, step->path, &ignored);
 		break;
+	}
 	case CVOL_STEP_MOUNT_OVERLAY:
 		umount2(step->path, UMOUNT_NOFOLLOW | MNT_DETACH);
 		break;
