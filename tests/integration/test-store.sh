@@ -1,0 +1,211 @@
+# cvol layer: the crash-safe layer store, chains, reference-counted mounts.
+
+store() { "$CVOL" --root "$WORK/root" "$@"; }
+
+layer_diff() { printf '%s/root/overlay/%s/diff' "$WORK" "$1"; }
+
+# Every path in the store but the lock, sorted: to show a refused command changed nothing.
+store_tree() { find "$WORK/root" ! -name .lock | sort; }
+
+test_layer_chain_mount() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	echo from-base >"$(layer_diff base)/etc-file"
+	local merged
+	merged=$(store layer mount app)
+	assert_eq "$WORK/root/overlay/app/merged" "$merged" "printed merged path"
+	assert_file_content "$merged/etc-file" from-base
+	echo mine >"$merged/app-file"
+	assert_file_content "$(layer_diff app)/app-file" mine
+	assert_missing "$(layer_diff base)/app-file"
+	store layer umount app
+	assert_not_mounted "$merged"
+	assert_missing "$merged"
+	assert_missing "$WORK/root/overlay/app/work"
+}
+
+test_layer_base_mount() {
+	store layer create base >/dev/null
+	echo x >"$(layer_diff base)/x"
+	local merged
+	merged=$(store layer mount base)
+	assert_file_content "$merged/x" x
+	store layer umount base
+}
+
+test_layer_mount_refcount() {
+	store layer create base >/dev/null
+	local m1 m2
+	m1=$(store layer mount base)
+	m2=$(store layer mount base)
+	assert_eq "$m1" "$m2" "second mount path"
+	assert_eq 1 "$(awk -v p="$m1" '$5 == p' /proc/self/mountinfo | wc -l)" "mounts stacked on the path"
+	assert_contains "$(store layer ls --json)" '"mounts": 2' "reference count"
+	store layer umount base
+	is_mounted "$m1" || fail "the first of two unmounts unmounted the layer"
+	store layer umount base
+	assert_not_mounted "$m1"
+	expect_failure store layer umount base
+	assert_contains "$out" "not mounted" "umount of an unmounted layer"
+}
+
+# The count lives on disk but is believed only while mountinfo shows the mount.
+test_layer_refcount_follows_mountinfo() {
+	store layer create base >/dev/null
+	local m
+	m=$(store layer mount base)
+	store layer mount base >/dev/null
+	umount "$m" # gone behind cvol's back, as after a reboot
+	assert_contains "$(store layer ls --json)" '"mounts": 0' "count after the mount vanished"
+	m=$(store layer mount base)
+	assert_contains "$(store layer ls --json)" '"mounts": 1' "count after mounting again"
+	store layer umount base
+	assert_not_mounted "$m"
+}
+
+test_layer_rm() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	store layer mount app >/dev/null
+	expect_failure store layer rm app
+	assert_one_line "$out" "rm of a mounted layer"
+	assert_contains "$out" "mounted (1 reference)" "rm of a mounted layer"
+	expect_failure store layer rm base
+	assert_contains "$out" 'has 1 child layer: `app`' "rm of a parent"
+	store layer umount app
+	store layer rm app
+	store layer rm base
+	assert_eq "" "$(ls -A "$WORK/root/overlay/l")" "links left after rm"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.staging")" "staging after rm"
+	assert_contains "$(store layer ls)" "ID" "ls header"
+	assert_eq 1 "$(store layer ls | wc -l)" "layers left"
+}
+
+test_layer_bad_input() {
+	store layer create base >/dev/null
+	local before
+	before=$(store_tree)
+	for bad in "a/b" ".." "../x" "l" "" ".hidden" "$(printf 'x%.0s' $(seq 1 256))"; do
+		expect_failure store layer create "$bad"
+		assert_one_line "$out" "create '$bad'"
+		assert_contains "$out" "invalid layer id" "create '$bad'"
+	done
+	expect_failure store layer create --parent nope app
+	assert_one_line "$out" "create on a missing parent"
+	assert_contains "$out" 'parent layer `nope` does not exist' "create on a missing parent"
+	expect_failure store layer create base
+	assert_contains "$out" "already exists" "create of an existing id"
+	expect_failure store layer mount nope
+	assert_contains "$out" 'mount layer `nope`: no such layer' "mount of a missing layer"
+	expect_failure store layer rm ../base
+	assert_contains "$out" "invalid layer id" "rm ../base"
+	assert_eq "$before" "$(store_tree)" "store after refused commands"
+}
+
+# A create killed just before it renames the finished layer into place leaves a
+# half layer in .staging/ and a dangling l/ link; the next start removes both.
+test_layer_create_killed_halfway() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	store layer create base >/dev/null
+	set +e
+	strace -f -o /dev/null -e trace=renameat2 -e inject=renameat2:signal=SIGKILL \
+		"$CVOL" --root "$WORK/root" layer create --parent base app
+	local rc=$?
+	set -e
+	[ "$rc" -ne 0 ] || fail "the create was not killed"
+	[ -n "$(ls -A "$WORK/root/overlay/.staging")" ] || fail "no half layer in .staging after the kill"
+	assert_missing "$WORK/root/overlay/app"
+	assert_eq 2 "$(ls "$WORK/root/overlay/l" | wc -l)" "links after the kill (base + dangling)"
+	store layer ls >"$WORK/ls.out"
+	assert_eq 2 "$(wc -l <"$WORK/ls.out")" "layers listed after restart (header + base)"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.staging")" ".staging after restart"
+	assert_eq 1 "$(ls "$WORK/root/overlay/l" | wc -l)" "links after restart"
+	store layer create --parent base app >/dev/null
+}
+
+make_chain() { # n: base + layers c1..c(n-1), each on the one before; bottom file in base
+	store layer create c0 >/dev/null
+	echo bottom >"$(layer_diff c0)/bottom"
+	local i
+	for ((i = 1; i < $1; i++)); do
+		store layer create --parent "c$((i - 1))" "c$i" >/dev/null
+	done
+}
+
+test_layer_chain_500() {
+	make_chain 501 # c500 has 500 lower layers: the kernel's limit
+	echo top >"$(layer_diff c500)/top"
+	local m
+	m=$(store layer mount c500)
+	assert_file_content "$m/bottom" bottom
+	assert_file_content "$m/top" top
+	assert_contains "$(store layer ls --json)" '"depth": 500' "depth of the top layer"
+	store layer umount c500
+	expect_failure store layer create --parent c500 c501
+	assert_one_line "$out" "create past the limit"
+	assert_contains "$out" "would stack 501 lower layers" "create past the limit"
+	assert_missing "$WORK/root/overlay/c501"
+}
+
+# mount(2) fallback: relative l/<short> names from the store dir, and a clear error past a page.
+test_layer_legacy_api() {
+	make_chain 101
+	local m
+	m=$(CVOL_MOUNT_API=legacy store layer mount c100)
+	assert_file_content "$m/bottom" bottom
+	local opts
+	opts=$(awk -v p="$m" '$5 == p { print $NF }' /proc/self/mountinfo)
+	assert_contains "$opts" "lowerdir=l/" "relative short names"
+	store layer umount c100
+	for ((i = 101; i < 200; i++)); do store layer create --parent "c$((i - 1))" "c$i" >/dev/null; done
+	expect_failure env CVOL_MOUNT_API=legacy "$CVOL" --root "$WORK/root" layer mount c199
+	assert_one_line "$out" "legacy mount of 199 layers"
+	assert_contains "$out" "do not fit" "legacy mount of 199 layers"
+	assert_missing "$WORK/root/overlay/c199/merged"
+	assert_missing "$WORK/root/overlay/c199/work"
+	assert_contains "$(store layer ls --json)" '"mounts": 0' "count after a failed mount"
+}
+
+# The store's mount point is private: a layer mount does not show up in a peer mount.
+test_store_mount_private() {
+	mkdir -p "$WORK/root" "$WORK/peer"
+	mount -t tmpfs store "$WORK/root"
+	mount --make-shared "$WORK/root"
+	mount --bind "$WORK/root" "$WORK/peer" # a peer of the store's mount
+	store layer create base >/dev/null
+	local m
+	m=$(store layer mount base)
+	is_mounted "$m" || fail "layer not mounted"
+	assert_not_mounted "$WORK/peer/overlay/base/merged"
+	local prop
+	prop=$(awk -v p="$WORK/root/overlay" '$5 == p { print $7 }' /proc/self/mountinfo)
+	[ -n "$prop" ] || fail "the store's overlay dir is not a mount point"
+	case "$prop" in shared:*) fail "the store mount is shared: $prop" ;; esac
+	store layer umount base
+}
+
+test_info() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	local json
+	json=$(store --json info)
+	assert_contains "$json" '"d_type": true' "info --json"
+	assert_contains "$json" '"layers": 2' "info --json"
+	assert_contains "$json" '"type": "tmpfs"' "info --json"
+	assert_contains "$json" '"max_lower_layers": 500' "info --json"
+	assert_contains "$(store info)" "layers:            2" "info"
+}
+
+test_help_and_version() {
+	local bin
+	for bin in "$CVOL_MOUNT" "$CVOL"; do
+		assert_contains "$("$bin" --help)" "Usage:" "$bin --help"
+		assert_contains "$("$bin" --version)" "0." "$bin --version"
+	done
+	assert_contains "$("$CVOL" layer --help)" "create [--parent PARENT] ID" "cvol layer --help"
+	expect_failure "$CVOL" frobnicate
+	assert_contains "$out" 'unknown command `frobnicate`' "unknown command"
+	expect_failure "$CVOL_MOUNT" --frob
+	assert_one_line "$out" "unknown option"
+	assert_contains "$out" '`--frob`' "unknown option"
+}
