@@ -6,7 +6,7 @@ VERSION := 0.1.0
 
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
 	  -D_GNU_SOURCE -DCVOL_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
@@ -83,5 +83,6 @@ format:
 clean:
 	rm -rf build build-asan $(BINS) libcvol.a
 
+.SECONDARY:
 .PHONY: all unit integration check check-asan unit-asan deps bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -68,9 +68,9 @@ static int layer_ls_json(const struct cvol_layer_info *layers, size_t n)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; list && i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s?, s:s, s:I, s:I}", "id", layers[i].id, "parent",
-						      layers[i].parent, "link", layers[i].link, "depth",
-						      (json_int_t)layers[i].depth, "mounts",
+		json_array_append_new(list, json_pack("{s:s, s:s?, s:s, s:I, s:I}", "id", layers[i].id,
+						      "parent", layers[i].parent, "link", layers[i].link,
+						      "depth", (json_int_t)layers[i].depth, "mounts",
 						      (json_int_t)layers[i].mounts));
 	return output_json(list) < 0 ? 1 : 0;
 }
@@ -89,8 +89,8 @@ static int layer_ls(struct cvol_store *store, const struct layer_args *a)
 	} else {
 		printf("%-32s %-32s %5s %6s\n", "ID", "PARENT", "DEPTH", "MOUNTS");
 		for (size_t i = 0; i < n; i++)
-			printf("%-32s %-32s %5zu %6u\n", layers[i].id, layers[i].parent ? layers[i].parent : "-",
-			       layers[i].depth, layers[i].mounts);
+			printf("%-32s %-32s %5zu %6u\n", layers[i].id,
+			       layers[i].parent ? layers[i].parent : "-", layers[i].depth, layers[i].mounts);
 	}
 	cvol_layer_info_free(layers, n);
 	return status;
@@ -102,18 +102,18 @@ static const struct layer_command {
 	unsigned options; /* LAYER_OPT_* it takes */
 	bool needs_id;
 } layer_commands[] = {
-	{ "create", layer_create, LAYER_OPT_PARENT, true },
-	{ "mount", layer_mount, 0, true },
-	{ "umount", layer_umount, LAYER_OPT_FORCE, true },
-	{ "rm", layer_rm, 0, true },
+	{ "create", layer_create, LAYER_OPT_PARENT, true }, { "mount", layer_mount, 0, true },
+	{ "umount", layer_umount, LAYER_OPT_FORCE, true },  { "rm", layer_rm, 0, true },
 	{ "ls", layer_ls, LAYER_OPT_JSON, false },
 };
 
 static int parse_layer_args(const struct layer_command *cmd, int argc, char **argv, struct layer_args *a)
 {
 	static const struct option opts[] = {
-		{ "parent", required_argument, NULL, 'p' }, { "force", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },        { "help", no_argument, NULL, 'h' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -121,7 +121,10 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:fh", opts, NULL)) != -1) {
-		unsigned flag = c == 'p' ? LAYER_OPT_PARENT : c == 'f' ? LAYER_OPT_FORCE : c == 'j' ? LAYER_OPT_JSON : 0;
+		unsigned flag = c == 'p'   ? LAYER_OPT_PARENT
+				: c == 'f' ? LAYER_OPT_FORCE
+				: c == 'j' ? LAYER_OPT_JSON
+					   : 0;
 		if (c == 'h') {
 			fputs(layer_usage, stdout);
 			exit(0);
@@ -138,7 +141,8 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 	}
 	int operands = argc - optind;
 	if (cmd->needs_id && operands != 1) {
-		fprintf(stderr, "cvol layer %s: %s\n", cmd->name, operands ? "takes one layer id" : "no layer id given");
+		fprintf(stderr, "cvol layer %s: %s\n", cmd->name,
+			operands ? "takes one layer id" : "no layer id given");
 		return -1;
 	}
 	if (!cmd->needs_id && operands != 0) {

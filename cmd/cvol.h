@@ -8,7 +8,7 @@
 
 struct cvol_globals {
 	const char *root; /* --root, $CVOL_ROOT, or CVOL_DEFAULT_ROOT */
-	bool json;        /* --json */
+	bool json;	  /* --json */
 };
 
 /* `cvol info`: backing fs, d_type, kernel features, layer count. */

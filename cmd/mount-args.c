@@ -116,7 +116,9 @@ static int parse_one(struct mount_args *a, int c, int argc, char **argv, struct 
 		return cvol_error_setx(err, EINVAL, "option `%s` needs a value", argv[optind - 1]);
 	default:
 		(void)argc;
-		return cvol_error_setx(err, EINVAL, "unknown option `%s` (see --help)", argv[optind - 1]);
+		if (optopt && optopt < 0x100)
+			return cvol_error_setx(err, EINVAL, "unknown option `-%c`", optopt);
+		return cvol_error_setx(err, EINVAL, "unknown option `%s`", argv[optind - 1]);
 	}
 }
 
@@ -135,7 +137,8 @@ static int check_mount_args(struct mount_args *a, struct cvol_error *err)
 	if (!a->target)
 		return cvol_error_setx(err, EINVAL, "no mount point given");
 	if (!a->upper && !a->read_only)
-		return cvol_error_setx(err, EINVAL, "no --upper given; use --read-only for a root without one");
+		return cvol_error_setx(err, EINVAL,
+				       "no --upper given; use --read-only for a root without one");
 	if (a->upper && a->read_only)
 		return cvol_error_setx(err, EINVAL, "--read-only takes no --upper");
 	if (a->work && !a->upper)

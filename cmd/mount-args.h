@@ -14,13 +14,13 @@ enum mount_mode {
 
 struct mount_args {
 	enum mount_mode mode;
-	char **lowers;   /* --lower, split at unescaped ':' (top first) */
+	char **lowers; /* --lower, split at unescaped ':' (top first) */
 	char *upper;
 	char *work;
-	char **options;  /* -o, split at ',' */
+	char **options; /* -o, split at ',' */
 	bool read_only;
 	bool json;
-	char *target;    /* merged dir, or the dir of --check / --umount */
+	char *target; /* merged dir, or the dir of --check / --umount */
 };
 
 /* Parse @argv; on a usage error returns -EINVAL with one line in @err. */

@@ -29,7 +29,8 @@ json_t *output_kernel_json(const struct cvol_kernel_features *k)
 {
 	return json_pack("{s:s, s:b, s:b, s:b, s:b, s:s, s:i}", "release", k->release, "overlay", k->overlay,
 			 "fsopen", k->fsopen, "lowerdir_append", k->lowerdir_append, "layer_fd", k->layer_fd,
-			 "mount_api", cvol_mount_api_name(k->api), "max_lower_layers", CVOL_OVERLAY_MAX_LOWERS);
+			 "mount_api", cvol_mount_api_name(k->api), "max_lower_layers",
+			 CVOL_OVERLAY_MAX_LOWERS);
 }
 
 static const char *yes_no(bool b)
@@ -37,7 +38,8 @@ static const char *yes_no(bool b)
 	return b ? "yes" : "no";
 }
 
-void output_probe_text(const char *path, const struct cvol_backing_fs *fs, const struct cvol_kernel_features *k)
+void output_probe_text(const char *path, const struct cvol_backing_fs *fs,
+		       const struct cvol_kernel_features *k)
 {
 	printf("path:              %s\n", path);
 	printf("backing fs:        %s\n", fs->type);

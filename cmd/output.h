@@ -15,4 +15,5 @@ json_t *output_backing_fs_json(const struct cvol_backing_fs *fs);
 /* A JSON object describing the kernel's overlay features. */
 json_t *output_kernel_json(const struct cvol_kernel_features *k);
 /* Print the backing fs and kernel features as "key: value" lines. */
-void output_probe_text(const char *path, const struct cvol_backing_fs *fs, const struct cvol_kernel_features *k);
+void output_probe_text(const char *path, const struct cvol_backing_fs *fs,
+		       const struct cvol_kernel_features *k);

@@ -4,8 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-static int error_vset(struct cvol_error *err, int errnum, bool with_strerror,
-		      const char *fmt, va_list ap)
+static int error_vset(struct cvol_error *err, int errnum, bool with_strerror, const char *fmt, va_list ap)
 {
 	if (errnum < 0)
 		errnum = -errnum;

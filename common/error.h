@@ -7,7 +7,7 @@
 #define CVOL_ERROR_MSG_MAX 1024
 
 struct cvol_error {
-	int code;                     /* positive errno; 0 when no error */
+	int code;		      /* positive errno; 0 when no error */
 	char msg[CVOL_ERROR_MSG_MAX]; /* "operation `path`: strerror" */
 };
 

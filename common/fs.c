@@ -16,7 +16,9 @@ int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (unsigned)flags | O_CLOEXEC,
-		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+		/* O_TMPFILE includes O_DIRECTORY: test all its bits, or a plain O_DIRECTORY open gets EINVAL
+		 */
+		.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
@@ -45,8 +47,7 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-			   struct cvol_error *err)
+int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err)
 {
 	char tmp[256];
 	int r;
@@ -55,7 +56,8 @@ int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t
 	if (r < 0 || (size_t)r >= sizeof(tmp))
 		return cvol_error_setx(err, ENAMETOOLONG, "file name `%s` too long", name);
 
-	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	_cleanup_close_ int fd =
+		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", tmp);
 	r = write_all(fd, data, len);
@@ -124,7 +126,8 @@ static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_erro
 	if (S_ISDIR(st.st_mode)) {
 		if (st.st_dev != dev)
 			return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
-		_cleanup_close_ int cfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int cfd =
+			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0)
 			return cvol_error_set(err, errno, "open `%s`", name);
 		int r = remove_children(cfd, dev, err);
@@ -175,11 +178,13 @@ int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
 {
+	if (*path == '\0') /* as mkdir(2); the loop below starts past the first byte */
+		return cvol_error_set(err, ENOENT, "create directory `%s`", path);
 	_cleanup_free_ char *p = strdup(path);
 	if (!p)
 		return cvol_error_set(err, ENOMEM, "create directory `%s`", path);
 
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
 		char saved = *s;

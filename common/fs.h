@@ -10,8 +10,7 @@
 /* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
 int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
-int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
-			   struct cvol_error *err);
+int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
 /* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */
 int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err);
 /* fsync() the directory @dirfd. */

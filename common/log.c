@@ -8,9 +8,8 @@ static const struct {
 	const char *name;
 	enum cvol_log_area area;
 } log_areas[] = {
-	{ "overlay", CVOL_LOG_OVERLAY }, { "store", CVOL_LOG_STORE },
-	{ "volume", CVOL_LOG_VOLUME },   { "plugin", CVOL_LOG_PLUGIN },
-	{ "all", CVOL_LOG_ALL },
+	{ "overlay", CVOL_LOG_OVERLAY }, { "store", CVOL_LOG_STORE }, { "volume", CVOL_LOG_VOLUME },
+	{ "plugin", CVOL_LOG_PLUGIN },	 { "all", CVOL_LOG_ALL },
 };
 
 static unsigned parse_debug_mask(const char *spec)
@@ -20,8 +19,7 @@ static unsigned parse_debug_mask(const char *spec)
 	while (spec && *spec) {
 		size_t len = strcspn(spec, ",");
 		for (size_t i = 0; i < ARRAY_SIZE(log_areas); i++)
-			if (strlen(log_areas[i].name) == len &&
-			    strncmp(log_areas[i].name, spec, len) == 0)
+			if (strlen(log_areas[i].name) == len && strncmp(log_areas[i].name, spec, len) == 0)
 				mask |= log_areas[i].area;
 		spec += len;
 		if (*spec == ',')

@@ -9,27 +9,27 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-#define _cleanup_free_ _cleanup_(cvol_freep)
-#define _cleanup_close_ _cleanup_(cvol_closep)
+#define _cleanup_(f)	 __attribute__((cleanup(f)))
+#define _cleanup_free_	 _cleanup_(cvol_freep)
+#define _cleanup_close_	 _cleanup_(cvol_closep)
 #define _cleanup_fclose_ _cleanup_(cvol_fclosep)
-#define _unused_ __attribute__((unused))
-#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _unused_	 __attribute__((unused))
+#define _printf_(a, b)	 __attribute__((format(printf, a, b)))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Hand out ownership: returns the value and leaves the variable empty. */
-#define TAKE_PTR(p)                                                            \
-	({                                                                     \
-		__typeof__(p) _p = (p);                                        \
-		(p) = NULL;                                                    \
-		_p;                                                            \
+#define TAKE_PTR(p)                                                                                          \
+	({                                                                                                   \
+		__typeof__(p) _p = (p);                                                                      \
+		(p) = NULL;                                                                                  \
+		_p;                                                                                          \
 	})
-#define TAKE_FD(fd)                                                            \
-	({                                                                     \
-		int _fd = (fd);                                                \
-		(fd) = -1;                                                     \
-		_fd;                                                           \
+#define TAKE_FD(fd)                                                                                          \
+	({                                                                                                   \
+		int _fd = (fd);                                                                              \
+		(fd) = -1;                                                                                   \
+		_fd;                                                                                         \
 	})
 
 static inline void cvol_freep(void *p)

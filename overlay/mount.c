@@ -49,7 +49,8 @@ static bool same_inode(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Refuse an upper that is a lower or lies inside one: walk up from the upper to /. */
+/* Refuse an upper that is a lower or lies inside one (the kernel does not always):
+ * walk up from the upper to /, comparing each directory with every lower. */
 static int check_upper_outside_lowers(const struct cvol_overlay_config *cfg, struct opened_layers *o,
 				      struct cvol_error *err)
 {
@@ -67,8 +68,8 @@ static int check_upper_outside_lowers(const struct cvol_overlay_config *cfg, str
 	for (;;) {
 		for (size_t i = 0; i < o->n_lowers; i++)
 			if (same_inode(&st, &lower_st[i]))
-				return cvol_error_setx(err, EINVAL, "upper `%s` is inside lower `%s`", cfg->upper,
-						       cfg->lowers[i]);
+				return cvol_error_setx(err, EINVAL, "upper `%s` is inside lower `%s`",
+						       cfg->upper, cfg->lowers[i]);
 		int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (up < 0)
 			return cvol_error_set(err, errno, "walk up from upper `%s`", cfg->upper);
@@ -131,7 +132,8 @@ static int ensure_work_dir(const struct cvol_mount_plan *plan, struct cvol_mount
 	if (fstat(o->upper, &upper_st) < 0 || fstat(o->work, &work_st) < 0)
 		return cvol_error_set(err, errno, "stat work dir `%s`", step->path);
 	if (upper_st.st_dev != work_st.st_dev)
-		return cvol_error_setx(err, EXDEV, "work dir `%s` is on a different filesystem from upper `%s`",
+		return cvol_error_setx(err, EXDEV,
+				       "work dir `%s` is on a different filesystem from upper `%s`",
 				       step->path, plan->cfg->upper);
 	if (same_inode(&upper_st, &work_st))
 		return cvol_error_setx(err, EINVAL, "work dir `%s` is the upper dir itself", step->path);
@@ -409,8 +411,8 @@ static void undo_step(const struct cvol_mount_plan *plan, struct cvol_mount_step
 	step->done = false;
 }
 
-static int run_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *step,
-		    struct opened_layers *o, struct cvol_error *err)
+static int run_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *step, struct opened_layers *o,
+		    struct cvol_error *err)
 {
 	switch (step->kind) {
 	case CVOL_STEP_ENSURE_DIR:

@@ -8,14 +8,10 @@ static const struct {
 	const char *key;
 	const char *values; /* '|'-separated; NULL for a flag */
 } known_options[] = {
-	{ "volatile", NULL },
-	{ "userxattr", NULL },
-	{ "metacopy", "on|off" },
-	{ "redirect_dir", "on|off|follow|nofollow" },
-	{ "index", "on|off" },
-	{ "xino", "on|off|auto" },
-	{ "nfs_export", "on|off" },
-	{ "uuid", "on|off|null|auto" },
+	{ "volatile", NULL },		{ "userxattr", NULL },
+	{ "metacopy", "on|off" },	{ "redirect_dir", "on|off|follow|nofollow" },
+	{ "index", "on|off" },		{ "xino", "on|off|auto" },
+	{ "nfs_export", "on|off" },	{ "uuid", "on|off|null|auto" },
 	{ "verity", "on|off|require" },
 };
 
@@ -58,7 +54,8 @@ int cvol_overlay_option_check(const char *option, struct cvol_error *err)
 		if (!known_options[i].values && !eq)
 			return 0;
 		if (!known_options[i].values)
-			return cvol_error_setx(err, EINVAL, "overlay option `%s` takes no value", known_options[i].key);
+			return cvol_error_setx(err, EINVAL, "overlay option `%s` takes no value",
+					       known_options[i].key);
 		if (eq && value_in_list(eq + 1, known_options[i].values))
 			return 0;
 		return cvol_error_setx(err, EINVAL, "overlay option `%s` needs one of %s", option,
@@ -74,8 +71,11 @@ static int opts_append(char *buf, size_t size, size_t *len, const char *s, bool 
 
 	for (; *s; s++) {
 		bool special = escape && (*s == '\\' || *s == ',' || *s == ':');
-		if (n + (special ? 2 : 1) >= size)
+		if (n + (special ? 2 : 1) >= size) {
+			if (*len < size)
+				buf[*len] = '\0'; /* refused: leave the text as it was */
 			return -E2BIG;
+		}
 		if (special)
 			buf[n++] = '\\';
 		buf[n++] = *s;
@@ -105,8 +105,8 @@ static int append_path_option(char *buf, size_t size, size_t *len, const char *k
 	return r;
 }
 
-int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf,
-			    size_t size, struct cvol_error *err)
+int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
+			    struct cvol_error *err)
 {
 	size_t len = 0;
 	int r;

@@ -18,8 +18,8 @@ int cvol_mount_opts_append_escaped(char *buf, size_t size, size_t *len, const ch
 /* Append @s to @buf unescaped. */
 int cvol_mount_opts_append(char *buf, size_t size, size_t *len, const char *s);
 /* Build the mount(2) data string for @cfg with @work as the work dir; -E2BIG when it does not fit. */
-int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf,
-			    size_t size, struct cvol_error *err);
+int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
+			    struct cvol_error *err);
 
 /* ---- chains and short ids (chain.c) -------------------------------------- */
 
@@ -35,19 +35,19 @@ int cvol_chain_parse(const char *text, char ***ret_entries);
 /* ---- mount plans (plan.c) ------------------------------------------------ */
 
 enum cvol_step_kind {
-	CVOL_STEP_ENSURE_DIR,    /* mkdir when missing; undo removes it only if made */
+	CVOL_STEP_ENSURE_DIR,	 /* mkdir when missing; undo removes it only if made */
 	CVOL_STEP_MOUNT_OVERLAY, /* mount the config on the target; undo unmounts */
 };
 
 struct cvol_mount_step {
 	enum cvol_step_kind kind;
-	char *path;    /* directory to make, or the mount target */
-	bool done;     /* ran and has something to undo */
+	char *path; /* directory to make, or the mount target */
+	bool done;  /* ran and has something to undo */
 };
 
 struct cvol_mount_plan {
 	const struct cvol_overlay_config *cfg;
-	char *work;    /* resolved work dir, NULL for a read-only root */
+	char *work; /* resolved work dir, NULL for a read-only root */
 	struct cvol_mount_step steps[4];
 	size_t n_steps;
 };
@@ -63,16 +63,16 @@ void cvol_mount_plan_done(struct cvol_mount_plan *plan);
 struct cvol_store {
 	char *overlay_path; /* canonical "<root>/overlay" */
 	int overlay_fd;
-	int links_fd;       /* l/ */
-	int staging_fd;     /* .staging/ */
-	int lock_fd;        /* .lock, flock()ed around every change */
+	int links_fd;	/* l/ */
+	int staging_fd; /* .staging/ */
+	int lock_fd;	/* .lock, flock()ed around every change */
 };
 
 /* A layer's metadata as stored: its short link and its parent chain. */
 struct layer_meta {
 	char link[CVOL_SHORTID_LEN + 1];
-	char *lower;   /* "" for a base layer */
-	char **chain;  /* lower split into "l/<short>" entries */
+	char *lower;  /* "" for a base layer */
+	char **chain; /* lower split into "l/<short>" entries */
 };
 
 /* Take the store's exclusive lock; returns 0 or -errno. */

@@ -9,11 +9,11 @@
 /* ---- backing filesystem -------------------------------------------------- */
 
 struct cvol_backing_fs {
-	char type[32];        /* "ext4", "xfs", "tmpfs", ... */
-	bool d_type;          /* getdents reports file types */
+	char type[32];	      /* "ext4", "xfs", "tmpfs", ... */
+	bool d_type;	      /* getdents reports file types */
 	bool xattr_trusted;   /* trusted.* xattrs can be set (overlay's own) */
 	bool xattr_user;      /* user.* xattrs can be set (userxattr) */
-	bool tmpfile;         /* O_TMPFILE works */
+	bool tmpfile;	      /* O_TMPFILE works */
 	bool rename_whiteout; /* renameat2(RENAME_WHITEOUT) works */
 	bool is_overlay;      /* the directory is itself on overlayfs */
 };
@@ -30,17 +30,17 @@ int cvol_backing_fs_check(const struct cvol_backing_fs *fs, const char *path, bo
 /* ---- kernel features ------------------------------------------------------ */
 
 enum cvol_mount_api {
-	CVOL_MOUNT_API_LEGACY,    /* mount(2) with an option string */
-	CVOL_MOUNT_API_STRING,    /* fsopen + lowerdir+ by path (6.8+) */
-	CVOL_MOUNT_API_FD,        /* fsopen + lowerdir+ by fd (6.13+) */
+	CVOL_MOUNT_API_LEGACY, /* mount(2) with an option string */
+	CVOL_MOUNT_API_STRING, /* fsopen + lowerdir+ by path (6.8+) */
+	CVOL_MOUNT_API_FD,     /* fsopen + lowerdir+ by fd (6.13+) */
 };
 
 struct cvol_kernel_features {
 	char release[65];
-	bool overlay;          /* overlay is a known filesystem type */
-	bool fsopen;           /* fsopen("overlay") works */
-	bool lowerdir_append;  /* lowerdir+ accepted */
-	bool layer_fd;         /* FSCONFIG_SET_FD accepted for layers */
+	bool overlay;		 /* overlay is a known filesystem type */
+	bool fsopen;		 /* fsopen("overlay") works */
+	bool lowerdir_append;	 /* lowerdir+ accepted */
+	bool layer_fd;		 /* FSCONFIG_SET_FD accepted for layers */
 	enum cvol_mount_api api; /* what mounts will use (CVOL_MOUNT_API may lower it) */
 };
 
@@ -52,19 +52,18 @@ const char *cvol_mount_api_name(enum cvol_mount_api api);
 /* ---- overlay mounts ------------------------------------------------------- */
 
 struct cvol_overlay_config {
-	char **lowers;     /* top first; relative paths resolve under base_dirfd */
+	char **lowers;	   /* top first; relative paths resolve under base_dirfd */
 	const char *upper; /* NULL: a read-only root */
 	const char *work;  /* NULL: "<upper>.work", created when missing */
-	char **options;    /* extra options, each checked by cvol_overlay_option_check() */
+	char **options;	   /* extra options, each checked by cvol_overlay_option_check() */
 	bool read_only;
-	int base_dirfd;    /* AT_FDCWD, or the directory relative paths start from */
+	int base_dirfd; /* AT_FDCWD, or the directory relative paths start from */
 };
 
 /* Refuse an extra overlay option that is not on the list of known ones. */
 int cvol_overlay_option_check(const char *option, struct cvol_error *err);
 /* Check @cfg and mount it on @merged: d_type and backing checks first, then the mount. */
-int cvol_overlay_mount(const struct cvol_overlay_config *cfg, const char *merged,
-		       struct cvol_error *err);
+int cvol_overlay_mount(const struct cvol_overlay_config *cfg, const char *merged, struct cvol_error *err);
 /* Unmount the overlay on @merged; refuses a path that is not an overlay mount. */
 int cvol_overlay_umount(const char *merged, struct cvol_error *err);
 
@@ -74,10 +73,10 @@ struct cvol_store;
 
 struct cvol_layer_info {
 	char *id;
-	char *parent;     /* NULL for a base layer */
-	char link[32];    /* short name under l/ */
-	size_t depth;     /* number of lower layers below it */
-	unsigned mounts;  /* active references, 0 when not mounted */
+	char *parent;	 /* NULL for a base layer */
+	char link[32];	 /* short name under l/ */
+	size_t depth;	 /* number of lower layers below it */
+	unsigned mounts; /* active references, 0 when not mounted */
 };
 
 /* Open (creating when missing) the store under @root; removes half-built layers. */
@@ -87,8 +86,7 @@ void cvol_store_close(struct cvol_store *store);
 /* Path of the store's overlay directory ("<root>/overlay"). */
 const char *cvol_store_get_overlay_path(const struct cvol_store *store);
 /* Create layer @id on top of @parent (NULL for a base layer). */
-int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent,
-		      struct cvol_error *err);
+int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent, struct cvol_error *err);
 /* Remove layer @id; refuses one that is mounted or has children. */
 int cvol_layer_remove(struct cvol_store *store, const char *id, struct cvol_error *err);
 /* Describe every layer, sorted by id. */
@@ -97,8 +95,7 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 /* Free what cvol_layer_list() returned. */
 void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
 /* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */
-int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged,
-		     struct cvol_error *err);
+int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err);
 /* Drop a reference to @id; the last one (or @force) unmounts it. */
 int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err);
 

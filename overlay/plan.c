@@ -36,14 +36,16 @@ int cvol_mount_plan_build(const struct cvol_overlay_config *cfg, const char *mer
 	if (n_lowers == 0)
 		return cvol_error_setx(err, EINVAL, "mount `%s`: no lower layer given", merged);
 	if (n_lowers > CVOL_OVERLAY_MAX_LOWERS)
-		return cvol_error_setx(err, E2BIG, "mount `%s`: %zu lower layers exceed the kernel's limit of %d",
-				       merged, n_lowers, CVOL_OVERLAY_MAX_LOWERS);
+		return cvol_error_setx(err, E2BIG,
+				       "mount `%s`: %zu lower layers exceed the kernel's limit of %d", merged,
+				       n_lowers, CVOL_OVERLAY_MAX_LOWERS);
 	if (cfg->upper && cfg->read_only)
-		return cvol_error_setx(err, EINVAL, "mount `%s`: a read-only root takes no upper layer", merged);
-	if (!cfg->upper && n_lowers < 2)
-		return cvol_error_setx(err, EINVAL,
-				       "mount `%s`: a root without an upper layer needs at least two lower layers",
+		return cvol_error_setx(err, EINVAL, "mount `%s`: a read-only root takes no upper layer",
 				       merged);
+	if (!cfg->upper && n_lowers < 2)
+		return cvol_error_setx(
+			err, EINVAL,
+			"mount `%s`: a root without an upper layer needs at least two lower layers", merged);
 	if (!cfg->upper && cfg->work)
 		return cvol_error_setx(err, EINVAL, "mount `%s`: a work dir needs an upper layer", merged);
 	if (!cfg->upper && !cfg->read_only)

@@ -15,20 +15,27 @@
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 
-#define PROBE_FILE "f"
+#define PROBE_FILE  "f"
 #define PROBE_MOVED "g"
 
 static const struct {
 	unsigned long magic;
 	const char *name;
 } fs_names[] = {
-	{ EXT4_SUPER_MAGIC, "ext4" },      { XFS_SUPER_MAGIC, "xfs" },
-	{ BTRFS_SUPER_MAGIC, "btrfs" },    { TMPFS_MAGIC, "tmpfs" },
-	{ OVERLAYFS_SUPER_MAGIC, "overlay" }, { NFS_SUPER_MAGIC, "nfs" },
-	{ F2FS_SUPER_MAGIC, "f2fs" },      { 0x2fc12fc1, "zfs" },
-	{ FUSE_SUPER_MAGIC, "fuse" },      { SQUASHFS_MAGIC, "squashfs" },
-	{ 0x01021997, "v9fs" },            { 0x786f4256, "virtiofs" },
-	{ 0xFF534D42, "cifs" },            { RAMFS_MAGIC, "ramfs" },
+	{ EXT4_SUPER_MAGIC, "ext4" },
+	{ XFS_SUPER_MAGIC, "xfs" },
+	{ BTRFS_SUPER_MAGIC, "btrfs" },
+	{ TMPFS_MAGIC, "tmpfs" },
+	{ OVERLAYFS_SUPER_MAGIC, "overlay" },
+	{ NFS_SUPER_MAGIC, "nfs" },
+	{ F2FS_SUPER_MAGIC, "f2fs" },
+	{ 0x2fc12fc1, "zfs" },
+	{ FUSE_SUPER_MAGIC, "fuse" },
+	{ SQUASHFS_MAGIC, "squashfs" },
+	{ 0x01021997, "v9fs" },
+	{ 0x786f4256, "virtiofs" },
+	{ 0xFF534D42, "cifs" },
+	{ RAMFS_MAGIC, "ramfs" },
 };
 
 static void name_fs_type(unsigned long magic, char *buf, size_t size)
@@ -88,8 +95,8 @@ static bool can_rename_whiteout(int dfd)
 
 	if (renameat2(dfd, PROBE_FILE, dfd, PROBE_MOVED, RENAME_WHITEOUT) < 0)
 		return false;
-	bool ok = fstatat(dfd, PROBE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		  S_ISCHR(st.st_mode) && st.st_rdev == 0;
+	bool ok = fstatat(dfd, PROBE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+		  st.st_rdev == 0;
 	unlinkat(dfd, PROBE_FILE, 0);
 	renameat(dfd, PROBE_MOVED, dfd, PROBE_FILE);
 	return ok;
@@ -172,22 +179,26 @@ int cvol_backing_fs_check(const struct cvol_backing_fs *fs, const char *path, bo
 	if (fs->is_overlay)
 		return cvol_error_setx(err, EINVAL,
 				       "`%s` is on overlayfs, which cannot hold an upper layer: "
-				       "use a directory on ext4, xfs or btrfs", path);
+				       "use a directory on ext4, xfs or btrfs",
+				       path);
 	if (!fs->d_type)
 		return cvol_error_setx(err, EINVAL,
 				       "`%s` (%s) does not report file types (d_type): overlay needs them; "
 				       "reformat it (xfs: mkfs.xfs -n ftype=1, ext4: mkfs.ext4 -O filetype)",
 				       path, fs->type);
 	if (userxattr ? !fs->xattr_user : !fs->xattr_trusted)
-		return cvol_error_setx(err, EOPNOTSUPP, "`%s` (%s) cannot store %s.* xattrs, which overlay needs",
-				       path, fs->type, userxattr ? "user" : "trusted");
-	if (!fs->tmpfile)
-		return cvol_error_setx(err, EOPNOTSUPP, "`%s` (%s) does not support O_TMPFILE, which overlay needs",
-				       path, fs->type);
-	if (!fs->rename_whiteout)
 		return cvol_error_setx(err, EOPNOTSUPP,
-				       "`%s` (%s) does not support renameat2(RENAME_WHITEOUT), which overlay needs",
-				       path, fs->type);
+				       "`%s` (%s) cannot store %s.* xattrs, which overlay needs", path,
+				       fs->type, userxattr ? "user" : "trusted");
+	if (!fs->tmpfile)
+		return cvol_error_setx(err, EOPNOTSUPP,
+				       "`%s` (%s) does not support O_TMPFILE, which overlay needs", path,
+				       fs->type);
+	if (!fs->rename_whiteout)
+		return cvol_error_setx(
+			err, EOPNOTSUPP,
+			"`%s` (%s) does not support renameat2(RENAME_WHITEOUT), which overlay needs", path,
+			fs->type);
 	return 0;
 }
 
@@ -248,9 +259,10 @@ int cvol_kernel_features_probe(struct cvol_kernel_features *ret, struct cvol_err
 			     fsconfig(fsfd, FSCONFIG_SET_FD, "lowerdir+", NULL, root) == 0;
 	}
 	if (!k.overlay)
-		return cvol_error_setx(err, ENODEV, "the kernel has no overlay filesystem (modprobe overlay)");
+		return cvol_error_setx(err, ENODEV,
+				       "the kernel has no overlay filesystem (modprobe overlay)");
 
-	k.api = k.layer_fd ? CVOL_MOUNT_API_FD
+	k.api = k.layer_fd	    ? CVOL_MOUNT_API_FD
 		: k.lowerdir_append ? CVOL_MOUNT_API_STRING
 				    : CVOL_MOUNT_API_LEGACY;
 	k.api = mount_api_override(k.api);

@@ -54,7 +54,8 @@ unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libm
 
 static int write_count_file(struct cvol_store *store, const char *id, unsigned count, struct cvol_error *err)
 {
-	_cleanup_close_ int fd = openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char text[32];
 
 	if (fd < 0)
@@ -144,7 +145,8 @@ int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged
 /* After the last unmount: drop the count, the work dir and the mount point. */
 static void layer_mount_dirs_remove(struct cvol_store *store, const char *id)
 {
-	_cleanup_close_ int fd = openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct cvol_error ignored;
 
 	if (fd < 0)

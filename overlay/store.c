@@ -12,10 +12,10 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define LINKS_DIR "l"
+#define LINKS_DIR   "l"
 #define STAGING_DIR ".staging"
-#define EMPTY_DIR ".empty"
-#define LOCK_FILE ".lock"
+#define EMPTY_DIR   ".empty"
+#define LOCK_FILE   ".lock"
 
 int store_lock(struct cvol_store *store, struct cvol_error *err)
 {
@@ -35,7 +35,8 @@ int layer_id_check(const char *id, struct cvol_error *err)
 	if (!cvol_name_is_valid(id) || strcmp(id, LINKS_DIR) == 0)
 		return cvol_error_setx(err, EINVAL,
 				       "invalid layer id `%s`: use 1-255 of [A-Za-z0-9_.-], starting with a "
-				       "letter or digit (and not `l`)", id);
+				       "letter or digit (and not `l`)",
+				       id);
 	return 0;
 }
 
@@ -271,7 +272,8 @@ static int chain_for_parent(struct cvol_store *store, const char *id, const char
 		return r;
 	size_t depth = cvol_strv_length(pm.chain) + 1;
 	if (depth > CVOL_OVERLAY_MAX_LOWERS)
-		r = cvol_error_setx(err, E2BIG, "it would stack %zu lower layers on `%s`; the kernel allows at most %d",
+		r = cvol_error_setx(err, E2BIG,
+				    "it would stack %zu lower layers on `%s`; the kernel allows at most %d",
 				    depth, parent, CVOL_OVERLAY_MAX_LOWERS);
 	else if ((r = cvol_chain_for_child(pm.link, pm.lower, ret_lower)) < 0)
 		cvol_error_set(err, -r, "chain of `%s`", id);
@@ -377,7 +379,9 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 	struct libmnt_table *mountinfo = mnt_new_table_from_file("/proc/self/mountinfo");
 	rewinddir(d);
 	for (struct dirent *de; r == 0 && (de = readdir(d));) {
-		if (!is_layer_dir_name(de->d_name) || de->d_type != DT_DIR)
+		if (!is_layer_dir_name(de->d_name) || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (de->d_type == DT_UNKNOWN && !layer_exists(store, de->d_name))
 			continue;
 		struct cvol_layer_info *grown = realloc(layers, (n + 1) * sizeof(*layers));
 		if (!grown) {
@@ -415,8 +419,8 @@ static int refuse_children(struct cvol_store *store, const char *id, struct cvol
 		return r;
 	for (size_t i = 0; i < n; i++)
 		if (layers[i].parent && strcmp(layers[i].parent, id) == 0 && len < sizeof(children)) {
-			len += (size_t)snprintf(children + len, sizeof(children) - len, "%s`%s`", found ? ", " : "",
-						layers[i].id);
+			len += (size_t)snprintf(children + len, sizeof(children) - len, "%s`%s`",
+						found ? ", " : "", layers[i].id);
 			found++;
 		}
 	cvol_layer_info_free(layers, n);
@@ -435,8 +439,8 @@ static int layer_remove_locked(struct cvol_store *store, const char *id, struct 
 		return r;
 	unsigned mounts = layer_mount_count(store, id, NULL);
 	if (mounts > 0)
-		r = cvol_error_setx(err, EBUSY, "it is mounted (%u reference%s); unmount it first",
-				    mounts, mounts == 1 ? "" : "s");
+		r = cvol_error_setx(err, EBUSY, "it is mounted (%u reference%s); unmount it first", mounts,
+				    mounts == 1 ? "" : "s");
 	if (r == 0)
 		r = refuse_children(store, id, err);
 	if (r == 0 && (r = staging_name('r', doomed)) < 0)
