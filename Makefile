@@ -22,7 +22,8 @@ CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
 CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/output.c
 BINS := cvol-mount cvol
 
-UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs
+UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
+	      test-probe test-store
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a

@@ -169,6 +169,9 @@ int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
 			continue;
 		if (parse_layer_args(cmd, argc - 1, argv + 1, &a) < 0)
 			return 2;
+		if ((a.id && cvol_layer_check_id(a.id, &err) < 0) ||
+		    (a.parent && cvol_layer_check_id(a.parent, &err) < 0))
+			return fail(&err);
 		if (cvol_store_open(g->root, &store, &err) < 0)
 			return fail(&err);
 		return cmd->run(store, &a);

@@ -105,11 +105,12 @@ int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvo
 	return 0;
 }
 
-bool cvol_fd_is_mount_root(int fd)
+bool cvol_is_mount_root(int dirfd, const char *path)
 {
 	struct statx stx;
+	int flags = AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH);
 
-	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+	if (statx(dirfd, path, flags, STATX_BASIC_STATS, &stx) < 0)
 		return false;
 	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
@@ -142,25 +143,38 @@ static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_erro
 	return 0;
 }
 
+struct remove_ctx {
+	dev_t dev;
+};
+
+static int remove_child(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	(void)d_type;
+	return remove_entry(dirfd, name, ((struct remove_ctx *)data)->dev, err);
+}
+
 static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
 {
-	int dupfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+	struct remove_ctx ctx = { .dev = dev };
+	return cvol_dir_for_each(dfd, remove_child, &ctx, err);
+}
+
+int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_error *err)
+{
+	int dupfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
 	if (dupfd < 0)
-		return cvol_error_set(err, errno, "dup directory fd");
+		return cvol_error_set(err, errno, "read directory");
 	DIR *d = fdopendir(dupfd);
 	if (!d) {
 		close(dupfd);
-		return cvol_error_set(err, errno, "open directory");
+		return cvol_error_set(err, errno, "read directory");
 	}
+	rewinddir(d); /* the dup shares its offset with @dirfd */
 	int r = 0;
 	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		r = remove_entry(dfd, de->d_name, dev, err);
-		if (r < 0)
-			break;
-	}
+	while (r == 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			r = fn(dirfd, de->d_name, de->d_type, data, err);
 	closedir(d);
 	return r;
 }

@@ -19,5 +19,11 @@ int cvol_dir_fsync(int dirfd, struct cvol_error *err);
 int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
 /* Create the directory @path and any missing parents with @mode. */
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
-/* True when the file at @fd is the root of a mount (statx STATX_ATTR_MOUNT_ROOT). */
-bool cvol_fd_is_mount_root(int fd);
+/* True when @path under @dirfd ("" for @dirfd itself) is the root of a mount (statx). */
+bool cvol_is_mount_root(int dirfd, const char *path);
+
+/* Called for each entry but "." and ".."; a negative return stops the walk. */
+typedef int (*cvol_dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, void *data,
+				 struct cvol_error *err);
+/* Call @fn for every entry of the directory @dirfd. */
+int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_error *err);

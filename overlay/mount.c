@@ -89,17 +89,18 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 	int base = cfg->base_dirfd;
 	int r;
 
-	o->n_lowers = cvol_strv_length(cfg->lowers);
-	o->lowers = malloc(o->n_lowers * sizeof(int));
+	size_t n = cvol_strv_length(cfg->lowers);
+	o->lowers = malloc(n * sizeof(int));
 	if (!o->lowers)
 		return cvol_error_set(err, ENOMEM, "open lower layers");
+	o->n_lowers = n;
 	for (size_t i = 0; i < o->n_lowers; i++)
 		o->lowers[i] = -1;
 
 	o->merged = r = open_dir(base, merged, "mount point", err);
 	if (r < 0)
 		return r;
-	if (cvol_fd_is_mount_root(o->merged))
+	if (cvol_is_mount_root(o->merged, ""))
 		return cvol_error_setx(err, EBUSY, "mount point `%s` is already a mount", merged);
 	for (size_t i = 0; i < o->n_lowers; i++) {
 		o->lowers[i] = r = open_dir(base, cfg->lowers[i], "lower", err);
@@ -227,12 +228,19 @@ static void add_kernel_words(int fsfd, int kfd, struct cvol_error *err)
 		add_kmsg_lines(kfd, err);
 }
 
-static int fsconfig_layer(int fsfd, enum cvol_mount_api api, const char *key, int fd)
+/* fsconfig takes strings of at most 255 bytes */
+#define FSCONFIG_STRING_MAX 255
+
+/* Pass one layer: by fd, or by its path when that is absolute and short enough for
+ * fsconfig (what mountinfo will show), else by /proc/self/fd/N. */
+static int fsconfig_layer(int fsfd, enum cvol_mount_api api, const char *key, const char *path, int fd)
 {
 	char proc_path[64];
 
 	if (api == CVOL_MOUNT_API_FD)
 		return fsconfig(fsfd, FSCONFIG_SET_FD, key, NULL, fd);
+	if (path[0] == '/' && strlen(path) <= FSCONFIG_STRING_MAX)
+		return fsconfig(fsfd, FSCONFIG_SET_STRING, key, path, 0);
 	snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, proc_path, 0);
 }
@@ -257,15 +265,15 @@ static int configure_fs_context(int fsfd, const struct cvol_mount_plan *plan, en
 		return -errno;
 	for (size_t i = 0; i < o->n_lowers; i++) {
 		*ret_what = cfg->lowers[i];
-		if (fsconfig_layer(fsfd, api, "lowerdir+", o->lowers[i]) < 0)
+		if (fsconfig_layer(fsfd, api, "lowerdir+", cfg->lowers[i], o->lowers[i]) < 0)
 			return -errno;
 	}
 	if (cfg->upper) {
 		*ret_what = cfg->upper;
-		if (fsconfig_layer(fsfd, api, "upperdir", o->upper) < 0)
+		if (fsconfig_layer(fsfd, api, "upperdir", cfg->upper, o->upper) < 0)
 			return -errno;
 		*ret_what = plan->work;
-		if (fsconfig_layer(fsfd, api, "workdir", o->work) < 0)
+		if (fsconfig_layer(fsfd, api, "workdir", plan->work, o->work) < 0)
 			return -errno;
 	}
 	for (char **opt = cfg->options; opt && *opt; opt++) {
@@ -361,7 +369,7 @@ static int mount_with_mount2(const struct cvol_mount_plan *plan, const char *mer
 	if (m.result < 0) {
 		cvol_error_set(err, -m.result, "mount overlay on `%s`", merged);
 		add_kernel_words(-1, kfd, err);
-		return -m.result;
+		return m.result;
 	}
 	return 0;
 }
@@ -450,7 +458,7 @@ int cvol_overlay_umount(const char *merged, struct cvol_error *err)
 	_cleanup_close_ int fd = open(merged, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "unmount `%s`", merged);
-	if (!cvol_fd_is_mount_root(fd))
+	if (!cvol_is_mount_root(fd, ""))
 		return cvol_error_setx(err, EINVAL, "unmount `%s`: not a mount point", merged);
 	if (fstatfs(fd, &sfs) < 0)
 		return cvol_error_set(err, errno, "unmount `%s`", merged);

@@ -63,9 +63,10 @@ void cvol_mount_plan_done(struct cvol_mount_plan *plan);
 struct cvol_store {
 	char *overlay_path; /* canonical "<root>/overlay" */
 	int overlay_fd;
-	int links_fd;	/* l/ */
-	int staging_fd; /* .staging/ */
-	int lock_fd;	/* .lock, flock()ed around every change */
+	int links_fd;	   /* l/ */
+	int staging_fd;	   /* .staging/ */
+	int lock_fd;	   /* .lock, flock()ed around every change */
+	bool made_private; /* the overlay dir is a private mount (done once per store) */
 };
 
 /* A layer's metadata as stored: its short link and its parent chain. */
@@ -75,15 +76,20 @@ struct layer_meta {
 	char **chain; /* lower split into "l/<short>" entries */
 };
 
-/* Take the store's exclusive lock; returns 0 or -errno. */
-int store_lock(struct cvol_store *store, struct cvol_error *err);
-/* Release the store's lock. */
-void store_unlock(struct cvol_store *store);
-/* Refuse an id that cannot name a layer directory. */
-int layer_id_check(const char *id, struct cvol_error *err);
+/* An operation on one layer, run with the store locked. */
+typedef int (*store_op)(struct cvol_store *store, const char *id, void *data, struct cvol_error *err);
+/* Check @id, take the store's lock, run @op, and name the layer in any error ("@what layer `id`: ..."). */
+int store_run_locked(struct cvol_store *store, const char *what, const char *id, store_op op, void *data,
+		     struct cvol_error *err);
 /* Read the metadata of layer @id; -ENOENT with a clear message when it does not exist. */
 int layer_meta_load(struct cvol_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err);
 /* Free what layer_meta_load() filled in. */
 void layer_meta_done(struct layer_meta *m);
+/* Refuse, with EBUSY and their names, a layer that has children; @why ends the message. */
+int layer_refuse_children(struct cvol_store *store, const struct layer_meta *m, const char *why,
+			  struct cvol_error *err);
+/* /proc/self/mountinfo parsed by libmount, or NULL; free with layer_mountinfo_free(). */
+struct libmnt_table *layer_mountinfo_load(void);
+void layer_mountinfo_free(struct libmnt_table *mountinfo);
 /* Active references of layer @id, from mountinfo and its count file; 0 when not mounted. */
 unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libmnt_table *mountinfo);

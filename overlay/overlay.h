@@ -85,6 +85,8 @@ int cvol_store_open(const char *root, struct cvol_store **ret, struct cvol_error
 void cvol_store_close(struct cvol_store *store);
 /* Path of the store's overlay directory ("<root>/overlay"). */
 const char *cvol_store_get_overlay_path(const struct cvol_store *store);
+/* Refuse an id that cannot name a layer (the rule of volume names, and not `l`). */
+int cvol_layer_check_id(const char *id, struct cvol_error *err);
 /* Create layer @id on top of @parent (NULL for a base layer). */
 int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent, struct cvol_error *err);
 /* Remove layer @id; refuses one that is mounted or has children. */

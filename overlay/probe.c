@@ -217,18 +217,29 @@ const char *cvol_mount_api_name(enum cvol_mount_api api)
 	return "mount(2)";
 }
 
-static enum cvol_mount_api mount_api_override(enum cvol_mount_api best)
+/* CVOL_MOUNT_API=legacy|string|fd picks an API at or below what the kernel has. */
+static int mount_api_override(enum cvol_mount_api best, enum cvol_mount_api *ret, struct cvol_error *err)
 {
+	static const char *const names[] = {
+		[CVOL_MOUNT_API_LEGACY] = "legacy",
+		[CVOL_MOUNT_API_STRING] = "string",
+		[CVOL_MOUNT_API_FD] = "fd",
+	};
 	const char *want = getenv("CVOL_MOUNT_API");
-	enum cvol_mount_api api = best;
 
-	if (!want)
-		return best;
-	if (strcmp(want, "legacy") == 0)
-		api = CVOL_MOUNT_API_LEGACY;
-	else if (strcmp(want, "string") == 0)
-		api = CVOL_MOUNT_API_STRING;
-	return api < best ? api : best;
+	*ret = best;
+	if (!want || !*want)
+		return 0;
+	for (enum cvol_mount_api api = 0; api < ARRAY_SIZE(names); api++) {
+		if (strcmp(want, names[api]) != 0)
+			continue;
+		if (api > best)
+			return cvol_error_setx(err, EOPNOTSUPP, "CVOL_MOUNT_API=%s: this kernel only has %s",
+					       want, cvol_mount_api_name(best));
+		*ret = api;
+		return 0;
+	}
+	return cvol_error_setx(err, EINVAL, "CVOL_MOUNT_API=%s: use legacy, string or fd", want);
 }
 
 static bool overlay_fs_known(void)
@@ -265,7 +276,9 @@ int cvol_kernel_features_probe(struct cvol_kernel_features *ret, struct cvol_err
 	k.api = k.layer_fd	    ? CVOL_MOUNT_API_FD
 		: k.lowerdir_append ? CVOL_MOUNT_API_STRING
 				    : CVOL_MOUNT_API_LEGACY;
-	k.api = mount_api_override(k.api);
+	int r = mount_api_override(k.api, &k.api, err);
+	if (r < 0)
+		return r;
 	*ret = k;
 	return 0;
 }

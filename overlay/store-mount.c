@@ -18,6 +18,16 @@ static int merged_path(struct cvol_store *store, const char *id, char **ret)
 	return asprintf(ret, "%s/%s/merged", store->overlay_path, id) < 0 ? -ENOMEM : 0;
 }
 
+struct libmnt_table *layer_mountinfo_load(void)
+{
+	return mnt_new_table_from_file("/proc/self/mountinfo");
+}
+
+void layer_mountinfo_free(struct libmnt_table *mountinfo)
+{
+	mnt_unref_table(mountinfo);
+}
+
 static bool is_overlay_mounted(struct libmnt_table *mountinfo, const char *path)
 {
 	struct libmnt_fs *fs = mnt_table_find_target(mountinfo, path, MNT_ITER_BACKWARD);
@@ -27,10 +37,9 @@ static bool is_overlay_mounted(struct libmnt_table *mountinfo, const char *path)
 static unsigned read_count_file(struct cvol_store *store, const char *id)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
-	struct cvol_error ignored;
 
 	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 ||
-	    cvol_file_read_text(store->overlay_fd, path, &text, &ignored) < 0)
+	    cvol_file_read_text(store->overlay_fd, path, &text, NULL) < 0)
 		return 0;
 	return (unsigned)strtoul(text, NULL, 10);
 }
@@ -43,25 +52,41 @@ unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libm
 	if (merged_path(store, id, &merged) < 0)
 		return 0;
 	if (!mountinfo)
-		mountinfo = own = mnt_new_table_from_file("/proc/self/mountinfo");
+		mountinfo = own = layer_mountinfo_load();
 	bool mounted = mountinfo && is_overlay_mounted(mountinfo, merged);
-	mnt_unref_table(own);
+	layer_mountinfo_free(own);
 	if (!mounted)
 		return 0;
 	unsigned count = read_count_file(store, id);
 	return count > 0 ? count : 1;
 }
 
+static int open_layer_dir(struct cvol_store *store, const char *id, struct cvol_error *err)
+{
+	int fd = cvol_openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	return fd < 0 ? cvol_error_set(err, -fd, "open layer `%s`", id) : fd;
+}
+
 static int write_count_file(struct cvol_store *store, const char *id, unsigned count, struct cvol_error *err)
 {
-	_cleanup_close_ int fd =
-		openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char text[32];
-
+	_cleanup_close_ int fd = open_layer_dir(store, id, err);
 	if (fd < 0)
-		return cvol_error_set(err, errno, "open layer `%s`", id);
+		return fd;
 	int n = snprintf(text, sizeof(text), "%u\n", count);
 	return cvol_file_write_atomic(fd, MOUNTS_FILE, text, (size_t)n, err);
+}
+
+/* After the last unmount (or a failed first mount): drop the count, work dir and mount point. */
+static void layer_mount_dirs_remove(struct cvol_store *store, const char *id)
+{
+	_cleanup_close_ int fd = open_layer_dir(store, id, NULL);
+
+	if (fd < 0)
+		return;
+	unlinkat(fd, MOUNTS_FILE, 0);
+	cvol_dir_remove_tree(fd, "work", NULL);
+	unlinkat(fd, "merged", AT_REMOVEDIR);
 }
 
 /* Bind the store's overlay dir on itself and make it private (as Docker does), so
@@ -70,10 +95,13 @@ static int store_make_private(struct cvol_store *store, struct cvol_error *err)
 {
 	const char *path = store->overlay_path;
 
-	if (!cvol_fd_is_mount_root(store->overlay_fd) && mount(path, path, NULL, MS_BIND, NULL) < 0)
+	if (store->made_private)
+		return 0;
+	if (!cvol_is_mount_root(AT_FDCWD, path) && mount(path, path, NULL, MS_BIND, NULL) < 0)
 		return cvol_error_set(err, errno, "bind `%s` on itself", path);
 	if (mount(NULL, path, NULL, MS_PRIVATE, NULL) < 0)
 		return cvol_error_set(err, errno, "make `%s` a private mount", path);
+	store->made_private = true;
 	return 0;
 }
 
@@ -86,7 +114,7 @@ static int layer_overlay_mount(struct cvol_store *store, const char *id, const s
 
 	if (asprintf(&upper, "%s/diff", id) < 0 || asprintf(&work, "%s/work", id) < 0 ||
 	    asprintf(&merged_rel, "%s/merged", id) < 0)
-		return cvol_error_set(err, ENOMEM, "mount layer `%s`", id);
+		return cvol_error_set(err, ENOMEM, "mount");
 	struct cvol_overlay_config cfg = {
 		.lowers = m->chain[0] ? m->chain : empty_chain,
 		.upper = upper,
@@ -95,30 +123,41 @@ static int layer_overlay_mount(struct cvol_store *store, const char *id, const s
 	};
 	if (mkdirat(store->overlay_fd, merged_rel, 0700) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create `%s`", merged);
-	int r = cvol_overlay_mount(&cfg, merged, err);
+	return cvol_overlay_mount(&cfg, merged, err);
+}
+
+/* The first reference: mount the layer read-write on its chain. */
+static int layer_mount_first(struct cvol_store *store, const char *id, const struct layer_meta *m,
+			     const char *merged, struct cvol_error *err)
+{
+	/* Its diff would be the upper of this mount and a lower of its children's. */
+	int r = layer_refuse_children(store, m, "a layer with children is read-only; mount a child", err);
+	if (r == 0)
+		r = store_make_private(store, err);
+	if (r == 0)
+		r = layer_overlay_mount(store, id, m, merged, err);
+	if (r == 0) {
+		r = write_count_file(store, id, 1, err);
+		if (r < 0)
+			umount2(merged, UMOUNT_NOFOLLOW | MNT_DETACH);
+	}
 	if (r < 0)
-		unlinkat(store->overlay_fd, merged_rel, AT_REMOVEDIR);
+		layer_mount_dirs_remove(store, id);
 	return r;
 }
 
-static int layer_mount_locked(struct cvol_store *store, const char *id, const char *merged,
-			      struct cvol_error *err)
+static int layer_mount_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
 {
+	const char *merged = data;
 	struct layer_meta m;
 	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		return r;
 	unsigned count = layer_mount_count(store, id, NULL);
-	if (count == 0) {
-		r = store_make_private(store, err);
-		if (r == 0)
-			r = layer_overlay_mount(store, id, &m, merged, err);
-	}
-	if (r == 0) {
+	if (count == 0)
+		r = layer_mount_first(store, id, &m, merged, err);
+	else
 		r = write_count_file(store, id, count + 1, err);
-		if (r < 0 && count == 0)
-			umount2(merged, UMOUNT_NOFOLLOW | MNT_DETACH);
-	}
 	layer_meta_done(&m);
 	return r;
 }
@@ -126,39 +165,24 @@ static int layer_mount_locked(struct cvol_store *store, const char *id, const ch
 int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err)
 {
 	_cleanup_free_ char *merged = NULL;
-	int r = layer_id_check(id, err);
-	if (r < 0)
-		return r;
+
 	if (merged_path(store, id, &merged) < 0)
 		return cvol_error_set(err, ENOMEM, "mount layer `%s`", id);
-	r = store_lock(store, err);
+	int r = store_run_locked(store, "mount", id, layer_mount_locked, merged, err);
 	if (r < 0)
 		return r;
-	r = layer_mount_locked(store, id, merged, err);
-	store_unlock(store);
-	if (r < 0)
-		return cvol_error_wrap(err, "mount layer `%s`", id);
 	*ret_merged = TAKE_PTR(merged);
 	return 0;
 }
 
-/* After the last unmount: drop the count, the work dir and the mount point. */
-static void layer_mount_dirs_remove(struct cvol_store *store, const char *id)
-{
-	_cleanup_close_ int fd =
-		openat(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct cvol_error ignored;
+struct umount_args {
+	const char *merged;
+	bool force;
+};
 
-	if (fd < 0)
-		return;
-	unlinkat(fd, MOUNTS_FILE, 0);
-	cvol_dir_remove_tree(fd, "work", &ignored);
-	unlinkat(fd, "merged", AT_REMOVEDIR);
-}
-
-static int layer_umount_locked(struct cvol_store *store, const char *id, bool force, const char *merged,
-			       struct cvol_error *err)
+static int layer_umount_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
 {
+	const struct umount_args *a = data;
 	struct layer_meta m;
 	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
@@ -167,10 +191,11 @@ static int layer_umount_locked(struct cvol_store *store, const char *id, bool fo
 	unsigned count = layer_mount_count(store, id, NULL);
 	if (count == 0)
 		return cvol_error_setx(err, EINVAL, "it is not mounted");
-	if (count > 1 && !force)
+	if (count > 1 && !a->force)
 		return write_count_file(store, id, count - 1, err);
-	if (umount2(merged, UMOUNT_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "unmount `%s`", merged);
+	r = cvol_overlay_umount(a->merged, err);
+	if (r < 0)
+		return r;
 	layer_mount_dirs_remove(store, id);
 	return 0;
 }
@@ -178,17 +203,9 @@ static int layer_umount_locked(struct cvol_store *store, const char *id, bool fo
 int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err)
 {
 	_cleanup_free_ char *merged = NULL;
-	int r = layer_id_check(id, err);
-	if (r < 0)
-		return r;
+
 	if (merged_path(store, id, &merged) < 0)
 		return cvol_error_set(err, ENOMEM, "unmount layer `%s`", id);
-	r = store_lock(store, err);
-	if (r < 0)
-		return r;
-	r = layer_umount_locked(store, id, force, merged, err);
-	store_unlock(store);
-	if (r < 0)
-		return cvol_error_wrap(err, "unmount layer `%s`", id);
-	return 0;
+	struct umount_args a = { .merged = merged, .force = force };
+	return store_run_locked(store, "unmount", id, layer_umount_locked, &a, err);
 }

@@ -51,6 +51,16 @@ assert_one_line() { # text what
 	[ "$(printf '%s\n' "$1" | wc -l)" -eq 1 ] || fail "$2: expected one line, got: $1"
 }
 
+# Skip unless this kernel has the mount API (fd, string or legacy) a test is about.
+require_api() {
+	local json
+	json=$("$CVOL_MOUNT" --check "$WORK" --json)
+	case "$1" in
+	fd) grep -q '"layer_fd": true' <<<"$json" || skip "the kernel takes no layer fds (Linux 6.13+)" ;;
+	string) grep -q '"lowerdir_append": true' <<<"$json" || skip "the kernel has no lowerdir+ (Linux 6.8+)" ;;
+	esac
+}
+
 # Run a command that must fail: sets $out (its stderr and stdout) and $rc.
 expect_failure() {
 	set +e

@@ -133,6 +133,7 @@ test_legacy_api_too_many_lowers() {
 }
 
 test_legacy_api_mounts() {
+	require_api legacy
 	make_lowers "$WORK/l" "" 20
 	mkdir -p "$WORK/u" "$WORK/m"
 	CVOL_MOUNT_API=legacy "$CVOL_MOUNT" --lower "$(lower_list "$WORK/l" "" 20)" --upper "$WORK/u" "$WORK/m"
@@ -144,6 +145,7 @@ test_legacy_api_mounts() {
 
 # A directory whose name looks like an option is a plain lower, with every mount API.
 evil_name_is_plain_lower() { # api
+	require_api "$1"
 	local evil="$WORK/x,upperdir=$WORK/evil"
 	mkdir -p "$evil" "$WORK/evil" "$WORK/b" "$WORK/u" "$WORK/m"
 	echo from-x >"$evil/fx"
@@ -206,13 +208,25 @@ test_bad_input_refused() {
 	refused_mount "no --upper" "" --lower "$WORK/a:$WORK/b" "$WORK/m"
 }
 
+# A mount the kernel refuses fails with its words, with every API, and leaves nothing.
 test_kernel_message_shown() {
 	mkdir -p "$WORK/u/inner" "$WORK/b" "$WORK/m"
-	expect_failure "$CVOL_MOUNT" --lower "$WORK/u/inner:$WORK/b" --upper "$WORK/u" "$WORK/m"
-	assert_one_line "$out" "error"
-	assert_contains "$out" "(kernel: overlayfs: overlapping" "the kernel's own words"
+	local api
+	for api in fd string legacy; do
+		require_api "$api"
+		expect_failure env CVOL_MOUNT_API=$api "$CVOL_MOUNT" --lower "$WORK/u/inner:$WORK/b" --upper "$WORK/u" "$WORK/m"
+		assert_one_line "$out" "error ($api)"
+		assert_contains "$out" "(kernel: overlayfs: overlapping" "the kernel's own words ($api)"
+		assert_not_mounted "$WORK/m"
+		assert_missing "$WORK/u.work"
+	done
+}
+
+test_mount_api_override_checked() {
+	mkdir -p "$WORK/a" "$WORK/b" "$WORK/u" "$WORK/m"
+	expect_failure env CVOL_MOUNT_API=bogus "$CVOL_MOUNT" --lower "$WORK/a:$WORK/b" --upper "$WORK/u" "$WORK/m"
+	assert_contains "$out" "CVOL_MOUNT_API=bogus: use legacy, string or fd" "bad CVOL_MOUNT_API"
 	assert_not_mounted "$WORK/m"
-	assert_missing "$WORK/u.work"
 }
 
 test_umount_refuses_non_overlay() {

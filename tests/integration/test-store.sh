@@ -81,6 +81,46 @@ test_layer_rm() {
 	assert_eq 1 "$(store layer ls | wc -l)" "layers left"
 }
 
+test_layer_bad_id_on_fresh_root() {
+	expect_failure store layer create ../x
+	assert_contains "$out" "invalid layer id" "create ../x"
+	assert_missing "$WORK/root"
+	expect_failure store layer mount a/b
+	assert_missing "$WORK/root"
+}
+
+# A layer with children is an image layer: read-only. Mounting it read-write, or
+# building on a parent that is mounted, would make one diff both upper and lower.
+test_layer_upper_never_a_lower() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	expect_failure store layer mount base
+	assert_one_line "$out" "mount of a parent"
+	assert_contains "$out" 'has 1 child layer: `app`' "mount of a parent"
+	assert_missing "$WORK/root/overlay/base/merged"
+	assert_missing "$WORK/root/overlay/base/work"
+	store layer create solo >/dev/null
+	store layer mount solo >/dev/null
+	expect_failure store layer create --parent solo child
+	assert_contains "$out" 'parent layer `solo` is mounted' "create on a mounted parent"
+	assert_missing "$WORK/root/overlay/child"
+	store layer umount solo
+}
+
+# A link lost in a crash (the l/ entry never reached the disk) is made again at open.
+test_layer_lost_link_restored() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	echo b >"$(layer_diff base)/b"
+	local link
+	link=$(cat "$WORK/root/overlay/base/link")
+	rm "$WORK/root/overlay/l/$link"
+	store layer ls >/dev/null
+	[ -L "$WORK/root/overlay/l/$link" ] || fail "link l/$link was not restored"
+	assert_file_content "$(store layer mount app)/b" b
+	store layer umount app
+}
+
 test_layer_bad_input() {
 	store layer create base >/dev/null
 	local before
@@ -123,6 +163,23 @@ test_layer_create_killed_halfway() {
 	store layer create --parent base app >/dev/null
 }
 
+# rm killed after moving the layer out (at the unlink of its link): the next open finishes it.
+test_layer_rm_killed_halfway() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	store layer create base >/dev/null
+	set +e
+	strace -f -o /dev/null -e trace=unlinkat -e inject=unlinkat:signal=SIGKILL \
+		"$CVOL" --root "$WORK/root" layer rm base
+	local rc=$?
+	set -e
+	[ "$rc" -ne 0 ] || fail "the rm was not killed"
+	assert_missing "$WORK/root/overlay/base"
+	[ -n "$(ls -A "$WORK/root/overlay/.staging")" ] || fail "nothing in .staging after the kill"
+	assert_eq 1 "$(store layer ls | wc -l)" "layers listed after restart"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.staging")" ".staging after restart"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/l")" "links after restart"
+}
+
 make_chain() { # n: base + layers c1..c(n-1), each on the one before; bottom file in base
 	store layer create c0 >/dev/null
 	echo bottom >"$(layer_diff c0)/bottom"
@@ -149,6 +206,7 @@ test_layer_chain_500() {
 
 # mount(2) fallback: relative l/<short> names from the store dir, and a clear error past a page.
 test_layer_legacy_api() {
+	require_api legacy
 	make_chain 101
 	local m
 	m=$(CVOL_MOUNT_API=legacy store layer mount c100)
