@@ -1,7 +1,7 @@
 # cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount jansson
+PKGS := mount jansson libmicrohttpd
 VERSION := 0.1.0
 
 WERROR ?= -Werror
@@ -15,15 +15,18 @@ BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c
 OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c \
 	       overlay/mount.c overlay/store.c overlay/store-mount.c
-LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC)
+VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
+LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
-CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/output.c
-BINS := cvol-mount cvol
+CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/output.c
+PLUGIN_SRC := plugin/handlers.c plugin/server.c
+CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/output.c $(PLUGIN_SRC)
+BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-store
+	      test-probe test-store test-volume-options test-plugin-handlers
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
@@ -42,12 +45,18 @@ cvol-mount: $(CVOL_MOUNT_SRC:%.c=$(BUILD)/%.o) $(LIB)
 cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+cvol-plugin: $(CVOL_PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- tests ------------------------------------------------------------------
 $(BUILD)/tests/test-mount-args: $(BUILD)/tests/unit/test-mount-args.o $(BUILD)/cmd/mount-args.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/test-plugin-handlers: $(BUILD)/tests/unit/test-plugin-handlers.o $(PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
@@ -72,11 +81,17 @@ unit-asan: $(UNIT_BINS)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev \
-		util-linux mount e2fsprogs xfsprogs strace clang-format
+		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev \
+		util-linux mount e2fsprogs xfsprogs strace clang-format curl docker.io busybox-static
 
-bench: $(BINS)
+# The plugin load client of tests/bench/plugin.sh.
+$(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+bench: $(BINS) $(BUILD)/bench/plugin-load
 	tests/bench/mount-layers.sh
+	tests/bench/plugin.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

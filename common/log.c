@@ -55,6 +55,14 @@ void cvol_log_debug(enum cvol_log_area area, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cvol_log_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_line("", fmt, ap);
+	va_end(ap);
+}
+
 void cvol_log_warning(const char *fmt, ...)
 {
 	va_list ap;

@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The volume store: <root>/volumes/<name>/{record.json,_data/,image}. A volume is
+ * built in .staging/ and renamed into place; each volume's operations are
+ * serialised by an flock on .locks/<name>, across threads and processes alike. */
+#include "volumes-internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <libmount.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#define STAGING_DIR ".staging"
+#define LOCKS_DIR ".locks"
+
+struct cvol_volume_store {
+	char *path; /* canonical <root>/volumes */
+	int dirfd;
+	int staging_fd;
+	int locks_fd;
+};
+
+const char *cvol_volume_backend_name(enum cvol_volume_backend backend)
+{
+	static const char *const names[] = {
+		[CVOL_BACKEND_DIR] = "dir",     [CVOL_BACKEND_BIND] = "bind", [CVOL_BACKEND_TMPFS] = "tmpfs",
+		[CVOL_BACKEND_LOOP] = "loop",   [CVOL_BACKEND_MOUNT] = "mount",
+	};
+	return backend < ARRAY_SIZE(names) ? names[backend] : "?";
+}
+
+static int check_name(const char *name, struct cvol_error *err)
+{
+	if (!cvol_name_is_valid(name))
+		return cvol_error_setx(err, EINVAL,
+				       "invalid volume name `%s`: use 1-255 of [A-Za-z0-9_.-], starting with a letter or "
+				       "digit",
+				       name ? name : "");
+	return 0;
+}
+
+/* Lock volume @name (even one that does not exist yet); returns the lock fd. */
+static int lock_volume(struct cvol_volume_store *store, const char *name, struct cvol_error *err)
+{
+	int fd = openat(store->locks_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "lock volume `%s`", name);
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			int r = cvol_error_set(err, errno, "lock volume `%s`", name);
+			close(fd);
+			return r;
+		}
+	return fd;
+}
+
+static char *volume_dir(struct cvol_volume_store *store, const char *name)
+{
+	char *dir = NULL;
+	return asprintf(&dir, "%s/%s", store->path, name) < 0 ? NULL : dir;
+}
+
+static bool data_is_mounted(const char *dir)
+{
+	char data[4096];
+	snprintf(data, sizeof(data), "%s/_data", dir);
+	return cvol_is_mount_root(AT_FDCWD, data);
+}
+
+/* A loaded volume: its directory, record and parsed options; locked when lock_fd >= 0. */
+struct volume {
+	char *dir;
+	int dirfd;
+	int lock_fd;
+	struct volume_record rec;
+	struct volume_opts opts;
+};
+
+static void volume_done(struct volume *v)
+{
+	volume_record_done(&v->rec);
+	free(v->dir);
+	cvol_closep(&v->dirfd);
+	cvol_closep(&v->lock_fd); /* closing drops the flock */
+	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
+}
+
+/* Open and read volume @name; -ENOENT with "no such volume" when it does not exist. */
+static int volume_load(struct cvol_volume_store *store, const char *name, struct volume *v, struct cvol_error *err)
+{
+	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
+	v->dirfd = openat(store->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (v->dirfd < 0)
+		return errno == ENOENT ? cvol_error_setx(err, ENOENT, "no such volume")
+				       : cvol_error_set(err, errno, "open volume");
+	v->dir = volume_dir(store, name);
+	if (!v->dir)
+		return cvol_error_set(err, ENOMEM, "open volume");
+	int r = volume_record_load(v->dirfd, &v->rec, err);
+	if (r == 0)
+		r = volume_opts_parse(v->rec.options, &v->opts, err);
+	return r;
+}
+
+/* ---- open and reconcile -------------------------------------------------------- */
+
+static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	char data_dir[512];
+	(void)d_type;
+	(void)data;
+	/* a create that died while its loop image was mounted to set its owner */
+	snprintf(data_dir, sizeof(data_dir), "%s/_data", name);
+	if (cvol_is_mount_root(dirfd, data_dir)) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, data_dir) > 0)
+			umount2(path, MNT_DETACH);
+	}
+	return cvol_dir_remove_tree(dirfd, name, err);
+}
+
+/* Bring one record in line with this boot and with what is mounted. */
+static int reconcile_one(struct cvol_volume_store *store, const char *name, struct libmnt_table *mountinfo)
+{
+	struct volume v;
+	struct cvol_error err;
+	bool changed = false;
+
+	_cleanup_close_ int lock = lock_volume(store, name, &err);
+	if (lock < 0 || volume_load(store, name, &v, &err) < 0) {
+		if (lock >= 0)
+			volume_done(&v);
+		return 0; /* a broken volume is reported by Get, not here */
+	}
+	char data[4096];
+	snprintf(data, sizeof(data), "%s/_data", v.dir);
+	bool needs = volume_backend_needs_mount(&v.opts);
+	bool mounted = needs && mountinfo && mnt_table_find_target(mountinfo, data, MNT_ITER_BACKWARD);
+
+	if (strcmp(v.rec.boot_id, volume_boot_id()) != 0) {
+		/* the mount IDs belong to containers of an earlier boot: all gone */
+		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: dropping mount IDs of an earlier boot", name);
+		cvol_strv_free(v.rec.ids);
+		v.rec.ids = calloc(1, sizeof(char *));
+		snprintf(v.rec.boot_id, sizeof(v.rec.boot_id), "%s", volume_boot_id());
+		changed = true;
+	}
+	if (needs && v.rec.ids && v.rec.ids[0] && !mounted) {
+		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
+		if (volume_backend_mount(v.dir, &v.opts, &err) < 0)
+			cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: %s", name, err.msg);
+	} else if (needs && !(v.rec.ids && v.rec.ids[0]) && mounted) {
+		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
+		volume_backend_umount(v.dir, &err);
+	}
+	if (changed && v.rec.ids)
+		volume_record_save(v.dirfd, &v.rec, &err);
+	volume_done(&v);
+	return 0;
+}
+
+static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	struct {
+		struct cvol_volume_store *store;
+		struct libmnt_table *mountinfo;
+	} *ctx = data;
+	(void)dirfd;
+	(void)err;
+	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
+		return 0;
+	return reconcile_one(ctx->store, name, ctx->mountinfo);
+}
+
+static int store_reconcile(struct cvol_volume_store *store, struct cvol_error *err)
+{
+	struct {
+		struct cvol_volume_store *store;
+		struct libmnt_table *mountinfo;
+	} ctx = { store, mnt_new_table_from_file("/proc/self/mountinfo") };
+	int r = cvol_dir_for_each(store->dirfd, reconcile_entry, &ctx, err);
+	mnt_unref_table(ctx.mountinfo);
+	return r;
+}
+
+static int open_subdir(int dirfd, const char *name, struct cvol_error *err)
+{
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return cvol_error_set(err, errno, "create `%s`", name);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? cvol_error_set(err, errno, "open `%s`", name) : fd;
+}
+
+int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (asprintf(&path, "%s/volumes", root) < 0)
+		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
+	r = cvol_dir_create_parents(path, 0700, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "open volume store `%s`", root);
+	struct cvol_volume_store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
+	*s = (struct cvol_volume_store){ .dirfd = -1, .staging_fd = -1, .locks_fd = -1 };
+	s->path = realpath(path, NULL);
+	if (!s->path)
+		r = cvol_error_set(err, errno, "resolve `%s`", path);
+	if (r == 0 && (s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = cvol_error_set(err, errno, "open `%s`", s->path);
+	if (r == 0 && (s->staging_fd = open_subdir(s->dirfd, STAGING_DIR, err)) < 0)
+		r = s->staging_fd;
+	if (r == 0 && (s->locks_fd = open_subdir(s->dirfd, LOCKS_DIR, err)) < 0)
+		r = s->locks_fd;
+	if (r == 0)
+		r = cvol_dir_for_each(s->staging_fd, remove_staged, NULL, err);
+	if (r == 0)
+		r = store_reconcile(s, err);
+	if (r < 0) {
+		cvol_volume_store_close(s);
+		return cvol_error_wrap(err, "open volume store `%s`", root);
+	}
+	*ret = s;
+	return 0;
+}
+
+void cvol_volume_store_close(struct cvol_volume_store *s)
+{
+	if (!s)
+		return;
+	cvol_closep(&s->dirfd);
+	cvol_closep(&s->staging_fd);
+	cvol_closep(&s->locks_fd);
+	free(s->path);
+	free(s);
+}
+
+/* ---- create ---------------------------------------------------------------------- */
+
+static void now_rfc3339(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int staging_dir_make(struct cvol_volume_store *store, char name[32], struct cvol_error *err)
+{
+	uint64_t rnd;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return cvol_error_set(err, errno, "name a staging dir");
+	snprintf(name, 32, "v-%016llx", (unsigned long long)rnd);
+	if (mkdirat(store->staging_fd, name, 0700) < 0)
+		return cvol_error_set(err, errno, "create a staging dir");
+	return 0;
+}
+
+/* Build the volume in .staging/ and rename it into place. */
+static int create_new(struct cvol_volume_store *store, const char *name, json_t *options,
+		      const struct volume_opts *o, struct cvol_error *err)
+{
+	char staged[32], staged_path[4096];
+	struct volume_record rec = { .options = options };
+	static char *no_ids[] = { NULL };
+	struct cvol_error ignored;
+
+	int r = staging_dir_make(store, staged, err);
+	if (r < 0)
+		return r;
+	snprintf(staged_path, sizeof(staged_path), "%s/" STAGING_DIR "/%s", store->path, staged);
+	_cleanup_close_ int fd = openat(store->staging_fd, staged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = cvol_error_set(err, errno, "open the staging dir");
+		goto out_remove;
+	}
+	rec.ids = no_ids;
+	now_rfc3339(rec.created_at, sizeof(rec.created_at));
+	snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", volume_boot_id());
+	r = volume_backend_prepare(fd, staged_path, o, err);
+	if (r == 0)
+		r = volume_record_save(fd, &rec, err);
+	if (r == 0 && renameat2(store->staging_fd, staged, store->dirfd, name, RENAME_NOREPLACE) < 0)
+		r = cvol_error_set(err, errno, "move the volume into place");
+	if (r == 0)
+		return cvol_dir_fsync(store->dirfd, err);
+out_remove:
+	cvol_dir_remove_tree(store->staging_fd, staged, &ignored);
+	return r;
+}
+
+static int create_locked(struct cvol_volume_store *store, const char *name, json_t *options,
+			 const struct volume_opts *o, struct cvol_error *err)
+{
+	struct volume v;
+	int r = volume_load(store, name, &v, err);
+	if (r == -ENOENT) {
+		volume_done(&v);
+		return create_new(store, name, options, o, err);
+	}
+	if (r == 0 && !json_equal(v.rec.options, options)) {
+		char why[512];
+		volume_opts_describe_difference(v.rec.options, options, why, sizeof(why));
+		r = cvol_error_setx(err, EEXIST, "it exists with other options: %s", why);
+	}
+	volume_done(&v);
+	return r;
+}
+
+int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t *options, struct cvol_error *err)
+{
+	struct volume_opts o;
+	json_auto_t *empty = json_object();
+
+	if (!options)
+		options = empty;
+	int r = check_name(name, err);
+	if (r == 0)
+		r = volume_opts_parse(options, &o, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "create volume `%s`", name ? name : "");
+	_cleanup_close_ int lock = lock_volume(store, name, err);
+	if (lock < 0)
+		return lock;
+	r = create_locked(store, name, options, &o, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "create volume `%s`", name);
+	return 0;
+}
+
+/* ---- operations on an existing volume ----------------------------------------------- */
+
+typedef int (*volume_op)(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err);
+
+/* Check @name, lock it, load it, run @op, and name the volume in any error. */
+static int run_on_volume(struct cvol_volume_store *store, const char *what, const char *name, bool lock,
+			 volume_op op, void *data, struct cvol_error *err)
+{
+	struct volume v = { .dirfd = -1, .lock_fd = -1 };
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	int lock_fd = lock ? lock_volume(store, name, err) : -1;
+	if (lock && lock_fd < 0)
+		return lock_fd;
+	r = volume_load(store, name, &v, err);
+	v.lock_fd = lock_fd;
+	if (r == 0)
+		r = op(store, &v, data, err);
+	volume_done(&v);
+	if (r < 0)
+		return cvol_error_wrap(err, "%s volume `%s`", what, name);
+	return 0;
+}
+
+static int remove_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
+{
+	const char *name = data;
+	char doomed[32], ids[512] = "";
+	size_t len = 0;
+
+	if (v->rec.ids[0]) {
+		for (char **p = v->rec.ids; *p && len < sizeof(ids); p++)
+			len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%s", len ? ", " : "", *p);
+		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", cvol_strv_length(v->rec.ids),
+				       v->rec.ids[1] ? "s" : "", ids);
+	}
+	if (volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
+		int r = volume_backend_umount(v->dir, err);
+		if (r < 0)
+			return r;
+	}
+	int r = staging_dir_make(store, doomed, err);
+	if (r < 0)
+		return r;
+	if (renameat(store->dirfd, name, store->staging_fd, doomed) < 0) {
+		r = cvol_error_set(err, errno, "move the volume out of the store");
+		unlinkat(store->staging_fd, doomed, AT_REMOVEDIR);
+		return r;
+	}
+	r = cvol_dir_fsync(store->dirfd, err);
+	if (r == 0)
+		r = cvol_dir_remove_tree(store->staging_fd, doomed, err);
+	return r;
+}
+
+int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct cvol_error *err)
+{
+	return run_on_volume(store, "remove", name, true, remove_op, (void *)name, err);
+}
+
+static void fill_usage(const struct volume *v, struct cvol_volume_info *info)
+{
+	struct statvfs sv;
+	struct stat st;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/_data", v->dir);
+	if ((info->mounted || v->opts.backend == CVOL_BACKEND_DIR) && statvfs(path, &sv) == 0) {
+		info->size_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
+		info->used_bytes = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	} else if (v->opts.backend == CVOL_BACKEND_LOOP && fstatat(v->dirfd, "image", &st, 0) == 0) {
+		info->size_bytes = (uint64_t)st.st_size;
+		info->used_bytes = (uint64_t)st.st_blocks * 512;
+	}
+}
+
+static int get_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
+{
+	struct cvol_volume_info *info = data;
+	(void)store;
+
+	info->mountpoint = NULL;
+	if (asprintf(&info->mountpoint, "%s/_data", v->dir) < 0)
+		return cvol_error_set(err, ENOMEM, "describe");
+	snprintf(info->created_at, sizeof(info->created_at), "%s", v->rec.created_at);
+	info->backend = v->opts.backend;
+	info->options = json_incref(v->rec.options);
+	info->mount_ids = TAKE_PTR(v->rec.ids);
+	info->mounted = data_is_mounted(v->dir);
+	fill_usage(v, info);
+	return 0;
+}
+
+int cvol_volume_get(struct cvol_volume_store *store, const char *name, struct cvol_volume_info *ret,
+		    struct cvol_error *err)
+{
+	struct cvol_volume_info info = { 0 };
+	int r = run_on_volume(store, "get", name, false, get_op, &info, err);
+	if (r == 0)
+		info.name = strdup(name);
+	if (r == 0 && !info.name)
+		r = cvol_error_set(err, ENOMEM, "get volume `%s`", name);
+	if (r < 0) {
+		cvol_volume_info_done(&info);
+		return r;
+	}
+	*ret = info;
+	return 0;
+}
+
+void cvol_volume_info_done(struct cvol_volume_info *info)
+{
+	free(info->name);
+	free(info->mountpoint);
+	json_decref(info->options);
+	cvol_strv_free(info->mount_ids);
+	*info = (struct cvol_volume_info){ 0 };
+}
+
+int cvol_volume_get_mountpoint(struct cvol_volume_store *store, const char *name, char **ret_path,
+			       struct cvol_error *err)
+{
+	struct stat st;
+	int r = check_name(name, err);
+	if (r < 0)
+		return r;
+	if (fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return cvol_error_setx(err, ENOENT, "volume `%s`: no such volume", name);
+	if (asprintf(ret_path, "%s/%s/_data", store->path, name) < 0)
+		return cvol_error_set(err, ENOMEM, "volume `%s`", name);
+	return 0;
+}
+
+static int add_name(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	(void)dirfd;
+	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
+		return 0;
+	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "list volumes") : 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, struct cvol_error *err)
+{
+	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+	if (!names)
+		return cvol_error_set(err, ENOMEM, "list volumes");
+	int r = cvol_dir_for_each(store->dirfd, add_name, &names, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "list volumes in `%s`", store->path);
+	qsort(names, cvol_strv_length(names), sizeof(char *), compare_names);
+	*ret_names = TAKE_PTR(names);
+	return 0;
+}
+
+/* ---- mount and unmount -------------------------------------------------------------- */
+
+static int check_mount_id(const char *id, struct cvol_error *err)
+{
+	if (!id || !*id || strlen(id) > 255 || strchr(id, '\n'))
+		return cvol_error_setx(err, EINVAL, "invalid mount ID `%s`", id ? id : "");
+	return 0;
+}
+
+struct mount_req {
+	const char *id;
+	char *path;
+};
+
+static int attach(struct volume *v, struct cvol_error *err)
+{
+	char data[4096];
+	snprintf(data, sizeof(data), "%s/_data", v->dir);
+	int r = volume_backend_mount(v->dir, &v->opts, err);
+	if (r == 0 && v->opts.backend == CVOL_BACKEND_MOUNT && (r = volume_backend_apply_owner(data, &v->opts, err)) < 0)
+		volume_backend_umount(v->dir, NULL);
+	return r;
+}
+
+static int mount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
+{
+	struct mount_req *req = data;
+	bool attached = false;
+	int r;
+
+	(void)store;
+	if (asprintf(&req->path, "%s/_data", v->dir) < 0)
+		return cvol_error_set(err, ENOMEM, "mount");
+	/* never stack a second mount on the path: what is there is used */
+	if (volume_backend_needs_mount(&v->opts) && !data_is_mounted(v->dir)) {
+		r = attach(v, err);
+		if (r < 0)
+			return r;
+		attached = true;
+	}
+	if (volume_ids_contain(v->rec.ids, req->id))
+		return 0;
+	if (cvol_strv_push(&v->rec.ids, req->id) < 0)
+		r = cvol_error_set(err, ENOMEM, "mount");
+	else
+		r = volume_record_save(v->dirfd, &v->rec, err);
+	if (r < 0 && attached)
+		volume_backend_umount(v->dir, NULL);
+	return r;
+}
+
+int cvol_volume_mount(struct cvol_volume_store *store, const char *name, const char *id, char **ret_path,
+		      struct cvol_error *err)
+{
+	struct mount_req req = { .id = id };
+	int r = check_mount_id(id, err);
+	if (r == 0)
+		r = run_on_volume(store, "mount", name, true, mount_op, &req, err);
+	if (r < 0) {
+		free(req.path);
+		return r;
+	}
+	*ret_path = req.path;
+	return 0;
+}
+
+static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
+{
+	const char *id = data;
+	char **kept = NULL;
+
+	(void)store;
+	if (!volume_ids_contain(v->rec.ids, id))
+		return 0; /* an unknown ID: nothing to do, as dockerd expects */
+	for (char **p = v->rec.ids; *p; p++)
+		if (strcmp(*p, id) != 0 && cvol_strv_push(&kept, *p) < 0) {
+			cvol_strv_free(kept);
+			return cvol_error_set(err, ENOMEM, "unmount");
+		}
+	if (!kept && !(kept = calloc(1, sizeof(char *))))
+		return cvol_error_set(err, ENOMEM, "unmount");
+	cvol_strv_free(v->rec.ids);
+	v->rec.ids = kept;
+	if (!kept[0] && volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
+		int r = volume_backend_umount(v->dir, err);
+		if (r < 0)
+			return r;
+	}
+	return volume_record_save(v->dirfd, &v->rec, err);
+}
+
+int cvol_volume_unmount(struct cvol_volume_store *store, const char *name, const char *id, struct cvol_error *err)
+{
+	int r = check_mount_id(id, err);
+	if (r < 0)
+		return r;
+	return run_on_volume(store, "unmount", name, true, unmount_op, (void *)id, err);
+}
