@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/fs.h"
 #include "../common/log.h"
 
 #define SD_LISTEN_FDS_START 3
@@ -151,6 +152,13 @@ static int socket_listen(const char *path, struct cvol_error *err)
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return cvol_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
 	strcpy(addr.sun_path, path);
+	_cleanup_free_ char *parent = strdup(path);
+	char *slash = parent ? strrchr(parent, '/') : NULL;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if (cvol_dir_create_parents(parent, 0755, err) < 0)
+			return -err->code;
+	}
 	int r = clear_stale_socket(&addr, err);
 	if (r < 0)
 		return r;
@@ -197,6 +205,8 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 
 	block_stop_signals(&stop);
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
+	if (r == 0 && (r = cvol_volume_store_reconcile(srv.store, err)) < 0)
+		cvol_volume_store_close(srv.store);
 	if (r < 0)
 		return r;
 	int fd = socket_from_systemd();

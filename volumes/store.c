@@ -80,6 +80,7 @@ struct volume {
 	int lock_fd;
 	struct volume_record rec;
 	struct volume_opts opts;
+	bool dirty; /* rec differs from the file (IDs of an earlier boot dropped) */
 };
 
 static void volume_done(struct volume *v)
@@ -89,6 +90,21 @@ static void volume_done(struct volume *v)
 	cvol_closep(&v->dirfd);
 	cvol_closep(&v->lock_fd); /* closing drops the flock */
 	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
+}
+
+/* Mount IDs recorded in an earlier boot belong to containers that are gone. */
+static int forget_earlier_boot(struct volume *v, struct cvol_error *err)
+{
+	if (strcmp(v->rec.boot_id, volume_boot_id()) == 0)
+		return 0;
+	char **none = calloc(1, sizeof(char *));
+	if (!none)
+		return cvol_error_set(err, ENOMEM, "read volume");
+	cvol_strv_free(v->rec.ids);
+	v->rec.ids = none;
+	snprintf(v->rec.boot_id, sizeof(v->rec.boot_id), "%s", volume_boot_id());
+	v->dirty = true;
+	return 0;
 }
 
 /* Open and read volume @name; -ENOENT with "no such volume" when it does not exist. */
@@ -105,10 +121,14 @@ static int volume_load(struct cvol_volume_store *store, const char *name, struct
 	int r = volume_record_load(v->dirfd, &v->rec, err);
 	if (r == 0)
 		r = volume_opts_parse(v->rec.options, &v->opts, err);
+	if (r == 0)
+		r = forget_earlier_boot(v, err);
 	return r;
 }
 
 /* ---- open and reconcile -------------------------------------------------------- */
+
+static int attach(struct volume *v, struct cvol_error *err);
 
 static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
 {
@@ -125,43 +145,40 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 	return cvol_dir_remove_tree(dirfd, name, err);
 }
 
-/* Bring one record in line with this boot and with what is mounted. */
+/* Make what is mounted match the record: re-attach a volume whose mount IDs need it,
+ * unmount one that no ID holds (a crash between mount and record), save an earlier
+ * boot's record without its IDs. */
 static int reconcile_one(struct cvol_volume_store *store, const char *name, struct libmnt_table *mountinfo)
 {
-	struct volume v;
+	struct volume v = { .dirfd = -1, .lock_fd = -1 };
 	struct cvol_error err;
-	bool changed = false;
-
-	_cleanup_close_ int lock = lock_volume(store, name, &err);
-	if (lock < 0 || volume_load(store, name, &v, &err) < 0) {
-		if (lock >= 0)
-			volume_done(&v);
-		return 0; /* a broken volume is reported by Get, not here */
-	}
 	char data[4096];
+
+	int lock = lock_volume(store, name, &err);
+	if (lock < 0)
+		return 0;
+	if (volume_load(store, name, &v, &err) < 0)
+		goto out; /* a broken volume is reported by Get, not here */
+	v.lock_fd = lock;
+	lock = -1;
 	snprintf(data, sizeof(data), "%s/_data", v.dir);
 	bool needs = volume_backend_needs_mount(&v.opts);
 	bool mounted = needs && mountinfo && mnt_table_find_target(mountinfo, data, MNT_ITER_BACKWARD);
+	bool held = v.rec.ids[0] != NULL;
 
-	if (strcmp(v.rec.boot_id, volume_boot_id()) != 0) {
-		/* the mount IDs belong to containers of an earlier boot: all gone */
-		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: dropping mount IDs of an earlier boot", name);
-		cvol_strv_free(v.rec.ids);
-		v.rec.ids = calloc(1, sizeof(char *));
-		snprintf(v.rec.boot_id, sizeof(v.rec.boot_id), "%s", volume_boot_id());
-		changed = true;
-	}
-	if (needs && v.rec.ids && v.rec.ids[0] && !mounted) {
+	if (needs && held && !mounted) {
 		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
-		if (volume_backend_mount(v.dir, &v.opts, &err) < 0)
+		if (attach(&v, &err) < 0)
 			cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: %s", name, err.msg);
-	} else if (needs && !(v.rec.ids && v.rec.ids[0]) && mounted) {
+	} else if (needs && !held && mounted) {
 		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
 		volume_backend_umount(v.dir, &err);
 	}
-	if (changed && v.rec.ids)
+	if (v.dirty)
 		volume_record_save(v.dirfd, &v.rec, &err);
+out:
 	volume_done(&v);
+	cvol_closep(&lock);
 	return 0;
 }
 
@@ -178,7 +195,7 @@ static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, vo
 	return reconcile_one(ctx->store, name, ctx->mountinfo);
 }
 
-static int store_reconcile(struct cvol_volume_store *store, struct cvol_error *err)
+int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_error *err)
 {
 	struct {
 		struct cvol_volume_store *store;
@@ -222,8 +239,6 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		r = s->locks_fd;
 	if (r == 0)
 		r = cvol_dir_for_each(s->staging_fd, remove_staged, NULL, err);
-	if (r == 0)
-		r = store_reconcile(s, err);
 	if (r < 0) {
 		cvol_volume_store_close(s);
 		return cvol_error_wrap(err, "open volume store `%s`", root);
@@ -324,10 +339,11 @@ int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t
 	if (!options)
 		options = empty;
 	int r = check_name(name, err);
-	if (r == 0)
-		r = volume_opts_parse(options, &o, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "create volume `%s`", name ? name : "");
+		return r;
+	r = volume_opts_parse(options, &o, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "create volume `%s`", name);
 	_cleanup_close_ int lock = lock_volume(store, name, err);
 	if (lock < 0)
 		return lock;

@@ -33,8 +33,12 @@ struct cvol_volume_info {
 
 /* Name of a backend ("dir", "bind", "tmpfs", "loop", "mount"). */
 const char *cvol_volume_backend_name(enum cvol_volume_backend backend);
-/* Open (creating when missing) the volume store under @root and reconcile it with mountinfo. */
+/* Open (creating when missing) the volume store under @root; removes half-built volumes. */
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err);
+/* Reconcile every record with mountinfo (libmount), as the plugin does at start: re-attach
+ * what mount IDs need, unmount what none holds, never stack a second mount on a path.
+ * Mount IDs of an earlier boot are dropped whenever a volume is read. */
+int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_error *err);
 /* Close a volume store. */
 void cvol_volume_store_close(struct cvol_volume_store *store);
 /* Create volume @name with @options (a JSON object of strings); the same again succeeds. */
