@@ -21,7 +21,7 @@ int volume_size_parse(const char *text, uint64_t *ret)
 	char *end;
 	errno = 0;
 	unsigned long long n = strtoull(text, &end, 10);
-	if (errno || end == text || text[0] == '-')
+	if (errno || end == text || text[0] < '0' || text[0] > '9')
 		return -EINVAL;
 	unsigned shift = 0;
 	switch (*end) {
@@ -58,8 +58,10 @@ static int parse_number(const char *key, const char *value, int base, unsigned l
 	errno = 0;
 	unsigned long n = strtoul(value, &end, base);
 	if (errno || end == value || *end || value[0] == '-' || n > max)
-		return cvol_error_setx(err, EINVAL, "option `%s=%s`: not a %s number up to %lo", key, value,
-				       base == 8 ? "octal" : "decimal", max);
+		return base == 8 ? cvol_error_setx(err, EINVAL, "option `%s=%s`: not an octal number up to %lo", key,
+						   value, max)
+				 : cvol_error_setx(err, EINVAL, "option `%s=%s`: not a decimal number up to %lu", key,
+						   value, max);
 	*ret = n;
 	return 0;
 }
@@ -181,14 +183,18 @@ void volume_opts_describe_difference(json_t *have, json_t *want, char *buf, size
 		json_t *w = json_object_get(want, key);
 		if (w && json_equal(v, w))
 			continue;
-		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is `%s`, not `%s`",
-					len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?",
-					w && json_string_value(w) ? json_string_value(w) : "unset");
+		if (w)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is `%s`, not `%s`",
+						len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?",
+						json_string_value(w) ? json_string_value(w) : "?");
+		else
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is `%s`, not left out",
+						len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?");
 	}
 	json_object_foreach(want, key, v) {
 		if (json_object_get(have, key))
 			continue;
-		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is unset, not `%s`",
+		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is left out, not `%s`",
 					len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?");
 	}
 }
