@@ -61,10 +61,16 @@ static int volume_ls(struct cvol_volume_store *store, struct volume_args *a)
 	json_t *list = a->json ? json_array() : NULL;
 	if (!a->json)
 		printf("%-32s %-6s %-6s %s\n", "NAME", "DRIVER", "MOUNTS", "BACKEND");
+	int status = 0;
 	for (char **n = names; *n; n++) {
 		struct cvol_volume_info info;
-		if (cvol_volume_get(store, *n, &info, &err) < 0)
-			continue; /* removed meanwhile */
+		if (cvol_volume_get(store, *n, &info, &err) < 0) {
+			if (err.code != ENOENT) { /* a volume removed meanwhile is simply gone */
+				output_error("cvol", &err);
+				status = 1;
+			}
+			continue;
+		}
 		if (list)
 			json_array_append_new(list, cvol_volume_info_to_json(&info));
 		else
@@ -73,7 +79,9 @@ static int volume_ls(struct cvol_volume_store *store, struct volume_args *a)
 		cvol_volume_info_done(&info);
 	}
 	cvol_strv_free(names);
-	return list && output_json(list) < 0 ? 1 : 0;
+	if (list && output_json(list) < 0)
+		status = 1;
+	return status;
 }
 
 static int volume_inspect(struct cvol_volume_store *store, struct volume_args *a)

@@ -170,8 +170,8 @@ static int run_mkfs(const char *fs, const char *image, struct cvol_error *err)
 	close(pipefd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return cvol_error_setx(err, EIO, "%s `%s` failed: %s", argv[0], image, out[0] ? out : "no output");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) /* most often a size the fs cannot take */
+		return cvol_error_setx(err, EINVAL, "%s failed: %s", argv[0], out[0] ? out : "no output");
 	return 0;
 }
 
@@ -218,6 +218,9 @@ int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts 
 	case CVOL_BACKEND_BIND:
 		if (o->create && mkdir(o->device, 0755) < 0 && errno != EEXIST)
 			return cvol_error_set(err, errno, "create bind source `%s`", o->device);
+		if (stat(o->device, &st) < 0 && errno == ENOENT)
+			return cvol_error_setx(err, EINVAL, "bind source `%s` does not exist (create=true makes it)",
+					       o->device);
 		if (stat(o->device, &st) < 0)
 			return cvol_error_set(err, errno, "bind source `%s`", o->device);
 		if (!S_ISDIR(st.st_mode))

@@ -384,14 +384,18 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 static int remove_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	const char *name = data;
-	char doomed[32], ids[512] = "";
+	char doomed[32], ids[CVOL_ERROR_MSG_MAX - 128] = "";
 	size_t len = 0;
 
-	if (v->rec.ids[0]) {
-		for (char **p = v->rec.ids; *p && len < sizeof(ids); p++)
+	size_t n = cvol_strv_length(v->rec.ids);
+	if (n > 0) {
+		/* whole IDs only, as many as fit, and how many did not */
+		size_t shown = 0;
+		for (char **p = v->rec.ids; *p && len + strlen(*p) + 2 < sizeof(ids) - 16; p++, shown++)
 			len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%s", len ? ", " : "", *p);
-		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", cvol_strv_length(v->rec.ids),
-				       v->rec.ids[1] ? "s" : "", ids);
+		if (shown < n)
+			snprintf(ids + len, sizeof(ids) - len, "%sand %zu more", shown ? ", " : "", n - shown);
+		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "", ids);
 	}
 	if (volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
 		int r = volume_backend_umount(v->dir, err);

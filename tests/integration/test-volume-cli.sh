@@ -1,0 +1,149 @@
+# cvol volume: the volume store from the command line, the same store the plugin serves.
+# The plugin_* helpers come from test-plugin.sh (run-all.sh sources every test file).
+
+vcli() { "$CVOL" --root "$WORK/root" volume "$@"; }
+
+vcli_require_tools() {
+	command -v jq >/dev/null || skip "jq is not installed (make deps)"
+}
+
+vcli_dir() { printf '%s/root/volumes/%s' "$(cd "$WORK" && pwd -P)" "$1"; }
+
+test_volume_cli_create_ls_inspect() {
+	vcli_require_tools
+	assert_eq v "$(vcli create -o size=64M v)" "create prints the name"
+	assert_eq d "$(vcli create d)" "create of a dir volume"
+	assert_eq v "$(vcli create -o size=64M v)" "create again with the same options"
+	expect_failure vcli create -o size=128M v
+	assert_one_line "$out" "create with other options"
+	assert_contains "$out" 'size is `64M`' "create with other options"
+	assert_contains "$out" '`128M`' "create with other options"
+
+	local ls
+	ls=$(vcli ls)
+	assert_eq 3 "$(wc -l <<<"$ls")" "ls lines (header + 2)"
+	assert_eq "NAME DRIVER MOUNTS BACKEND" "$(head -n 1 <<<"$ls" | tr -s ' ')" "ls header"
+	assert_eq "d cvol 0 dir" "$(sed -n 2p <<<"$ls" | tr -s ' ' | sed 's/ $//')" "ls row of d"
+	assert_eq "v cvol 0 loop" "$(sed -n 3p <<<"$ls" | tr -s ' ' | sed 's/ $//')" "ls row of v"
+
+	local json
+	json=$(vcli ls --json)
+	assert_eq "d v" "$(jq -r '[.[].Name] | join(" ")' <<<"$json")" "ls --json names"
+	assert_eq "dir loop" "$(jq -r '[.[].Status.Backend] | join(" ")' <<<"$json")" "ls --json backends"
+	assert_eq "$json" "$("$CVOL" --root "$WORK/root" --json volume ls)" "cvol --json volume ls"
+
+	json=$(vcli inspect v)
+	assert_eq v "$(jq -r .Name <<<"$json")" "inspect Name"
+	assert_eq "$(vcli_dir v)/_data" "$(jq -r .Mountpoint <<<"$json")" "inspect Mountpoint"
+	[[ $(jq -r .CreatedAt <<<"$json") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$ ]] ||
+		fail "inspect CreatedAt is not RFC3339: $json"
+	assert_eq loop "$(jq -r .Status.Backend <<<"$json")" "inspect Status.Backend"
+	assert_eq 67108864 "$(jq -r .Status.Size <<<"$json")" "inspect Status.Size of an unmounted 64M volume"
+	assert_eq 0 "$(jq -r .Status.Mounts <<<"$json")" "inspect Status.Mounts"
+	assert_eq '{"size":"64M"}' "$(jq -c .Status.Options <<<"$json")" "inspect Status.Options"
+
+	expect_failure vcli inspect nope
+	assert_one_line "$out" "inspect of a missing volume"
+	assert_contains "$out" "no such volume" "inspect of a missing volume"
+}
+
+test_volume_cli_mount_umount_rm() {
+	vcli_require_tools
+	vcli create -o size=64M v >/dev/null
+	local mp img
+	mp="$(vcli_dir v)/_data"
+	img="$(vcli_dir v)/image"
+	assert_eq "$mp" "$(vcli mount v)" "mount prints the mountpoint"
+	is_mounted "$mp" || fail "cvol volume mount did not mount $mp"
+	assert_eq '["cvol-cli"]' "$(vcli inspect v | jq -c .Status.MountIDs)" "default mount ID"
+	assert_eq "$mp" "$(vcli mount v web1)" "mount with an explicit ID"
+	assert_eq "$mp" "$(vcli mount v web1)" "mount with a repeated ID"
+	assert_eq 1 "$(awk -v p="$mp" '$5 == p' /proc/self/mountinfo | wc -l)" "mounts on the mountpoint"
+	assert_eq '["cvol-cli","web1"]' "$(vcli inspect v | jq -c '.Status.MountIDs | sort')" "mount IDs"
+	assert_contains "$(vcli ls | tr -s ' ')" "v cvol 2 loop" "ls of a mounted volume"
+
+	expect_failure vcli rm v
+	assert_one_line "$out" "rm of a mounted volume"
+	assert_contains "$out" "cvol-cli" "rm of a mounted volume"
+	assert_contains "$out" "web1" "rm of a mounted volume"
+	[ -d "$(vcli_dir v)" ] || fail "a refused rm removed the volume"
+
+	vcli umount v
+	is_mounted "$mp" || fail "umount of the default ID unmounted a volume web1 still holds"
+	vcli umount v never-mounted
+	vcli umount v web1
+	assert_not_mounted "$mp"
+	local i
+	for ((i = 0; i < 40 && $(losetup -j "$img" | wc -l) > 0; i++)); do sleep 0.05; done
+	assert_eq "" "$(losetup -j "$img")" "loop device after the last umount"
+	vcli rm v
+	assert_missing "$(vcli_dir v)"
+	assert_eq 1 "$(vcli ls | wc -l)" "ls after rm"
+	expect_failure vcli rm v
+	assert_contains "$out" "no such volume" "rm of a removed volume"
+}
+
+test_volume_cli_bad_input() {
+	vcli create keep >/dev/null
+	local before long bad
+	before=$(find "$WORK/root" | sort)
+	long=$(printf 'x%.0s' $(seq 1 256))
+	for bad in "../x" "/etc" "" "$long" ".hidden"; do
+		expect_failure vcli create "$bad"
+		assert_one_line "$out" "create '$bad'"
+		assert_contains "$out" "invalid volume name" "create '$bad'"
+		expect_failure vcli mount "$bad"
+		assert_one_line "$out" "mount '$bad'"
+		assert_contains "$out" "invalid volume name" "mount '$bad'"
+	done
+	expect_failure vcli create -o bogus=1 x
+	assert_one_line "$out" "create with an unknown option"
+	assert_contains "$out" "known: type, device, o, size, fs, uid, gid, mode, ro, create" "unknown option"
+	expect_failure vcli create -o novalue x
+	assert_one_line "$out" "create -o without ="
+	assert_contains "$out" "KEY=VALUE" "create -o without ="
+	expect_failure vcli create
+	assert_contains "$out" "no volume name given" "create without a name"
+	expect_failure vcli frob
+	assert_contains "$out" 'unknown command `frob`' "unknown volume command"
+	assert_eq "$before" "$(find "$WORK/root" | sort)" "store after refused commands"
+}
+
+# The CLI and a running plugin on the same root see each other's changes.
+test_volume_cli_and_plugin_share_the_store() {
+	plugin_require_tools
+	plugin_start
+	vcli create -o type=tmpfs from-cli >/dev/null
+	plugin_ok VolumeDriver.List '{}'
+	assert_eq from-cli "$(plugin_reply '[.Volumes[].Name] | join(" ")')" "plugin List of a volume the CLI made"
+	plugin_ok VolumeDriver.Get '{"Name":"from-cli"}'
+	assert_eq tmpfs "$(plugin_reply .Volume.Status.Backend)" "plugin Get of a volume the CLI made"
+
+	plugin_ok VolumeDriver.Create '{"Name":"from-plugin","Opts":{"type":"tmpfs"}}'
+	assert_contains "$(vcli ls | tr -s ' ')" "from-plugin cvol 0 tmpfs" "CLI ls of a volume the plugin made"
+
+	local mp
+	mp="$(vcli_dir from-plugin)/_data"
+	plugin_ok VolumeDriver.Mount '{"Name":"from-plugin","ID":"c1"}'
+	assert_eq '["c1"]' "$(vcli inspect from-plugin | jq -c .Status.MountIDs)" "CLI inspect after a plugin Mount"
+	assert_eq "$mp" "$(vcli mount from-plugin)" "CLI mount of a volume the plugin mounted"
+	assert_eq 1 "$(awk -v p="$mp" '$5 == p' /proc/self/mountinfo | wc -l)" "mounts after plugin and CLI mounts"
+	plugin_get_ids from-plugin
+	assert_eq "c1 cvol-cli" "$ids" "plugin Get after a CLI mount"
+	expect_failure vcli rm from-plugin
+	assert_contains "$out" "c1" "CLI rm of a volume the plugin mounted"
+	plugin_refused VolumeDriver.Remove '{"Name":"from-plugin"}' 409 "cvol-cli"
+
+	plugin_ok VolumeDriver.Unmount '{"Name":"from-plugin","ID":"c1"}'
+	is_mounted "$mp" || fail "the plugin's Unmount dropped the CLI's mount"
+	vcli umount from-plugin
+	assert_not_mounted "$mp"
+	plugin_get_ids from-plugin
+	assert_eq "" "$ids" "plugin Get after the CLI's umount"
+
+	plugin_ok VolumeDriver.Remove '{"Name":"from-cli"}'
+	vcli rm from-plugin
+	plugin_refused VolumeDriver.Get '{"Name":"from-plugin"}' 404 "no such volume"
+	assert_eq 1 "$(vcli ls | wc -l)" "CLI ls after both removes"
+	plugin_stop
+}
