@@ -161,15 +161,15 @@ static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
 
 int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_error *err)
 {
-	int dupfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-	if (dupfd < 0)
+	/* A new open file description: a dup would share its offset with every other walk. */
+	int walkfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (walkfd < 0)
 		return cvol_error_set(err, errno, "read directory");
-	DIR *d = fdopendir(dupfd);
+	DIR *d = fdopendir(walkfd);
 	if (!d) {
-		close(dupfd);
+		close(walkfd);
 		return cvol_error_set(err, errno, "read directory");
 	}
-	rewinddir(d); /* the dup shares its offset with @dirfd */
 	int r = 0;
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d)))

@@ -108,12 +108,11 @@ static unsigned handle_list(struct request *req)
 		return fail(req);
 	json_t *list = json_array();
 	for (char **n = names; list && *n; n++) {
-		_cleanup_free_ char *path = NULL;
-		if (cvol_volume_get_mountpoint(req->store, *n, &path, &req->err) == 0)
+		_cleanup_free_ char *path = cvol_volume_mountpoint_of(req->store, *n);
+		if (path)
 			json_array_append_new(list, json_pack("{s:s, s:s}", "Name", *n, "Mountpoint", path));
 	}
 	cvol_strv_free(names);
-	cvol_error_clear(&req->err);
 	json_object_set_new(req->reply, "Volumes", list);
 	return HTTP_OK;
 }

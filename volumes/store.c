@@ -489,17 +489,33 @@ int cvol_volume_get_mountpoint(struct cvol_volume_store *store, const char *name
 		return r;
 	if (fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
 		return cvol_error_setx(err, ENOENT, "volume `%s`: no such volume", name);
-	if (asprintf(ret_path, "%s/%s/_data", store->path, name) < 0)
-		return cvol_error_set(err, ENOMEM, "volume `%s`", name);
-	return 0;
+	*ret_path = cvol_volume_mountpoint_of(store, name);
+	return *ret_path ? 0 : cvol_error_set(err, ENOMEM, "volume `%s`", name);
 }
+
+struct name_list {
+	char **v;
+	size_t n, cap;
+};
 
 static int add_name(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
 {
+	struct name_list *l = data;
 	(void)dirfd;
 	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
 		return 0;
-	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "list volumes") : 0;
+	if (l->n + 2 > l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **grown = realloc(l->v, cap * sizeof(char *));
+		if (!grown)
+			return cvol_error_set(err, ENOMEM, "list volumes");
+		l->v = grown;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(name)))
+		return cvol_error_set(err, ENOMEM, "list volumes");
+	l->v[++l->n] = NULL;
+	return 0;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -509,15 +525,23 @@ static int compare_names(const void *a, const void *b)
 
 int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, struct cvol_error *err)
 {
-	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
-	if (!names)
-		return cvol_error_set(err, ENOMEM, "list volumes");
-	int r = cvol_dir_for_each(store->dirfd, add_name, &names, err);
-	if (r < 0)
+	struct name_list l = { 0 };
+	int r = cvol_dir_for_each(store->dirfd, add_name, &l, err);
+	if (r == 0 && !l.v && !(l.v = calloc(1, sizeof(char *))))
+		r = cvol_error_set(err, ENOMEM, "list volumes");
+	if (r < 0) {
+		cvol_strv_free(l.v);
 		return cvol_error_wrap(err, "list volumes in `%s`", store->path);
-	qsort(names, cvol_strv_length(names), sizeof(char *), compare_names);
-	*ret_names = TAKE_PTR(names);
+	}
+	qsort(l.v, l.n, sizeof(char *), compare_names);
+	*ret_names = l.v;
 	return 0;
+}
+
+char *cvol_volume_mountpoint_of(const struct cvol_volume_store *store, const char *name)
+{
+	char *path = NULL;
+	return asprintf(&path, "%s/%s/_data", store->path, name) < 0 ? NULL : path;
 }
 
 /* ---- mount and unmount -------------------------------------------------------------- */

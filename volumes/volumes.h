@@ -53,7 +53,9 @@ int cvol_volume_get(struct cvol_volume_store *store, const char *name, struct cv
 void cvol_volume_info_done(struct cvol_volume_info *info);
 /* The names of all volumes, sorted (NULL-terminated, free with cvol_strv_free()). */
 int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, struct cvol_error *err);
-/* Where volume @name is (or will be) mounted. */
+/* Where a volume named @name is (or would be) mounted; no check that it exists. NULL on ENOMEM. */
+char *cvol_volume_mountpoint_of(const struct cvol_volume_store *store, const char *name);
+/* Where volume @name is (or will be) mounted; -ENOENT when there is no such volume. */
 int cvol_volume_get_mountpoint(struct cvol_volume_store *store, const char *name, char **ret_path,
 			       struct cvol_error *err);
 /* Add mount @id to volume @name, mounting it for the first; a repeated @id changes nothing. */
