@@ -366,7 +366,7 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 	if (r < 0)
 		return r;
 	struct stat st;
-	if (fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) /* no lock file for a name never used */
+	if (lock && fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) /* no lock file for a name never used */
 		return cvol_error_setx(err, ENOENT, "%s volume `%s`: no such volume", what, name);
 	int lock_fd = lock ? lock_volume(store, name, err) : -1;
 	if (lock && lock_fd < 0)
