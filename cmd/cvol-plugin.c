@@ -25,9 +25,12 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'R' },  { "socket", required_argument, NULL, 'S' },
-		{ "scope", required_argument, NULL, 's' }, { "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },        { "version", no_argument, NULL, 'V' },
+		{ "root", required_argument, NULL, 'R' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "scope", required_argument, NULL, 's' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cvol_plugin_config cfg = { .root = getenv("CVOL_ROOT"), .socket = CVOL_PLUGIN_SOCKET };
@@ -60,7 +63,8 @@ int main(int argc, char **argv)
 			puts(PROG " " CVOL_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, PROG ": unknown option or missing value `%s` (see --help)\n", argv[optind - 1]);
+			fprintf(stderr, PROG ": unknown option or missing value `%s` (see --help)\n",
+				argv[optind - 1]);
 			return 2;
 		}
 	}

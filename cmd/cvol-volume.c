@@ -128,9 +128,9 @@ static const struct volume_command {
 	int min_operands, max_operands;
 	bool takes_options; /* -o */
 } volume_commands[] = {
-	{ "create", volume_create, 1, 1, true }, { "ls", volume_ls, 0, 0, false },
+	{ "create", volume_create, 1, 1, true },    { "ls", volume_ls, 0, 0, false },
 	{ "inspect", volume_inspect, 1, 1, false }, { "rm", volume_rm, 1, 1, false },
-	{ "mount", volume_mount, 1, 2, false },  { "umount", volume_umount, 1, 2, false },
+	{ "mount", volume_mount, 1, 2, false },	    { "umount", volume_umount, 1, 2, false },
 };
 
 static int parse_volume_args(const struct volume_command *cmd, int argc, char **argv, struct volume_args *a)
@@ -165,7 +165,8 @@ static int parse_volume_args(const struct volume_command *cmd, int argc, char **
 	a->n_operands = argc - optind;
 	if (a->n_operands < cmd->min_operands || a->n_operands > cmd->max_operands) {
 		fprintf(stderr, "cvol volume %s: %s\n%s", cmd->name,
-			a->n_operands < cmd->min_operands ? "no volume name given" : "too many arguments", volume_usage);
+			a->n_operands < cmd->min_operands ? "no volume name given" : "too many arguments",
+			volume_usage);
 		return -1;
 	}
 	return 0;

@@ -190,6 +190,14 @@ int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 	return remove_entry(dirfd, name, makedev(stx.stx_dev_major, stx.stx_dev_minor), err);
 }
 
+int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err)
+{
+	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return cvol_error_set(err, errno, "create `%s`", name);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? cvol_error_set(err, errno, "open `%s`", name) : fd;
+}
+
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
 {
 	if (*path == '\0') /* as mkdir(2); the loop below starts past the first byte */

@@ -47,16 +47,6 @@ int store_run_locked(struct cvol_store *store, const char *what, const char *id,
 	return 0;
 }
 
-static int open_subdir(int dirfd, const char *name, bool create, struct cvol_error *err)
-{
-	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return cvol_error_set(err, errno, "create `%s`", name);
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "open `%s`", name);
-	return fd;
-}
-
 static bool layer_exists(struct cvol_store *store, const char *id)
 {
 	struct stat st;
@@ -200,10 +190,10 @@ static int store_open_dirs(struct cvol_store *s, struct cvol_error *err)
 	s->overlay_fd = open(s->overlay_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->overlay_fd < 0)
 		return cvol_error_set(err, errno, "open `%s`", s->overlay_path);
-	s->links_fd = open_subdir(s->overlay_fd, LINKS_DIR, true, err);
+	s->links_fd = cvol_dir_open_at(s->overlay_fd, LINKS_DIR, true, err);
 	if (s->links_fd < 0)
 		return s->links_fd;
-	s->staging_fd = open_subdir(s->overlay_fd, STAGING_DIR, true, err);
+	s->staging_fd = cvol_dir_open_at(s->overlay_fd, STAGING_DIR, true, err);
 	if (s->staging_fd < 0)
 		return s->staging_fd;
 	if (mkdirat(s->overlay_fd, EMPTY_DIR, 0700) < 0 && errno != EEXIST)
@@ -346,7 +336,7 @@ static int staging_name(char kind, char name[CVOL_SHORTID_LEN + 3])
 static int staged_layer_fill(struct cvol_store *store, const char *staged, const char *short_id,
 			     const char *lower, struct cvol_error *err)
 {
-	_cleanup_close_ int fd = open_subdir(store->staging_fd, staged, false, err);
+	_cleanup_close_ int fd = cvol_dir_open_at(store->staging_fd, staged, false, err);
 	if (fd < 0)
 		return fd;
 	if (mkdirat(fd, "diff", 0755) < 0)

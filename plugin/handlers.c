@@ -187,7 +187,8 @@ static int parse_body(const char *body, size_t len, json_t **ret, char *why, siz
 	}
 	json_t *doc = json_loadb(body, len, 0, &jerr);
 	if (!doc) {
-		snprintf(why, why_size, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		snprintf(why, why_size, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+			 jerr.text);
 		return -EINVAL;
 	}
 	if (!json_is_object(doc)) {

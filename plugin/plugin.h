@@ -5,14 +5,14 @@
 #include "../common/error.h"
 #include "../volumes/volumes.h"
 
-#define CVOL_PLUGIN_SOCKET "/run/docker/plugins/cvol.sock"
+#define CVOL_PLUGIN_SOCKET   "/run/docker/plugins/cvol.sock"
 #define CVOL_PLUGIN_MAX_BODY (1024 * 1024)
 
 struct cvol_plugin_config {
 	const char *root;   /* the store */
 	const char *socket; /* where to listen, unless systemd passed a socket */
 	bool global_scope;  /* Capabilities says "global" */
-	bool debug;         /* one line per request on stderr */
+	bool debug;	    /* one line per request on stderr */
 };
 
 /* Answer one request to @path with @body: the HTTP status and a JSON reply in *@ret_body. */

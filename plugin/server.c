@@ -37,12 +37,14 @@ struct upload {
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, unsigned status, char *body)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/vnd.docker.plugins.v1.2+json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/vnd.docker.plugins.v1.2+json");
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -72,7 +74,8 @@ static double elapsed_ms(const struct timespec *start)
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-			      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+			      const char *version, const char *upload_data, size_t *upload_size,
+			      void **con_cls)
 {
 	struct server *srv = cls;
 	struct upload *up = *con_cls;
@@ -100,13 +103,15 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	struct timespec start;
 	char *body = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	unsigned status = cvol_plugin_handle(srv->store, srv->cfg, url, up->data ? up->data : "", up->len, &body);
+	unsigned status =
+		cvol_plugin_handle(srv->store, srv->cfg, url, up->data ? up->data : "", up->len, &body);
 	if (srv->cfg->debug)
 		cvol_log_info("%s %u %.2fms %s", url, status, elapsed_ms(&start), body ? body : "");
 	return send_reply(conn, status, body);
 }
 
-static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct server *srv = cls;
 	struct upload *up = *con_cls;
@@ -140,7 +145,8 @@ static int clear_stale_socket(const struct sockaddr_un *addr, struct cvol_error 
 		return cvol_error_setx(err, EEXIST, "`%s` exists and is not a socket", addr->sun_path);
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
-		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`", addr->sun_path);
+		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`",
+				       addr->sun_path);
 	if (unlink(addr->sun_path) < 0 && errno != ENOENT)
 		return cvol_error_set(err, errno, "remove stale socket `%s`", addr->sun_path);
 	return 0;
@@ -216,16 +222,16 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		return fd;
 	}
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC, 0, NULL,
-		NULL, answer, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, request_done, &srv,
-		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-		MHD_OPTION_END);
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC,
+		0, NULL, NULL, answer, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+		request_done, &srv, MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
 	if (!d) {
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		close(fd);
 	} else {
-		cvol_log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket",
-			      cfg->root);
+		cvol_log_info("serving %s, volumes in %s/volumes",
+			      own_socket ? cfg->socket : "the systemd socket", cfg->root);
 		while (sigwait(&stop, &sig) != 0)
 			;
 		cvol_log_info("%s: finishing requests in flight", strsignal(sig));

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DATA_DIR "_data"
+#define DATA_DIR   "_data"
 #define IMAGE_FILE "image"
 
 extern char **environ;
@@ -47,8 +47,8 @@ static int libmount_mount(const char *source, const char *target, const char *fs
 	mnt_free_context(cxt);
 	if (ex == MNT_EX_SUCCESS)
 		return 0;
-	return cvol_error_setx(err, syserr ? syserr : EIO, "mount %s `%s` on `%s`: %s", fstype ? fstype : "bind",
-			       source, target, msg[0] ? msg : "failed");
+	return cvol_error_setx(err, syserr ? syserr : EIO, "mount %s `%s` on `%s`: %s",
+			       fstype ? fstype : "bind", source, target, msg[0] ? msg : "failed");
 }
 
 /* Options for libmount: the user's `o`, then what cvol adds. */
@@ -61,7 +61,7 @@ static int build_options(const struct volume_opts *o, char *buf, size_t size)
 	do {                                                                                                 \
 		n = snprintf(buf + len, size - len, "%s", len ? "," : "");                                   \
 		len += (size_t)n;                                                                            \
-		n = snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__);                            \
+		n = snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__);                           \
 		if (n < 0 || (len += (size_t)n) >= size)                                                     \
 			return -E2BIG;                                                                       \
 	} while (0)
@@ -116,8 +116,8 @@ int volume_backend_mount(const char *dir, const struct volume_opts *o, struct cv
 		fstype = o->type;
 		break;
 	}
-	cvol_log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source, target,
-		       options);
+	cvol_log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source,
+		       target, options);
 	return libmount_mount(source, target, fstype, options, err);
 }
 
@@ -162,7 +162,8 @@ static int run_mkfs(const char *fs, const char *image, struct cvol_error *err)
 	close(pipefd[1]);
 	if (r != 0) {
 		close(pipefd[0]);
-		return cvol_error_set(err, r, "run %s (is %s installed?)", argv[0], strcmp(fs, "xfs") == 0 ? "xfsprogs" : "e2fsprogs");
+		return cvol_error_set(err, r, "run %s (is %s installed?)", argv[0],
+				      strcmp(fs, "xfs") == 0 ? "xfsprogs" : "e2fsprogs");
 	}
 	ssize_t n = read(pipefd[0], out, sizeof(out) - 1);
 	out[n > 0 ? n : 0] = '\0';
@@ -186,7 +187,8 @@ static int prepare_loop_image(int dirfd, const char *dir, const struct volume_op
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", image);
 	if (ftruncate(fd, (off_t)o->size) < 0)
-		return cvol_error_set(err, errno, "size `%s` to %llu bytes", image, (unsigned long long)o->size);
+		return cvol_error_set(err, errno, "size `%s` to %llu bytes", image,
+				      (unsigned long long)o->size);
 	int r = run_mkfs(o->fs, image, err);
 	if (r < 0 || !(o->has_uid || o->has_gid || o->has_mode))
 		return r;
@@ -219,12 +221,14 @@ int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts 
 		if (o->create && mkdir(o->device, 0755) < 0 && errno != EEXIST)
 			return cvol_error_set(err, errno, "create bind source `%s`", o->device);
 		if (stat(o->device, &st) < 0 && errno == ENOENT)
-			return cvol_error_setx(err, EINVAL, "bind source `%s` does not exist (create=true makes it)",
+			return cvol_error_setx(err, EINVAL,
+					       "bind source `%s` does not exist (create=true makes it)",
 					       o->device);
 		if (stat(o->device, &st) < 0)
 			return cvol_error_set(err, errno, "bind source `%s`", o->device);
 		if (!S_ISDIR(st.st_mode))
-			return cvol_error_setx(err, ENOTDIR, "bind source `%s` is not a directory", o->device);
+			return cvol_error_setx(err, ENOTDIR, "bind source `%s` is not a directory",
+					       o->device);
 		return volume_backend_apply_owner(o->device, o, err);
 	case CVOL_BACKEND_LOOP:
 		return prepare_loop_image(dirfd, dir, o, err);

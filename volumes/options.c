@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const known_keys[] = { "type", "device", "o", "size", "fs", "uid", "gid", "mode", "ro", "create" };
+static const char *const known_keys[] = { "type", "device", "o",    "size", "fs",
+					  "uid",  "gid",    "mode", "ro",   "create" };
 
 static bool key_is_known(const char *key)
 {
@@ -25,10 +26,26 @@ int volume_size_parse(const char *text, uint64_t *ret)
 		return -EINVAL;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -58,10 +75,12 @@ static int parse_number(const char *key, const char *value, int base, unsigned l
 	errno = 0;
 	unsigned long n = strtoul(value, &end, base);
 	if (errno || end == value || *end || value[0] == '-' || n > max)
-		return base == 8 ? cvol_error_setx(err, EINVAL, "option `%s=%s`: not an octal number up to %lo", key,
-						   value, max)
-				 : cvol_error_setx(err, EINVAL, "option `%s=%s`: not a decimal number up to %lu", key,
-						   value, max);
+		return base == 8
+			       ? cvol_error_setx(err, EINVAL, "option `%s=%s`: not an octal number up to %lo",
+						 key, value, max)
+			       : cvol_error_setx(err, EINVAL,
+						 "option `%s=%s`: not a decimal number up to %lu", key, value,
+						 max);
 	*ret = n;
 	return 0;
 }
@@ -84,12 +103,14 @@ static int read_keys(json_t *options, struct volume_opts *o, struct cvol_error *
 	unsigned long n;
 	int r = 0;
 
-	json_object_foreach(options, key, v) {
+	json_object_foreach(options, key, v)
+	{
 		if (!key_is_known(key)) {
-			return cvol_error_setx(err, EINVAL,
-					       "unknown option `%s` (known: type, device, o, size, fs, uid, gid, mode, ro, "
-					       "create)",
-					       key);
+			return cvol_error_setx(
+				err, EINVAL,
+				"unknown option `%s` (known: type, device, o, size, fs, uid, gid, mode, ro, "
+				"create)",
+				key);
 		}
 		if (!json_is_string(v))
 			return cvol_error_setx(err, EINVAL, "option `%s` must be a string", key);
@@ -103,10 +124,13 @@ static int read_keys(json_t *options, struct volume_opts *o, struct cvol_error *
 		else if (strcmp(key, "fs") == 0)
 			o->fs = s;
 		else if (strcmp(key, "size") == 0 && volume_size_parse(s, &o->size) < 0)
-			return cvol_error_setx(err, EINVAL, "option `size=%s`: use a size such as 512M or 10G", s);
-		else if (strcmp(key, "uid") == 0 && (r = parse_number(key, s, 10, UINT_MAX - 1, &n, err)) == 0)
+			return cvol_error_setx(err, EINVAL,
+					       "option `size=%s`: use a size such as 512M or 10G", s);
+		else if (strcmp(key, "uid") == 0 &&
+			 (r = parse_number(key, s, 10, UINT_MAX - 1, &n, err)) == 0)
 			o->uid = (uid_t)n, o->has_uid = true;
-		else if (strcmp(key, "gid") == 0 && (r = parse_number(key, s, 10, UINT_MAX - 1, &n, err)) == 0)
+		else if (strcmp(key, "gid") == 0 &&
+			 (r = parse_number(key, s, 10, UINT_MAX - 1, &n, err)) == 0)
 			o->gid = (gid_t)n, o->has_gid = true;
 		else if (strcmp(key, "mode") == 0 && (r = parse_number(key, s, 8, 07777, &n, err)) == 0)
 			o->mode = (mode_t)n, o->has_mode = true;
@@ -136,7 +160,8 @@ static int check_combination(struct volume_opts *o, struct cvol_error *err)
 	} else if (strcmp(o->type, "bind") == 0) {
 		o->backend = CVOL_BACKEND_BIND;
 		if (!o->device || o->device[0] != '/')
-			return cvol_error_setx(err, EINVAL, "type=bind needs `device` set to an absolute host path");
+			return cvol_error_setx(err, EINVAL,
+					       "type=bind needs `device` set to an absolute host path");
 		if (o->o || o->size || o->fs)
 			return cvol_error_setx(err, EINVAL, "type=bind takes no `o`, `size` or `fs`");
 	} else if (strcmp(o->type, "tmpfs") == 0) {
@@ -146,7 +171,8 @@ static int check_combination(struct volume_opts *o, struct cvol_error *err)
 	} else {
 		o->backend = CVOL_BACKEND_MOUNT;
 		if (!is_fs_type_name(o->type))
-			return cvol_error_setx(err, EINVAL, "option `type=%s`: not a filesystem type name", o->type);
+			return cvol_error_setx(err, EINVAL, "option `type=%s`: not a filesystem type name",
+					       o->type);
 		if (!o->device)
 			return cvol_error_setx(err, EINVAL, "type=%s needs `device`", o->type);
 		if (o->size || o->fs)
@@ -179,22 +205,27 @@ void volume_opts_describe_difference(json_t *have, json_t *want, char *buf, size
 	size_t len = 0;
 
 	buf[0] = '\0';
-	json_object_foreach(have, key, v) {
+	json_object_foreach(have, key, v)
+	{
 		json_t *w = json_object_get(want, key);
 		if (w && json_equal(v, w))
 			continue;
 		if (w)
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is `%s`, not `%s`",
-						len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?",
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
+						"%s%s is `%s`, not `%s`", len ? "; " : "", key,
+						json_string_value(v) ? json_string_value(v) : "?",
 						json_string_value(w) ? json_string_value(w) : "?");
 		else
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is `%s`, not left out",
-						len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?");
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
+						"%s%s is `%s`, not left out", len ? "; " : "", key,
+						json_string_value(v) ? json_string_value(v) : "?");
 	}
-	json_object_foreach(want, key, v) {
+	json_object_foreach(want, key, v)
+	{
 		if (json_object_get(have, key))
 			continue;
 		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is left out, not `%s`",
-					len ? "; " : "", key, json_string_value(v) ? json_string_value(v) : "?");
+					len ? "; " : "", key,
+					json_string_value(v) ? json_string_value(v) : "?");
 	}
 }

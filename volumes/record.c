@@ -47,7 +47,8 @@ static int read_ids(json_t *array, char ***ret)
 
 	if (!ids)
 		return -ENOMEM;
-	json_array_foreach(array, i, v) {
+	json_array_foreach(array, i, v)
+	{
 		if (!json_is_string(v))
 			return -EBADMSG;
 		if (cvol_strv_push(&ids, json_string_value(v)) < 0)
@@ -69,8 +70,9 @@ int volume_record_load(int dirfd, struct volume_record *ret, struct cvol_error *
 	if (r < 0)
 		return r;
 	json_auto_t *doc = json_loads(text, 0, &jerr);
-	if (!doc || json_unpack(doc, "{s:s, s?:s, s:o, s:o}", "CreatedAt", &created, "Boot", &boot, "Options",
-				&options, "Mounts", &ids) < 0 ||
+	if (!doc ||
+	    json_unpack(doc, "{s:s, s?:s, s:o, s:o}", "CreatedAt", &created, "Boot", &boot, "Options",
+			&options, "Mounts", &ids) < 0 ||
 	    !json_is_object(options) || !json_is_array(ids))
 		return cvol_error_setx(err, EBADMSG, "corrupt " RECORD_FILE);
 	r = read_ids(ids, &rec.ids);
@@ -88,8 +90,8 @@ int volume_record_save(int dirfd, const struct volume_record *rec, struct cvol_e
 	json_auto_t *ids = json_array();
 	for (char **p = rec->ids; ids && p && *p; p++)
 		json_array_append_new(ids, json_string(*p));
-	json_auto_t *doc = json_pack("{s:s, s:s, s:O, s:O}", "CreatedAt", rec->created_at, "Boot", rec->boot_id,
-				     "Options", rec->options, "Mounts", ids);
+	json_auto_t *doc = json_pack("{s:s, s:s, s:O, s:O}", "CreatedAt", rec->created_at, "Boot",
+				     rec->boot_id, "Options", rec->options, "Mounts", ids);
 	_cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!text)
 		return cvol_error_set(err, ENOMEM, "encode " RECORD_FILE);

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define STAGING_DIR ".staging"
-#define LOCKS_DIR ".locks"
+#define LOCKS_DIR   ".locks"
 
 struct cvol_volume_store {
 	char *path; /* canonical <root>/volumes */
@@ -29,8 +29,8 @@ struct cvol_volume_store {
 const char *cvol_volume_backend_name(enum cvol_volume_backend backend)
 {
 	static const char *const names[] = {
-		[CVOL_BACKEND_DIR] = "dir",     [CVOL_BACKEND_BIND] = "bind", [CVOL_BACKEND_TMPFS] = "tmpfs",
-		[CVOL_BACKEND_LOOP] = "loop",   [CVOL_BACKEND_MOUNT] = "mount",
+		[CVOL_BACKEND_DIR] = "dir",   [CVOL_BACKEND_BIND] = "bind",   [CVOL_BACKEND_TMPFS] = "tmpfs",
+		[CVOL_BACKEND_LOOP] = "loop", [CVOL_BACKEND_MOUNT] = "mount",
 	};
 	return backend < ARRAY_SIZE(names) ? names[backend] : "?";
 }
@@ -38,10 +38,11 @@ const char *cvol_volume_backend_name(enum cvol_volume_backend backend)
 static int check_name(const char *name, struct cvol_error *err)
 {
 	if (!cvol_name_is_valid(name))
-		return cvol_error_setx(err, EINVAL,
-				       "invalid volume name `%s`: use 1-255 of [A-Za-z0-9_.-], starting with a letter or "
-				       "digit",
-				       name ? name : "");
+		return cvol_error_setx(
+			err, EINVAL,
+			"invalid volume name `%s`: use 1-255 of [A-Za-z0-9_.-], starting with a letter or "
+			"digit",
+			name ? name : "");
 	return 0;
 }
 
@@ -108,7 +109,8 @@ static int forget_earlier_boot(struct volume *v, struct cvol_error *err)
 }
 
 /* Open and read volume @name; -ENOENT with "no such volume" when it does not exist. */
-static int volume_load(struct cvol_volume_store *store, const char *name, struct volume *v, struct cvol_error *err)
+static int volume_load(struct cvol_volume_store *store, const char *name, struct volume *v,
+		       struct cvol_error *err)
 {
 	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
 	v->dirfd = openat(store->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -130,7 +132,8 @@ static int volume_load(struct cvol_volume_store *store, const char *name, struct
 
 static int attach(struct volume *v, struct cvol_error *err);
 
-static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data,
+			 struct cvol_error *err)
 {
 	char data_dir[512];
 	(void)d_type;
@@ -182,7 +185,8 @@ out:
 	return 0;
 }
 
-static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, void *data,
+			   struct cvol_error *err)
 {
 	struct {
 		struct cvol_volume_store *store;
@@ -206,14 +210,6 @@ int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_err
 	return r;
 }
 
-static int open_subdir(int dirfd, const char *name, struct cvol_error *err)
-{
-	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return cvol_error_set(err, errno, "create `%s`", name);
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	return fd < 0 ? cvol_error_set(err, errno, "open `%s`", name) : fd;
-}
-
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -233,9 +229,9 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		r = cvol_error_set(err, errno, "resolve `%s`", path);
 	if (r == 0 && (s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		r = cvol_error_set(err, errno, "open `%s`", s->path);
-	if (r == 0 && (s->staging_fd = open_subdir(s->dirfd, STAGING_DIR, err)) < 0)
+	if (r == 0 && (s->staging_fd = cvol_dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
 		r = s->staging_fd;
-	if (r == 0 && (s->locks_fd = open_subdir(s->dirfd, LOCKS_DIR, err)) < 0)
+	if (r == 0 && (s->locks_fd = cvol_dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
 		r = s->locks_fd;
 	if (r == 0)
 		r = cvol_dir_for_each(s->staging_fd, remove_staged, NULL, err);
@@ -331,7 +327,8 @@ static int create_locked(struct cvol_volume_store *store, const char *name, json
 	return r;
 }
 
-int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t *options, struct cvol_error *err)
+int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t *options,
+		       struct cvol_error *err)
 {
 	struct volume_opts o;
 	json_auto_t *empty = json_object();
@@ -355,7 +352,8 @@ int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t
 
 /* ---- operations on an existing volume ----------------------------------------------- */
 
-typedef int (*volume_op)(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err);
+typedef int (*volume_op)(struct cvol_volume_store *store, struct volume *v, void *data,
+			 struct cvol_error *err);
 
 /* Check @name, lock it, load it, run @op, and name the volume in any error. */
 static int run_on_volume(struct cvol_volume_store *store, const char *what, const char *name, bool lock,
@@ -366,7 +364,8 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 	if (r < 0)
 		return r;
 	struct stat st;
-	if (lock && fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) /* no lock file for a name never used */
+	if (lock && fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0) /* no lock file for a name never used */
 		return cvol_error_setx(err, ENOENT, "%s volume `%s`: no such volume", what, name);
 	int lock_fd = lock ? lock_volume(store, name, err) : -1;
 	if (lock && lock_fd < 0)
@@ -394,8 +393,10 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		for (char **p = v->rec.ids; *p && len + strlen(*p) + 2 < sizeof(ids) - 16; p++, shown++)
 			len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%s", len ? ", " : "", *p);
 		if (shown < n)
-			snprintf(ids + len, sizeof(ids) - len, "%sand %zu more", shown ? ", " : "", n - shown);
-		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "", ids);
+			snprintf(ids + len, sizeof(ids) - len, "%sand %zu more", shown ? ", " : "",
+				 n - shown);
+		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "",
+				       ids);
 	}
 	if (volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
 		int r = volume_backend_umount(v->dir, err);
@@ -563,7 +564,8 @@ static int attach(struct volume *v, struct cvol_error *err)
 	char data[4096];
 	snprintf(data, sizeof(data), "%s/_data", v->dir);
 	int r = volume_backend_mount(v->dir, &v->opts, err);
-	if (r == 0 && v->opts.backend == CVOL_BACKEND_MOUNT && (r = volume_backend_apply_owner(data, &v->opts, err)) < 0)
+	if (r == 0 && v->opts.backend == CVOL_BACKEND_MOUNT &&
+	    (r = volume_backend_apply_owner(data, &v->opts, err)) < 0)
 		volume_backend_umount(v->dir, NULL);
 	return r;
 }
@@ -635,7 +637,8 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 	return volume_record_save(v->dirfd, &v->rec, err);
 }
 
-int cvol_volume_unmount(struct cvol_volume_store *store, const char *name, const char *id, struct cvol_error *err)
+int cvol_volume_unmount(struct cvol_volume_store *store, const char *name, const char *id,
+			struct cvol_error *err)
 {
 	int r = check_mount_id(id, err);
 	if (r < 0)

@@ -15,9 +15,9 @@ struct volume_opts {
 	enum cvol_volume_backend backend;
 	const char *type;   /* filesystem type: tmpfs, or that of a generic mount */
 	const char *device; /* bind source or generic device */
-	const char *o;      /* mount options as the user gave them */
-	uint64_t size;      /* loop image or tmpfs size in bytes, 0 when not given */
-	const char *fs;     /* loop image filesystem: ext4 or xfs */
+	const char *o;	    /* mount options as the user gave them */
+	uint64_t size;	    /* loop image or tmpfs size in bytes, 0 when not given */
+	const char *fs;	    /* loop image filesystem: ext4 or xfs */
 	bool has_uid, has_gid, has_mode;
 	uid_t uid;
 	gid_t gid;

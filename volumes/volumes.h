@@ -22,13 +22,13 @@ enum cvol_volume_backend {
 struct cvol_volume_info {
 	char *name;
 	char *mountpoint;
-	char created_at[40];          /* RFC3339, UTC */
+	char created_at[40]; /* RFC3339, UTC */
 	enum cvol_volume_backend backend;
-	json_t *options;              /* the options it was created with */
-	char **mount_ids;             /* active mount IDs (NULL-terminated) */
-	bool mounted;                 /* something is mounted on the mountpoint */
-	uint64_t size_bytes;          /* capacity, 0 when unknown */
-	uint64_t used_bytes;          /* in use, 0 when unknown */
+	json_t *options;     /* the options it was created with */
+	char **mount_ids;    /* active mount IDs (NULL-terminated) */
+	bool mounted;	     /* something is mounted on the mountpoint */
+	uint64_t size_bytes; /* capacity, 0 when unknown */
+	uint64_t used_bytes; /* in use, 0 when unknown */
 };
 
 /* Name of a backend ("dir", "bind", "tmpfs", "loop", "mount"). */

@@ -13,7 +13,11 @@
 static struct cvol_backing_fs fit_fs(void)
 {
 	struct cvol_backing_fs fs = {
-		.d_type = true, .xattr_trusted = true, .xattr_user = true, .tmpfile = true, .rename_whiteout = true,
+		.d_type = true,
+		.xattr_trusted = true,
+		.xattr_user = true,
+		.tmpfile = true,
+		.rename_whiteout = true,
 	};
 	snprintf(fs.type, sizeof(fs.type), "ext4");
 	return fs;

@@ -421,7 +421,8 @@ static void test_describe_difference(void **state)
 	assert_string_equal(buf, "fs is `xfs`, not left out");
 	describe("{\"size\": \"1G\", \"fs\": \"xfs\", \"ro\": \"true\"}",
 		 "{\"ro\": \"true\", \"size\": \"2G\", \"uid\": \"7\"}", buf, sizeof(buf));
-	assert_string_equal(buf, "size is `1G`, not `2G`; fs is `xfs`, not left out; uid is left out, not `7`");
+	assert_string_equal(buf,
+			    "size is `1G`, not `2G`; fs is `xfs`, not left out; uid is left out, not `7`");
 	describe("{\"size\": \"1G\", \"fs\": \"xfs\"}", "{\"fs\": \"xfs\", \"size\": \"1G\"}", buf,
 		 sizeof(buf));
 	assert_string_equal(buf, "");
