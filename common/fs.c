@@ -120,12 +120,14 @@ static int remove_children(int dfd, dev_t dev, struct cvol_error *err);
 
 static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_error *err)
 {
-	struct stat st;
+	struct statx stx;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
 		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", name);
-	if (S_ISDIR(st.st_mode)) {
-		if (st.st_dev != dev)
+	if (S_ISDIR(stx.stx_mode)) {
+		/* A bind mount from the same filesystem has the same device: ask about mounts too. */
+		if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev ||
+		    (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
 			return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
 		_cleanup_close_ int cfd =
 			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

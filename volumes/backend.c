@@ -5,6 +5,7 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <libmount.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -47,8 +48,10 @@ static int libmount_mount(const char *source, const char *target, const char *fs
 	mnt_free_context(cxt);
 	if (ex == MNT_EX_SUCCESS)
 		return 0;
-	return cvol_error_setx(err, syserr ? syserr : EIO, "mount %s `%s` on `%s`: %s",
-			       fstype ? fstype : "bind", source, target, msg[0] ? msg : "failed");
+	/* ENOENT would read as "no such volume": a missing source is the mount's failure */
+	int code = syserr && syserr != ENOENT ? syserr : EIO;
+	return cvol_error_setx(err, code, "mount %s `%s` on `%s`: %s", fstype ? fstype : "bind", source,
+			       target, msg[0] ? msg : "failed");
 }
 
 /* Options for libmount: the user's `o`, then what cvol adds. */
@@ -148,16 +151,26 @@ static int run_mkfs(const char *fs, const char *image, struct cvol_error *err)
 	char *const xfs[] = { "mkfs.xfs", "-q", "-f", (char *)image, NULL };
 	char *const *argv = strcmp(fs, "xfs") == 0 ? xfs : ext4;
 	char out[512];
-	int pipefd[2], status;
+	int pipefd[2], status = 0;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cvol_error_set(err, errno, "run %s", argv[0]);
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE); /* the plugin ignores it and blocks SIGTERM: mkfs must not */
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-	int r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	int r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pipefd[1]);
 	if (r != 0) {
@@ -169,8 +182,11 @@ static int run_mkfs(const char *fs, const char *image, struct cvol_error *err)
 	out[n > 0 ? n : 0] = '\0';
 	out[strcspn(out, "\n")] = '\0';
 	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	pid_t waited;
+	while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	if (waited < 0)
+		return cvol_error_set(err, errno, "wait for %s", argv[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) /* most often a size the fs cannot take */
 		return cvol_error_setx(err, EINVAL, "%s failed: %s", argv[0], out[0] ? out : "no output");
 	return 0;
@@ -227,8 +243,7 @@ int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts 
 		if (stat(o->device, &st) < 0)
 			return cvol_error_set(err, errno, "bind source `%s`", o->device);
 		if (!S_ISDIR(st.st_mode))
-			return cvol_error_setx(err, ENOTDIR, "bind source `%s` is not a directory",
-					       o->device);
+			return cvol_error_setx(err, EINVAL, "bind source `%s` is not a directory", o->device);
 		return volume_backend_apply_owner(o->device, o, err);
 	case CVOL_BACKEND_LOOP:
 		return prepare_loop_image(dirfd, dir, o, err);

@@ -178,6 +178,10 @@ static int check_combination(struct volume_opts *o, struct cvol_error *err)
 		if (o->size || o->fs)
 			return cvol_error_setx(err, EINVAL, "type=%s takes no `size` or `fs`", o->type);
 	}
+	if (o->backend == CVOL_BACKEND_MOUNT && o->ro && (o->has_uid || o->has_gid || o->has_mode))
+		return cvol_error_setx(err, EINVAL,
+				       "uid, gid and mode cannot be applied to a read-only type=%s mount",
+				       o->type);
 	if (o->create && o->backend != CVOL_BACKEND_BIND)
 		return cvol_error_setx(err, EINVAL, "option `create` is for type=bind");
 	return 0;

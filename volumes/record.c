@@ -4,22 +4,25 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #define RECORD_FILE "record.json"
 
+static char boot_id[40];
+
+static void read_boot_id(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f && fgets(boot_id, sizeof(boot_id), f))
+		boot_id[strcspn(boot_id, "\n")] = '\0';
+}
+
 const char *volume_boot_id(void)
 {
-	static char boot_id[40];
-	static bool read_once;
-
-	if (!read_once) {
-		_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-		if (f && fgets(boot_id, sizeof(boot_id), f))
-			boot_id[strcspn(boot_id, "\n")] = '\0';
-		read_once = true;
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, read_boot_id);
 	return boot_id;
 }
 
@@ -67,6 +70,8 @@ int volume_record_load(int dirfd, struct volume_record *ret, struct cvol_error *
 	json_t *options = NULL, *ids = NULL;
 
 	int r = cvol_file_read_text(dirfd, RECORD_FILE, &text, err);
+	if (r == -ENOENT) /* "no such volume" is for a volume whose directory is missing */
+		return cvol_error_setx(err, EBADMSG, "the volume has no " RECORD_FILE);
 	if (r < 0)
 		return r;
 	json_auto_t *doc = json_loads(text, 0, &jerr);

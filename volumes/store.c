@@ -16,8 +16,9 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
-#define STAGING_DIR ".staging"
-#define LOCKS_DIR   ".locks"
+#define STAGING_DIR  ".staging"
+#define STAGING_LOCK ".staging.lock" /* shared while building or removing, exclusive to clean */
+#define LOCKS_DIR    ".locks"
 
 struct cvol_volume_store {
 	char *path; /* canonical <root>/volumes */
@@ -210,6 +211,37 @@ int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_err
 	return r;
 }
 
+/* Hold .staging.lock in @how (LOCK_SH or LOCK_EX|LOCK_NB); returns the fd, -EWOULDBLOCK or -errno. */
+static int staging_lock(struct cvol_volume_store *store, int how, struct cvol_error *err)
+{
+	int fd = openat(store->dirfd, STAGING_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `" STAGING_LOCK "`");
+	while (flock(fd, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		int r = errno == EWOULDBLOCK ? -EWOULDBLOCK
+					     : cvol_error_set(err, errno, "lock `" STAGING_LOCK "`");
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Remove what crashed creates and removes left in .staging/, unless one is running now
+ * (in another thread or process: a `cvol volume ls` must not break the plugin's Create). */
+static int staging_cleanup(struct cvol_volume_store *store, struct cvol_error *err)
+{
+	int fd = staging_lock(store, LOCK_EX | LOCK_NB, err);
+	if (fd == -EWOULDBLOCK)
+		return 0;
+	if (fd < 0)
+		return fd;
+	int r = cvol_dir_for_each(store->staging_fd, remove_staged, NULL, err);
+	close(fd);
+	return r;
+}
+
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
 {
 	_cleanup_free_ char *path = NULL;
@@ -234,7 +266,7 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 	if (r == 0 && (s->locks_fd = cvol_dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
 		r = s->locks_fd;
 	if (r == 0)
-		r = cvol_dir_for_each(s->staging_fd, remove_staged, NULL, err);
+		r = staging_cleanup(s, err);
 	if (r < 0) {
 		cvol_volume_store_close(s);
 		return cvol_error_wrap(err, "open volume store `%s`", root);
@@ -285,6 +317,9 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	static char *no_ids[] = { NULL };
 	struct cvol_error ignored;
 
+	_cleanup_close_ int staging = staging_lock(store, LOCK_SH, err);
+	if (staging < 0)
+		return staging;
 	int r = staging_dir_make(store, staged, err);
 	if (r < 0)
 		return r;
@@ -403,6 +438,9 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		if (r < 0)
 			return r;
 	}
+	_cleanup_close_ int staging = staging_lock(store, LOCK_SH, err);
+	if (staging < 0)
+		return staging;
 	int r = staging_dir_make(store, doomed, err);
 	if (r < 0)
 		return r;
@@ -629,12 +667,12 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 		return cvol_error_set(err, ENOMEM, "unmount");
 	cvol_strv_free(v->rec.ids);
 	v->rec.ids = kept;
-	if (!kept[0] && volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
-		int r = volume_backend_umount(v->dir, err);
-		if (r < 0)
-			return r;
-	}
-	return volume_record_save(v->dirfd, &v->rec, err);
+	/* The record first: a crash before the unmount leaves a mount no ID holds, which the
+	 * next start unmounts; the other order would leave an ID dockerd has let go of. */
+	int r = volume_record_save(v->dirfd, &v->rec, err);
+	if (r == 0 && !kept[0] && volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir))
+		r = volume_backend_umount(v->dir, err);
+	return r;
 }
 
 int cvol_volume_unmount(struct cvol_volume_store *store, const char *name, const char *id,

@@ -147,3 +147,37 @@ test_volume_cli_and_plugin_share_the_store() {
 	assert_eq 1 "$(vcli ls | wc -l)" "CLI ls after both removes"
 	plugin_stop
 }
+
+# A create or remove in flight holds .staging.lock shared: a CLI start in the meantime
+# leaves its staging dir alone, and the next start with nobody in flight cleans up.
+test_volume_cli_leaves_staging_in_use() {
+	vcli ls >/dev/null # make the store
+	mkdir "$WORK/root/volumes/.staging/v-inflight"
+	exec 9>"$WORK/root/volumes/.staging.lock"
+	flock -s 9 # as a Create in flight holds it
+	vcli ls >/dev/null
+	[ -d "$WORK/root/volumes/.staging/v-inflight" ] || fail "a CLI start removed a staging dir in use"
+	exec 9>&-
+	vcli ls >/dev/null
+	assert_missing "$WORK/root/volumes/.staging/v-inflight"
+}
+
+# Unmount writes the record before it unmounts: killed in between, the volume is left
+# mounted with no ID, and the plugin's start unmounts it; Remove then works.
+test_volume_cli_umount_killed_before_unmount() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	vcli create -o type=tmpfs t >/dev/null
+	local mp
+	mp=$(vcli mount t)
+	is_mounted "$mp" || fail "tmpfs volume not mounted"
+	set +e
+	strace -f -o /dev/null -e trace=umount2 -e inject=umount2:signal=SIGKILL "$CVOL" --root "$WORK/root" volume umount t
+	set -e
+	is_mounted "$mp" || fail "the kill came after the unmount"
+	assert_contains "$(vcli inspect t)" '"Mounts": 0' "IDs after the killed umount"
+	plugin_start
+	assert_not_mounted "$mp"
+	plugin_stop
+	vcli rm t
+	assert_missing "$(vcli_dir t)"
+}
