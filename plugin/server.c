@@ -125,11 +125,18 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
-/* The socket systemd passed (LISTEN_PID/LISTEN_FDS), or -1. */
+/* The socket systemd passed (LISTEN_PID/LISTEN_FDS: exactly one, a socket), or -1. */
 static int socket_from_systemd(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	if (!pid || !fds || strtol(pid, NULL, 10) != getpid() || strtol(fds, NULL, 10) < 1)
+	struct stat st;
+
+	if (!pid || !fds || strtol(pid, NULL, 10) != getpid() || strtol(fds, NULL, 10) != 1)
+		return -1;
+	unsetenv("LISTEN_PID"); /* not for the children we start */
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (fstat(SD_LISTEN_FDS_START, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return -1;
 	fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
 	return SD_LISTEN_FDS_START;
@@ -211,10 +218,17 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 
 	block_stop_signals(&stop);
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
-	if (r == 0 && (r = cvol_volume_store_reconcile(srv.store, err)) < 0)
-		cvol_volume_store_close(srv.store);
 	if (r < 0)
 		return r;
+	r = cvol_volume_store_reconcile(srv.store, err);
+	if (r < 0) {
+		cvol_volume_store_close(srv.store);
+		return r;
+	}
+	if (r > 0)
+		cvol_log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
+				 err->msg);
+	cvol_error_clear(err);
 	int fd = socket_from_systemd();
 	bool own_socket = fd < 0;
 	if (own_socket && (fd = socket_listen(cfg->socket, err)) < 0) {

@@ -149,66 +149,72 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 	return cvol_dir_remove_tree(dirfd, name, err);
 }
 
+struct reconcile_ctx {
+	struct cvol_volume_store *store;
+	struct libmnt_table *mountinfo;
+	int failed;		/* volumes that could not be brought in line */
+	struct cvol_error last; /* why the last of them could not */
+};
+
 /* Make what is mounted match the record: re-attach a volume whose mount IDs need it,
  * unmount one that no ID holds (a crash between mount and record), save an earlier
- * boot's record without its IDs. */
-static int reconcile_one(struct cvol_volume_store *store, const char *name, struct libmnt_table *mountinfo)
+ * boot's record without its IDs. Returns 0, or -errno with the reason in @err. */
+static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_error *err)
 {
 	struct volume v = { .dirfd = -1, .lock_fd = -1 };
-	struct cvol_error err;
 	char data[4096];
+	int r;
 
-	int lock = lock_volume(store, name, &err);
+	int lock = lock_volume(c->store, name, err);
 	if (lock < 0)
-		return 0;
-	if (volume_load(store, name, &v, &err) < 0)
-		goto out; /* a broken volume is reported by Get, not here */
+		return lock;
+	r = volume_load(c->store, name, &v, err);
 	v.lock_fd = lock;
-	lock = -1;
+	if (r < 0)
+		goto out;
 	snprintf(data, sizeof(data), "%s/_data", v.dir);
 	bool needs = volume_backend_needs_mount(&v.opts);
-	bool mounted = needs && mountinfo && mnt_table_find_target(mountinfo, data, MNT_ITER_BACKWARD);
+	bool mounted = needs && c->mountinfo && mnt_table_find_target(c->mountinfo, data, MNT_ITER_BACKWARD);
 	bool held = v.rec.ids[0] != NULL;
 
 	if (needs && held && !mounted) {
 		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
-		if (attach(&v, &err) < 0)
-			cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: %s", name, err.msg);
+		r = attach(&v, err);
 	} else if (needs && !held && mounted) {
 		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
-		volume_backend_umount(v.dir, &err);
+		r = volume_backend_umount(v.dir, err);
 	}
-	if (v.dirty)
-		volume_record_save(v.dirfd, &v.rec, &err);
+	if (r == 0 && v.dirty)
+		r = volume_record_save(v.dirfd, &v.rec, err);
 out:
 	volume_done(&v);
-	cvol_closep(&lock);
-	return 0;
+	return r < 0 ? cvol_error_wrap(err, "reconcile volume `%s`", name) : 0;
 }
 
 static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, void *data,
 			   struct cvol_error *err)
 {
-	struct {
-		struct cvol_volume_store *store;
-		struct libmnt_table *mountinfo;
-	} *ctx = data;
+	struct reconcile_ctx *c = data;
 	(void)dirfd;
 	(void)err;
 	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
 		return 0;
-	return reconcile_one(ctx->store, name, ctx->mountinfo);
+	if (reconcile_one(c, name, &c->last) < 0)
+		c->failed++; /* one volume's trouble does not stop the others */
+	return 0;
 }
 
 int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_error *err)
 {
-	struct {
-		struct cvol_volume_store *store;
-		struct libmnt_table *mountinfo;
-	} ctx = { store, mnt_new_table_from_file("/proc/self/mountinfo") };
-	int r = cvol_dir_for_each(store->dirfd, reconcile_entry, &ctx, err);
-	mnt_unref_table(ctx.mountinfo);
-	return r;
+	struct reconcile_ctx c = { .store = store,
+				   .mountinfo = mnt_new_table_from_file("/proc/self/mountinfo") };
+	int r = cvol_dir_for_each(store->dirfd, reconcile_entry, &c, err);
+	mnt_unref_table(c.mountinfo);
+	if (r < 0)
+		return r;
+	if (c.failed && err)
+		*err = c.last;
+	return c.failed;
 }
 
 /* Hold .staging.lock in @how (LOCK_SH or LOCK_EX|LOCK_NB); returns the fd, -EWOULDBLOCK or -errno. */
