@@ -1,7 +1,7 @@
 # cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount jansson libmicrohttpd
+PKGS := mount jansson libmicrohttpd libarchive
 VERSION := 0.1.0
 
 WERROR ?= -Werror
@@ -14,7 +14,8 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c
 OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c \
-	       overlay/mount.c overlay/store.c overlay/store-mount.c
+	       overlay/mount.c overlay/store.c overlay/store-mount.c \
+	       overlay/whiteout.c overlay/tar-import.c overlay/tar-export.c overlay/layer-diff.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -81,7 +82,7 @@ unit-asan: $(UNIT_BINS)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev \
+		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev \
 		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd
 
 # The plugin load client of tests/bench/plugin.sh.

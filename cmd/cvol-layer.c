@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* cvol layer create|mount|umount|rm|ls */
+/* cvol layer create|import|export|diff|mount|umount|rm|ls */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,10 @@
 static const char layer_usage[] =
 	"Usage: cvol [--root DIR] layer COMMAND\n"
 	"  create [--parent PARENT] ID   a new empty layer, on PARENT's chain\n"
+	"  import [--parent PARENT] ID FILE\n"
+	"                                a layer from a tar (.tar, .tar.gz, .tar.zst; - for stdin)\n"
+	"  export ID                     the layer's changes as a tar with OCI whiteouts, on stdout\n"
+	"  diff ID                       A/C/D list of what the layer changes, like docker diff\n"
 	"  mount ID                      mount ID with its parent chain; prints the merged path\n"
 	"  umount [--force] ID           drop a reference; the last one unmounts\n"
 	"  rm ID                         remove a layer that is not mounted and has no children\n"
@@ -19,6 +24,7 @@ struct layer_args {
 	bool force;
 	bool json;
 	const char *id;
+	const char *file; /* import: the tar, or "-" */
 };
 
 enum { LAYER_OPT_PARENT = 1 << 0, LAYER_OPT_FORCE = 1 << 1, LAYER_OPT_JSON = 1 << 2 };
@@ -35,6 +41,49 @@ static int layer_create(struct cvol_store *store, const struct layer_args *a)
 	if (cvol_layer_create(store, a->id, a->parent, &err) < 0)
 		return fail(&err);
 	puts(a->id);
+	return 0;
+}
+
+static int layer_import(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	struct cvol_tar_stats stats;
+	bool from_stdin = strcmp(a->file, "-") == 0;
+	_cleanup_close_ int fd = from_stdin ? dup(STDIN_FILENO) : open(a->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		cvol_error_set(&err, errno, "open `%s`", a->file);
+		return fail(&err);
+	}
+	if (cvol_layer_import(store, a->id, a->parent, fd, &stats, &err) < 0)
+		return fail(&err);
+	puts(a->id);
+	return 0;
+}
+
+static int layer_export(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	if (isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "cvol: export layer `%s`: not writing a tar to a terminal; redirect stdout\n",
+			a->id);
+		return 1;
+	}
+	if (cvol_layer_export(store, a->id, STDOUT_FILENO, &err) < 0)
+		return fail(&err);
+	return 0;
+}
+
+static int print_change(char kind, const char *path, void *data)
+{
+	(void)data;
+	return printf("%c /%s\n", kind, path) < 0 ? -EIO : 0;
+}
+
+static int layer_diff(struct cvol_store *store, const struct layer_args *a)
+{
+	struct cvol_error err = { 0 };
+	if (cvol_layer_diff(store, a->id, print_change, NULL, &err) < 0)
+		return fail(&err);
 	return 0;
 }
 
@@ -100,11 +149,16 @@ static const struct layer_command {
 	const char *name;
 	int (*run)(struct cvol_store *store, const struct layer_args *a);
 	unsigned options; /* LAYER_OPT_* it takes */
-	bool needs_id;
+	int operands;	  /* 0, 1 (the id) or 2 (the id and a file) */
 } layer_commands[] = {
-	{ "create", layer_create, LAYER_OPT_PARENT, true }, { "mount", layer_mount, 0, true },
-	{ "umount", layer_umount, LAYER_OPT_FORCE, true },  { "rm", layer_rm, 0, true },
-	{ "ls", layer_ls, LAYER_OPT_JSON, false },
+	{ "create", layer_create, LAYER_OPT_PARENT, 1 },
+	{ "import", layer_import, LAYER_OPT_PARENT, 2 },
+	{ "export", layer_export, 0, 1 },
+	{ "diff", layer_diff, 0, 1 },
+	{ "mount", layer_mount, 0, 1 },
+	{ "umount", layer_umount, LAYER_OPT_FORCE, 1 },
+	{ "rm", layer_rm, 0, 1 },
+	{ "ls", layer_ls, LAYER_OPT_JSON, 0 },
 };
 
 static int parse_layer_args(const struct layer_command *cmd, int argc, char **argv, struct layer_args *a)
@@ -140,16 +194,14 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 		a->json |= c == 'j';
 	}
 	int operands = argc - optind;
-	if (cmd->needs_id && operands != 1) {
-		fprintf(stderr, "cvol layer %s: %s\n", cmd->name,
-			operands ? "takes one layer id" : "no layer id given");
+	if (operands != cmd->operands) {
+		static const char *const want[] = { "takes no arguments", "takes one layer id",
+						    "takes a layer id and a file" };
+		fprintf(stderr, "cvol layer %s: %s\n", cmd->name, want[cmd->operands]);
 		return -1;
 	}
-	if (!cmd->needs_id && operands != 0) {
-		fprintf(stderr, "cvol layer %s: unexpected argument `%s`\n", cmd->name, argv[optind]);
-		return -1;
-	}
-	a->id = cmd->needs_id ? argv[optind] : NULL;
+	a->id = operands > 0 ? argv[optind] : NULL;
+	a->file = operands > 1 ? argv[optind + 1] : NULL;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "overlay.h"
 
 struct libmnt_table;
+struct stat;
 
 #define CVOL_SHORTID_LEN 26 /* as Docker's overlay2: l/<26 chars> */
 
@@ -93,3 +94,29 @@ struct libmnt_table *layer_mountinfo_load(void);
 void layer_mountinfo_free(struct libmnt_table *mountinfo);
 /* Active references of layer @id, from mountinfo and its count file; 0 when not mounted. */
 unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libmnt_table *mountinfo);
+
+/* ---- whiteouts (whiteout.c) -------------------------------------------------- */
+
+/* True for the OCI opaque marker `.wh..wh..opq`. */
+bool cvol_whiteout_is_opaque_marker(const char *name);
+/* For `.wh.NAME`: 1 with *@ret_target = NAME; 0 for other names; -EINVAL for `.wh.`, `.wh..` or `.wh...`. */
+int cvol_whiteout_target(const char *name, const char **ret_target);
+/* Make an overlay whiteout @name in @dirfd: a 0/0 char device, or the xattr form without mknod. */
+int cvol_whiteout_make(int dirfd, const char *name, bool userxattr, struct cvol_error *err);
+/* Mark the directory @dirfd opaque. */
+int cvol_whiteout_make_opaque(int dirfd, bool userxattr, struct cvol_error *err);
+/* True when @name in @dirfd (whose lstat is @st) is an overlay whiteout, in either form. */
+bool cvol_whiteout_is(int dirfd, const char *name, const struct stat *st);
+/* True when the directory @dirfd is marked opaque. */
+bool cvol_whiteout_dir_is_opaque(int dirfd);
+/* True for xattrs overlay itself owns (trusted.overlay.*, user.overlay.*): never copied from or into a tar.
+ */
+bool cvol_whiteout_xattr_is_overlay(const char *name);
+
+/* ---- layer tars (tar-import.c, tar-export.c) ------------------------------------ */
+
+/* Unpack the tar (plain, gzip, zstd...) read from @archive_fd into the directory @rootfd. */
+int cvol_tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
+		    struct cvol_error *err);
+/* Write the layer directory @rootfd as a tar with OCI whiteouts to @out_fd. */
+int cvol_tar_export(int rootfd, int out_fd, struct cvol_error *err);

@@ -2,6 +2,8 @@
 /* The layered-root library: backing-fs probe, overlay mounts, the layer store. */
 #pragma once
 
+#include <stdint.h>
+
 #include "../common/error.h"
 
 #define CVOL_OVERLAY_MAX_LOWERS 500 /* the kernel's OVL_MAX_STACK */
@@ -100,6 +102,24 @@ void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
 int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err);
 /* Drop a reference to @id; the last one (or @force) unmounts it. */
 int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err);
+
+struct cvol_tar_stats {
+	uint64_t entries;   /* files, directories, links and nodes made */
+	uint64_t whiteouts; /* OCI whiteouts turned into overlay ones */
+	uint64_t bytes;	    /* file data written */
+};
+
+/* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing. */
+int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd,
+		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+/* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
+int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err);
+
+/* Called for each change: @kind is 'A', 'C' or 'D', @path relative to the root. */
+typedef int (*cvol_layer_diff_fn)(char kind, const char *path, void *data);
+/* What layer @id adds, changes and deletes against its parent chain, in path order. */
+int cvol_layer_diff(struct cvol_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
+		    struct cvol_error *err);
 
 static inline void cvol_store_closep(struct cvol_store **s)
 {

@@ -332,15 +332,30 @@ static int staging_name(char kind, char name[CVOL_SHORTID_LEN + 3])
 	return cvol_shortid_generate(name + 2);
 }
 
-/* Fill the staged layer directory @staged: diff/, link and lower. */
+/* What fills a new layer's diff before it appears in the store (NULL: it stays empty). */
+struct layer_source {
+	const char *parent;
+	int (*fill)(int diff_fd, void *data, struct cvol_error *err);
+	void *data;
+};
+
+/* Fill the staged layer directory @staged: diff/ and its contents, link and lower. */
 static int staged_layer_fill(struct cvol_store *store, const char *staged, const char *short_id,
-			     const char *lower, struct cvol_error *err)
+			     const char *lower, const struct layer_source *src, struct cvol_error *err)
 {
 	_cleanup_close_ int fd = cvol_dir_open_at(store->staging_fd, staged, false, err);
 	if (fd < 0)
 		return fd;
 	if (mkdirat(fd, "diff", 0755) < 0)
 		return cvol_error_set(err, errno, "create `diff`");
+	if (src->fill) {
+		_cleanup_close_ int diff = cvol_dir_open_at(fd, "diff", false, err);
+		int r = diff < 0 ? diff : src->fill(diff, src->data, err);
+		if (r == 0 && diff >= 0 && syncfs(diff) < 0)
+			r = cvol_error_set(err, errno, "sync the layer");
+		if (r < 0)
+			return r;
+	}
 	int r = cvol_file_write_atomic(fd, "link", short_id, strlen(short_id), err);
 	if (r == 0 && lower)
 		r = cvol_file_write_atomic(fd, "lower", lower, strlen(lower), err);
@@ -373,7 +388,8 @@ static int chain_for_parent(struct cvol_store *store, const char *parent, char *
 
 static int layer_create_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
 {
-	const char *parent = data;
+	const struct layer_source *src = data;
+	const char *parent = src->parent;
 	_cleanup_free_ char *lower = NULL;
 	char staged[CVOL_SHORTID_LEN + 3], short_id[CVOL_SHORTID_LEN + 1];
 	struct cvol_error ignored;
@@ -391,7 +407,7 @@ static int layer_create_locked(struct cvol_store *store, const char *id, void *d
 	r = link_create(store, id, short_id, err);
 	if (r < 0)
 		goto out_remove_staged;
-	r = staged_layer_fill(store, staged, short_id, lower, err);
+	r = staged_layer_fill(store, staged, short_id, lower, src, err);
 	if (r < 0)
 		goto out_remove_link;
 	if (renameat2(store->staging_fd, staged, store->overlay_fd, id, RENAME_NOREPLACE) < 0) {
@@ -407,11 +423,59 @@ out_remove_staged:
 	return r;
 }
 
+static int layer_create_from(struct cvol_store *store, const char *what, const char *id,
+			     const struct layer_source *src, struct cvol_error *err)
+{
+	if (src->parent && cvol_layer_check_id(src->parent, err) < 0)
+		return -err->code;
+	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
+}
+
 int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent, struct cvol_error *err)
 {
-	if (parent && cvol_layer_check_id(parent, err) < 0)
-		return -err->code;
-	return store_run_locked(store, "create", id, layer_create_locked, (void *)parent, err);
+	struct layer_source src = { .parent = parent };
+	return layer_create_from(store, "create", id, &src, err);
+}
+
+struct tar_source {
+	int fd;
+	struct cvol_tar_stats stats;
+};
+
+static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
+{
+	struct tar_source *t = data;
+	return cvol_tar_import(diff_fd, t->fd, false, &t->stats, err);
+}
+
+int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd,
+		      struct cvol_tar_stats *ret_stats, struct cvol_error *err)
+{
+	struct tar_source t = { .fd = fd };
+	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
+	int r = layer_create_from(store, "import", id, &src, err);
+	if (r == 0 && ret_stats)
+		*ret_stats = t.stats;
+	return r;
+}
+
+static int layer_export_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+{
+	_cleanup_free_ char *diff_path = NULL;
+	if (!layer_exists(store, id))
+		return cvol_error_setx(err, ENOENT, "no such layer");
+	if (asprintf(&diff_path, "%s/diff", id) < 0)
+		return cvol_error_set(err, ENOMEM, "export");
+	_cleanup_close_ int diff =
+		cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0);
+	if (diff < 0)
+		return cvol_error_set(err, -diff, "open the layer's diff");
+	return cvol_tar_export(diff, *(int *)data, err);
+}
+
+int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err)
+{
+	return store_run_locked(store, "export", id, layer_export_locked, &fd, err);
 }
 
 /* ---- list ------------------------------------------------------------------------- */

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a layer changed against its parent chain, as `docker diff` shows it: A for a
+ * path no lower layer has, C for one it changes, D for one it deletes (a whiteout). */
+#include "overlay-internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct differ {
+	int *lowers; /* diff dirs of the chain, top first */
+	size_t n_lowers;
+	cvol_layer_diff_fn fn;
+	void *data;
+};
+
+/* True when a lower layer shows @path: the first layer (top down) that has it, or
+ * a whiteout for it, decides. */
+static bool lower_has(struct differ *d, const char *path)
+{
+	struct stat st;
+	for (size_t i = 0; i < d->n_lowers; i++) {
+		if (fstatat(d->lowers[i], path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		char dir[PATH_MAX], *slash;
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		const char *name = slash ? slash + 1 : dir;
+		if (slash)
+			*slash = '\0';
+		_cleanup_close_ int dfd = slash ? openat(d->lowers[i], dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+						: fcntl(d->lowers[i], F_DUPFD_CLOEXEC, 3);
+		return !(dfd >= 0 && cvol_whiteout_is(dfd, name, &st));
+	}
+	return false;
+}
+
+static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err);
+
+static int collect(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	(void)dirfd;
+	(void)d_type;
+	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "read `%s`", name) : 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int diff_one(struct differ *d, int dirfd, const char *dir, const char *name, struct cvol_error *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "stat `%s`", path);
+	if (cvol_whiteout_is(dirfd, name, &st))
+		return d->fn('D', path, d->data);
+	int r = d->fn(lower_has(d, path) ? 'C' : 'A', path, d->data);
+	if (r < 0 || !S_ISDIR(st.st_mode))
+		return r;
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", path);
+	return diff_dir(d, fd, path, err);
+}
+
+static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err)
+{
+	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+	if (!names)
+		return cvol_error_set(err, ENOMEM, "read `%s`", dir);
+	int r = cvol_dir_for_each(dirfd, collect, &names, err);
+	if (r < 0)
+		return r;
+	qsort(names, cvol_strv_length(names), sizeof(char *), compare_strings);
+	for (char **n = names; r == 0 && *n; n++)
+		r = diff_one(d, dirfd, dir, *n, err);
+	return r;
+}
+
+struct diff_args {
+	cvol_layer_diff_fn fn;
+	void *data;
+};
+
+static int layer_diff_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+{
+	struct diff_args *a = data;
+	struct layer_meta m;
+	char diff_path[PATH_MAX];
+	int r = layer_meta_load(store, id, &m, err);
+	if (r < 0)
+		return r;
+	struct differ d = { .fn = a->fn, .data = a->data };
+	size_t n = cvol_strv_length(m.chain);
+	d.lowers = calloc(n + 1, sizeof(int));
+	if (!d.lowers) {
+		layer_meta_done(&m);
+		return cvol_error_set(err, ENOMEM, "diff");
+	}
+	for (; d.n_lowers < n; d.n_lowers++) {
+		/* l/<short> is the store's own link to ../<id>/diff */
+		d.lowers[d.n_lowers] = openat(store->links_fd, m.chain[d.n_lowers] + 2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d.lowers[d.n_lowers] < 0) {
+			r = cvol_error_set(err, errno, "open lower `%s`", m.chain[d.n_lowers]);
+			break;
+		}
+	}
+	snprintf(diff_path, sizeof(diff_path), "%s/diff", id);
+	_cleanup_close_ int diff = r == 0 ? cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0) : -1;
+	if (r == 0 && diff < 0)
+		r = cvol_error_set(err, -diff, "open the layer's diff");
+	if (r == 0)
+		r = diff_dir(&d, diff, "", err);
+	for (size_t i = 0; i < d.n_lowers; i++)
+		close(d.lowers[i]);
+	free(d.lowers);
+	layer_meta_done(&m);
+	return r;
+}
+
+int cvol_layer_diff(struct cvol_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
+		    struct cvol_error *err)
+{
+	struct diff_args a = { fn, data };
+	return store_run_locked(store, "diff", id, layer_diff_locked, &a, err);
+}

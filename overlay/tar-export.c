@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Write a layer's diff as a tar (pax) with OCI whiteouts: an overlay whiteout becomes
+ * `.wh.NAME`, an opaque directory gets `.wh..wh..opq`. Names in sorted order, hardlinks
+ * as tar hardlinks, xattrs but overlay's own. Importing the result gives the same tree. */
+#include "overlay-internal.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+struct linked {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct exporter {
+	struct archive *a;
+	struct archive_entry *e;
+	struct linked *links;
+	size_t n_links, cap_links;
+};
+
+static int write_header(struct exporter *ex, const char *path, struct cvol_error *err)
+{
+	if (archive_write_header(ex->a, ex->e) != ARCHIVE_OK)
+		return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path, archive_error_string(ex->a));
+	return 0;
+}
+
+/* An empty regular file named @name in @dir: the OCI whiteout forms. */
+static int write_marker(struct exporter *ex, const char *dir, const char *name, const struct stat *st,
+			struct cvol_error *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	archive_entry_clear(ex->e);
+	archive_entry_set_pathname(ex->e, path);
+	archive_entry_set_filetype(ex->e, AE_IFREG);
+	archive_entry_set_perm(ex->e, 0600);
+	archive_entry_set_size(ex->e, 0);
+	archive_entry_set_mtime(ex->e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	return write_header(ex, path, err);
+}
+
+static void add_xattrs(struct exporter *ex, int fd)
+{
+	char names[4096], value[65536];
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(names + off) + 1) {
+		const char *name = names + off;
+		if (cvol_whiteout_xattr_is_overlay(name))
+			continue;
+		ssize_t n = fgetxattr(fd, name, value, sizeof(value));
+		if (n >= 0)
+			archive_entry_xattr_add_entry(ex->e, name, value, (size_t)n);
+	}
+}
+
+static int copy_data(struct exporter *ex, int fd, const char *path, struct cvol_error *err)
+{
+	char buf[128 * 1024];
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0)
+			return cvol_error_set(err, errno, "read `%s`", path);
+		if (n == 0)
+			return 0;
+		if (archive_write_data(ex->a, buf, (size_t)n) < 0)
+			return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path, archive_error_string(ex->a));
+	}
+}
+
+/* The path an earlier name of this inode was written under, or NULL (and remember this one). */
+static const char *hardlink_of(struct exporter *ex, const struct stat *st, const char *path)
+{
+	for (size_t i = 0; i < ex->n_links; i++)
+		if (ex->links[i].dev == st->st_dev && ex->links[i].ino == st->st_ino)
+			return ex->links[i].path;
+	if (ex->n_links == ex->cap_links) {
+		size_t cap = ex->cap_links ? ex->cap_links * 2 : 32;
+		struct linked *grown = realloc(ex->links, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		ex->links = grown;
+		ex->cap_links = cap;
+	}
+	char *copy = strdup(path);
+	if (copy)
+		ex->links[ex->n_links++] = (struct linked){ st->st_dev, st->st_ino, copy };
+	return NULL;
+}
+
+static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err);
+
+static int export_one(struct exporter *ex, int dirfd, const char *dir, const char *name, struct cvol_error *err)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "stat `%s`", path);
+	if (cvol_whiteout_is(dirfd, name, &st)) {
+		char marker[NAME_MAX + 8];
+		snprintf(marker, sizeof(marker), ".wh.%s", name);
+		return write_marker(ex, dir, marker, &st, err);
+	}
+	archive_entry_clear(ex->e);
+	archive_entry_copy_stat(ex->e, &st);
+	archive_entry_set_pathname(ex->e, path);
+	archive_entry_unset_atime(ex->e);
+	archive_entry_unset_ctime(ex->e);
+	archive_entry_unset_birthtime(ex->e);
+	if (S_ISLNK(st.st_mode)) {
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		if (n < 0)
+			return cvol_error_set(err, errno, "read symlink `%s`", path);
+		target[n] = '\0';
+		archive_entry_set_symlink(ex->e, target);
+		return write_header(ex, path, err);
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) /* device nodes and fifos */
+		return write_header(ex, path, err);
+
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", path);
+	add_xattrs(ex, fd);
+	if (S_ISREG(st.st_mode)) {
+		const char *first = st.st_nlink > 1 ? hardlink_of(ex, &st, path) : NULL;
+		if (first) {
+			archive_entry_set_hardlink(ex->e, first);
+			archive_entry_set_size(ex->e, 0);
+			return write_header(ex, path, err);
+		}
+		int r = write_header(ex, path, err);
+		return r < 0 ? r : copy_data(ex, fd, path, err);
+	}
+	int r = write_header(ex, path, err);
+	if (r == 0 && cvol_whiteout_dir_is_opaque(fd))
+		r = write_marker(ex, path, ".wh..wh..opq", &st, err);
+	return r < 0 ? r : export_dir(ex, fd, path, err);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int collect_name(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	(void)dirfd;
+	(void)d_type;
+	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "list `%s`", name) : 0;
+}
+
+static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err)
+{
+	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
+	if (!names)
+		return cvol_error_set(err, ENOMEM, "list `%s`", dir);
+	int r = cvol_dir_for_each(dirfd, collect_name, &names, err);
+	if (r < 0)
+		return r;
+	qsort(names, cvol_strv_length(names), sizeof(char *), compare_strings);
+	for (char **n = names; r == 0 && *n; n++)
+		r = export_one(ex, dirfd, dir, *n, err);
+	return r;
+}
+
+int cvol_tar_export(int rootfd, int out_fd, struct cvol_error *err)
+{
+	struct exporter ex = { 0 };
+	int r;
+
+	ex.a = archive_write_new();
+	ex.e = archive_entry_new();
+	if (!ex.a || !ex.e) {
+		r = cvol_error_set(err, ENOMEM, "write the layer archive");
+		goto out;
+	}
+	archive_write_set_format_pax_restricted(ex.a);
+	archive_write_set_bytes_in_last_block(ex.a, 1);
+	if (archive_write_open_fd(ex.a, out_fd) != ARCHIVE_OK) {
+		r = cvol_error_setx(err, EIO, "write the layer archive: %s", archive_error_string(ex.a));
+		goto out;
+	}
+	r = export_dir(&ex, rootfd, "", err);
+	if (archive_write_close(ex.a) != ARCHIVE_OK && r == 0)
+		r = cvol_error_setx(err, EIO, "finish the layer archive: %s", archive_error_string(ex.a));
+out:
+	for (size_t i = 0; i < ex.n_links; i++)
+		free(ex.links[i].path);
+	free(ex.links);
+	if (ex.e)
+		archive_entry_free(ex.e);
+	if (ex.a)
+		archive_write_free(ex.a);
+	return r;
+}
