@@ -12,22 +12,23 @@ override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-fiel
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 BUILD ?= build
-COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c
+COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c
 OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c \
 	       overlay/mount.c overlay/store.c overlay/store-mount.c \
-	       overlay/whiteout.c overlay/tar-import.c overlay/tar-export.c overlay/layer-diff.c
+	       overlay/whiteout.c overlay/tar-import.c overlay/tar-export.c overlay/layer-diff.c \
+	       overlay/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
-CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/output.c
+CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cvol-image.c cmd/output.c
 PLUGIN_SRC := plugin/handlers.c plugin/server.c
 CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/output.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-store test-volume-options test-plugin-handlers
+	      test-probe test-store test-volume-options test-plugin-handlers test-sha256
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a

@@ -15,6 +15,7 @@ static const struct command {
 } commands[] = {
 	{ "info", cvol_cmd_info, "backing filesystem, d_type, kernel features, layer count" },
 	{ "layer", cvol_cmd_layer, "create, mount, unmount, remove and list layers" },
+	{ "image", cvol_cmd_image, "import docker save output or an OCI layout as a chain of layers" },
 	{ "volume", cvol_cmd_volume, "create, inspect, mount, unmount, remove and list volumes" },
 };
 

@@ -15,6 +15,8 @@ struct cvol_globals {
 int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv);
 /* `cvol layer create|mount|umount|rm|ls`. */
 int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv);
+/* `cvol image import`. */
+int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv);
 /* `cvol volume create|ls|inspect|rm|mount|umount`. */
 int cvol_cmd_volume(const struct cvol_globals *g, int argc, char **argv);
 /* Parse the `--json` / `--help` flags a subcommand takes; returns the index of the first operand

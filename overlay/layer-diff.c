@@ -30,8 +30,9 @@ static bool lower_has(struct differ *d, const char *path)
 		const char *name = slash ? slash + 1 : dir;
 		if (slash)
 			*slash = '\0';
-		_cleanup_close_ int dfd = slash ? openat(d->lowers[i], dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-						: fcntl(d->lowers[i], F_DUPFD_CLOEXEC, 3);
+		_cleanup_close_ int dfd =
+			slash ? openat(d->lowers[i], dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			      : fcntl(d->lowers[i], F_DUPFD_CLOEXEC, 3);
 		return !(dfd >= 0 && cvol_whiteout_is(dfd, name, &st));
 	}
 	return false;
@@ -106,14 +107,16 @@ static int layer_diff_locked(struct cvol_store *store, const char *id, void *dat
 	}
 	for (; d.n_lowers < n; d.n_lowers++) {
 		/* l/<short> is the store's own link to ../<id>/diff */
-		d.lowers[d.n_lowers] = openat(store->links_fd, m.chain[d.n_lowers] + 2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		d.lowers[d.n_lowers] =
+			openat(store->links_fd, m.chain[d.n_lowers] + 2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d.lowers[d.n_lowers] < 0) {
 			r = cvol_error_set(err, errno, "open lower `%s`", m.chain[d.n_lowers]);
 			break;
 		}
 	}
 	snprintf(diff_path, sizeof(diff_path), "%s/diff", id);
-	_cleanup_close_ int diff = r == 0 ? cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0) : -1;
+	_cleanup_close_ int diff =
+		r == 0 ? cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0) : -1;
 	if (r == 0 && diff < 0)
 		r = cvol_error_set(err, -diff, "open the layer's diff");
 	if (r == 0)

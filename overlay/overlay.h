@@ -115,6 +115,17 @@ int cvol_layer_import(struct cvol_store *store, const char *id, const char *pare
 /* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
 int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err);
 
+struct cvol_image_progress {
+	size_t layers_total, layers_done, layers_reused;
+	uint64_t bytes_done;
+};
+typedef void (*cvol_image_progress_fn)(const struct cvol_image_progress *p, void *data);
+/* Import `docker save` output or an OCI layout (a directory or a tar) as a chain of
+ * layers, checking every digest and reusing layers already in the store; *@ret_top_id
+ * is the top layer's id. @progress (may be NULL) is called after each layer. */
+int cvol_image_import(struct cvol_store *store, const char *path, cvol_image_progress_fn progress, void *data,
+		      char **ret_top_id, struct cvol_error *err);
+
 /* Called for each change: @kind is 'A', 'C' or 'D', @path relative to the root. */
 typedef int (*cvol_layer_diff_fn)(char kind, const char *path, void *data);
 /* What layer @id adds, changes and deletes against its parent chain, in path order. */

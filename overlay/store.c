@@ -128,6 +128,10 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 {
 	(void)d_type;
 	(void)data;
+	/* an image being unpacked holds an flock on its dir, outside the store lock */
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+		return 0;
 	cvol_log_debug(CVOL_LOG_STORE, "removing half-built layer `%s`", name);
 	return cvol_dir_remove_tree(dirfd, name, err);
 }

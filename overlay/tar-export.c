@@ -30,7 +30,8 @@ struct exporter {
 static int write_header(struct exporter *ex, const char *path, struct cvol_error *err)
 {
 	if (archive_write_header(ex->a, ex->e) != ARCHIVE_OK)
-		return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path, archive_error_string(ex->a));
+		return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path,
+				       archive_error_string(ex->a));
 	return 0;
 }
 
@@ -74,7 +75,8 @@ static int copy_data(struct exporter *ex, int fd, const char *path, struct cvol_
 		if (n == 0)
 			return 0;
 		if (archive_write_data(ex->a, buf, (size_t)n) < 0)
-			return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path, archive_error_string(ex->a));
+			return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path,
+					       archive_error_string(ex->a));
 	}
 }
 
@@ -100,7 +102,8 @@ static const char *hardlink_of(struct exporter *ex, const struct stat *st, const
 
 static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err);
 
-static int export_one(struct exporter *ex, int dirfd, const char *dir, const char *name, struct cvol_error *err)
+static int export_one(struct exporter *ex, int dirfd, const char *dir, const char *name,
+		      struct cvol_error *err)
 {
 	char path[PATH_MAX], target[PATH_MAX];
 	struct stat st;
@@ -130,7 +133,8 @@ static int export_one(struct exporter *ex, int dirfd, const char *dir, const cha
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) /* device nodes and fifos */
 		return write_header(ex, path, err);
 
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	_cleanup_close_ int fd = openat(
+		dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return cvol_error_set(err, errno, "open `%s`", path);
 	add_xattrs(ex, fd);

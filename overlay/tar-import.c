@@ -79,8 +79,9 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 	if (fd >= 0)
 		return fd;
 	if (fd == -EXDEV || fd == -ELOOP)
-		return cvol_error_setx(err, EPERM, "entry `%s` would be written through a link that leads out of the layer",
-				       entry);
+		return cvol_error_setx(
+			err, EPERM, "entry `%s` would be written through a link that leads out of the layer",
+			entry);
 	if (fd != -ENOENT)
 		return cvol_error_set(err, -fd, "open the directory of entry `%s`", entry);
 
@@ -97,8 +98,10 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 		int next = open_beneath(cur, comp, O_PATH | O_DIRECTORY, 0);
 		close(cur);
 		if (next < 0)
-			return cvol_error_setx(err, EPERM, "entry `%s` would be written through a link that leads out of the layer",
-					       entry);
+			return cvol_error_setx(
+				err, EPERM,
+				"entry `%s` would be written through a link that leads out of the layer",
+				entry);
 		cur = next;
 	}
 	return cur;
@@ -114,7 +117,8 @@ static int clear_name(int dirfd, const char *name, bool is_dir, const char *entr
 	if (S_ISDIR(st.st_mode)) {
 		if (is_dir)
 			return 0;
-		return cvol_dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry) : 0;
+		return cvol_dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry)
+								  : 0;
 	}
 	if (unlinkat(dirfd, name, 0) < 0)
 		return cvol_error_set(err, errno, "replace `%s`", entry);
@@ -141,7 +145,8 @@ static int write_data(struct importer *im, int fd, const char *entry, struct cvo
 		}
 	}
 	if (ar != ARCHIVE_EOF)
-		return cvol_error_setx(err, EIO, "read `%s` from the archive: %s", entry, archive_error_string(im->a));
+		return cvol_error_setx(err, EIO, "read `%s` from the archive: %s", entry,
+				       archive_error_string(im->a));
 	return 0;
 }
 
@@ -162,7 +167,8 @@ static int apply_xattrs(struct archive_entry *e, int fd, const char *entry, stru
 }
 
 /* Owner, mode (after the owner, so that setuid bits stay), xattrs and times, on an fd. */
-static int apply_metadata(struct archive_entry *e, int fd, const char *entry, bool times, struct cvol_error *err)
+static int apply_metadata(struct archive_entry *e, int fd, const char *entry, bool times,
+			  struct cvol_error *err)
 {
 	if (fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", entry);
@@ -185,7 +191,8 @@ static int apply_metadata(struct archive_entry *e, int fd, const char *entry, bo
 static int make_regular(struct importer *im, struct archive_entry *e, int dirfd, const char *name,
 			const char *entry, struct cvol_error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", entry);
 	int r = write_data(im, fd, entry, err);
@@ -240,7 +247,8 @@ static int make_symlink(struct archive_entry *e, int dirfd, const char *name, co
 		return cvol_error_setx(err, EINVAL, "symlink `%s` has no target", entry);
 	if (symlinkat(target, dirfd, name) < 0)
 		return cvol_error_set(err, errno, "create symlink `%s`", entry);
-	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+		     AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", entry);
 	struct timespec ts[2] = { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
 				  { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
@@ -257,10 +265,12 @@ static int make_hardlink(struct importer *im, struct archive_entry *e, int dirfd
 	const char *raw = archive_entry_hardlink(e);
 
 	if (clean_path(raw, target, sizeof(target)) < 0 || !*target)
-		return cvol_error_setx(err, EPERM, "hardlink `%s` points out of the layer, at `%s`", entry, raw);
+		return cvol_error_setx(err, EPERM, "hardlink `%s` points out of the layer, at `%s`", entry,
+				       raw);
 	int fd = open_beneath(im->rootfd, target, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
-		return cvol_error_setx(err, EPERM, "hardlink `%s` points at `%s`, which is not a file of the layer",
+		return cvol_error_setx(err, EPERM,
+				       "hardlink `%s` points at `%s`, which is not a file of the layer",
 				       entry, raw);
 	_cleanup_close_ int tfd = fd;
 	struct stat st;
@@ -278,7 +288,8 @@ static int make_node(struct archive_entry *e, int dirfd, const char *name, const
 	dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
 	if (mknodat(dirfd, name, type | archive_entry_perm(e), type == AE_IFIFO ? 0 : dev) < 0)
 		return cvol_error_set(err, errno, "create device node `%s`", entry);
-	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+		     AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", entry);
 	if (fchmodat(dirfd, name, archive_entry_perm(e), 0) < 0)
 		return cvol_error_set(err, errno, "chmod `%s`", entry);
@@ -371,7 +382,8 @@ static int apply_dir_times(struct importer *im, struct cvol_error *err)
 {
 	for (size_t i = im->n_dirs; i > 0; i--) {
 		struct dir_times *d = &im->dirs[i - 1];
-		_cleanup_close_ int fd = open_beneath(im->rootfd, d->path, O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+		_cleanup_close_ int fd =
+			open_beneath(im->rootfd, d->path, O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
 		if (fd < 0)
 			continue; /* replaced by a later entry */
 		if (futimens(fd, d->times) < 0)

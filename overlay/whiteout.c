@@ -12,7 +12,9 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#define OCI_WHITEOUT_PREFIX "." "wh."
+#define OCI_WHITEOUT_PREFIX                                                                                  \
+	"."                                                                                                  \
+	"wh."
 #define OCI_OPAQUE_MARKER ".wh..wh..opq"
 
 static const char *xattr_name(bool userxattr, const char *what, char *buf, size_t size)
