@@ -1,7 +1,7 @@
 # cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount jansson libmicrohttpd libarchive
+PKGS := mount jansson libmicrohttpd libarchive libseccomp
 VERSION := 0.1.0
 
 WERROR ?= -Werror
@@ -18,7 +18,8 @@ OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c 
 	       overlay/whiteout.c overlay/tar-import.c overlay/tar-export.c overlay/layer-diff.c \
 	       overlay/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
-LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC)
+RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
+LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC) $(RUNTIME_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
@@ -28,7 +29,7 @@ CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/output.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-store test-volume-options test-plugin-handlers test-sha256
+	      test-probe test-store test-volume-options test-plugin-handlers test-whiteout test-sha256
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
@@ -83,7 +84,7 @@ unit-asan: $(UNIT_BINS)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev \
+		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev \
 		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd
 
 # The plugin load client of tests/bench/plugin.sh.

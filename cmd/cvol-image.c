@@ -37,7 +37,8 @@ int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv)
 		return 2;
 	}
 	if (cvol_store_open(g->root, &store, &err) < 0 ||
-	    cvol_image_import(store, argv[2], isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &top, &err) < 0) {
+	    cvol_image_import(store, argv[2], isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &top,
+			      &err) < 0) {
 		output_error("cvol", &err);
 		return 1;
 	}

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../runtime/runtime.h"
+#include "cvol.h"
 #include "mount-args.h"
 #include "output.h"
 
@@ -13,6 +15,8 @@ static const char usage[] =
 	"Usage:\n"
 	"  " PROG " --lower DIR[:DIR...] --upper DIR [--work DIR] [-o OPT[,OPT]] MERGED\n"
 	"  " PROG " --lower DIR[:DIR...] --read-only MERGED\n"
+	"  " PROG " --layers ID [--root DIR] --upper DIR MERGED   (a layer of the store and its chain)\n"
+	"  " PROG " ... MERGED --exec [--seccomp FILE|unconfined] [--keep] -- COMMAND [ARG...]\n"
 	"  " PROG " --check DIR [--json]\n"
 	"  " PROG " --umount MERGED\n"
 	"\n"
@@ -28,6 +32,12 @@ static const char usage[] =
 	"                      redirect_dir=on|off|follow|nofollow, index=on|off, xino=on|off|auto,\n"
 	"                      nfs_export=on|off, uuid=on|off|null|auto, verity=on|off|require\n"
 	"  -r, --read-only     a read-only root, no upper layer\n"
+	"      --layers ID     lower layers: store layer ID and its parent chain\n"
+	"      --root DIR      the store of --layers (default $CVOL_ROOT or " CVOL_DEFAULT_ROOT ")\n"
+	"      --exec          run COMMAND in new mount and PID namespaces rooted at MERGED, with\n"
+	"                      /proc, a minimal /dev and a default seccomp filter; exit with its status\n"
+	"      --seccomp P     a Docker JSON seccomp profile instead, or `unconfined`\n"
+	"      --keep          leave MERGED mounted after --exec\n"
 	"      --check DIR     exit 0 if DIR's filesystem can hold an upper layer, else 1 and why\n"
 	"      --umount DIR    unmount the overlay on DIR\n"
 	"      --json          machine-readable output for --check\n"
@@ -68,9 +78,36 @@ static int run_check(const struct mount_args *a)
 	return 0;
 }
 
+/* The lowers of --layers ID: ID's directory and its parent chain in the store. */
+static int layer_lowers(const struct mount_args *a, char ***ret, struct cvol_error *err)
+{
+	const char *root = a->root ? a->root : getenv("CVOL_ROOT");
+	_cleanup_store_ struct cvol_store *store = NULL;
+	int r = cvol_store_open(root && *root ? root : CVOL_DEFAULT_ROOT, &store, err);
+	return r < 0 ? r : cvol_layer_get_lowers(store, a->layers, ret, err);
+}
+
+/* --exec: the command on the new root; its exit status is ours. The root is unmounted
+ * afterwards unless --keep. */
+static int run_exec(const struct mount_args *a)
+{
+	struct cvol_error err = { 0 };
+	struct cvol_exec_config cfg = { .root = a->target, .argv = a->command, .seccomp = a->seccomp };
+	int status = 1;
+
+	if (cvol_exec_run(&cfg, &status, &err) < 0) {
+		output_error(PROG, &err);
+		status = 127;
+	}
+	if (!a->keep && cvol_overlay_umount(a->target, &err) < 0)
+		output_error(PROG, &err);
+	return status;
+}
+
 static int run_mount(const struct mount_args *a)
 {
 	struct cvol_error err = { 0 };
+	_cleanup_strv_free_ char **store_lowers = NULL;
 	struct cvol_overlay_config cfg = {
 		.lowers = a->lowers,
 		.upper = a->upper,
@@ -80,11 +117,17 @@ static int run_mount(const struct mount_args *a)
 		.base_dirfd = AT_FDCWD,
 	};
 
+	if (a->layers && layer_lowers(a, &store_lowers, &err) < 0) {
+		output_error(PROG, &err);
+		return 1;
+	}
+	if (store_lowers)
+		cfg.lowers = store_lowers;
 	if (cvol_overlay_mount(&cfg, a->target, &err) < 0) {
 		output_error(PROG, &err);
 		return 1;
 	}
-	return 0;
+	return a->exec ? run_exec(a) : 0;
 }
 
 static int run_umount(const struct mount_args *a)

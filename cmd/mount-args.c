@@ -14,6 +14,11 @@ enum {
 	OPT_UMOUNT,
 	OPT_JSON,
 	OPT_VERSION,
+	OPT_LAYERS,
+	OPT_ROOT,
+	OPT_EXEC,
+	OPT_KEEP,
+	OPT_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -27,6 +32,11 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "layers", required_argument, NULL, OPT_LAYERS },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "exec", no_argument, NULL, OPT_EXEC },
+	{ "keep", no_argument, NULL, OPT_KEEP },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -37,6 +47,10 @@ void mount_args_done(struct mount_args *a)
 	free(a->upper);
 	free(a->work);
 	free(a->target);
+	free(a->layers);
+	free(a->root);
+	free(a->seccomp);
+	cvol_strv_free(a->command);
 	*a = (struct mount_args){ 0 };
 }
 
@@ -112,6 +126,18 @@ static int parse_one(struct mount_args *a, int c, int argc, char **argv, struct 
 	case OPT_VERSION:
 		a->mode = MOUNT_MODE_VERSION;
 		return 0;
+	case OPT_LAYERS:
+		return set_once(&a->layers, optarg, "--layers", err);
+	case OPT_ROOT:
+		return set_once(&a->root, optarg, "--root", err);
+	case OPT_EXEC:
+		a->exec = true;
+		return 0;
+	case OPT_KEEP:
+		a->keep = true;
+		return 0;
+	case OPT_SECCOMP:
+		return set_once(&a->seccomp, optarg, "--seccomp", err);
 	case ':':
 		return cvol_error_setx(err, EINVAL, "option `%s` needs a value", argv[optind - 1]);
 	default:
@@ -128,12 +154,20 @@ static int check_mount_args(struct mount_args *a, struct cvol_error *err)
 	if (a->mode == MOUNT_MODE_HELP || a->mode == MOUNT_MODE_VERSION)
 		return 0;
 	if (a->mode != MOUNT_MODE_MOUNT) {
-		if (a->lowers || a->upper || a->work || a->options || a->read_only)
+		if (a->lowers || a->layers || a->upper || a->work || a->options || a->read_only || a->exec)
 			return cvol_error_setx(err, EINVAL, "--check and --umount take no mount options");
 		return 0;
 	}
-	if (!a->lowers)
-		return cvol_error_setx(err, EINVAL, "no --lower given");
+	if (!a->lowers && !a->layers)
+		return cvol_error_setx(err, EINVAL, "no --lower or --layers given");
+	if (a->lowers && a->layers)
+		return cvol_error_setx(err, EINVAL, "--lower and --layers cannot be combined");
+	if (a->root && !a->layers)
+		return cvol_error_setx(err, EINVAL, "--root is for --layers");
+	if (a->exec && !a->command)
+		return cvol_error_setx(err, EINVAL, "--exec needs a command after the mount point");
+	if ((a->keep || a->seccomp) && !a->exec)
+		return cvol_error_setx(err, EINVAL, "--keep and --seccomp are for --exec");
 	if (!a->target)
 		return cvol_error_setx(err, EINVAL, "no mount point given");
 	if (!a->upper && !a->read_only)
@@ -156,7 +190,9 @@ int mount_args_parse(int argc, char **argv, struct mount_args *ret, struct cvol_
 	while (r == 0 && (c = getopt_long(argc, argv, ":o:rh", long_options, NULL)) != -1)
 		r = parse_one(&a, c, argc, argv, err);
 	for (; r == 0 && optind < argc; optind++) {
-		if (a.mode != MOUNT_MODE_MOUNT || a.target)
+		if (a.exec && a.target) /* the command and its arguments */
+			r = cvol_strv_push(&a.command, argv[optind]);
+		else if (a.mode != MOUNT_MODE_MOUNT || a.target)
 			r = cvol_error_setx(err, EINVAL, "unexpected argument `%s`", argv[optind]);
 		else
 			r = set_once(&a.target, argv[optind], "mount point", err);

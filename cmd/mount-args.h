@@ -21,6 +21,12 @@ struct mount_args {
 	bool read_only;
 	bool json;
 	char *target; /* merged dir, or the dir of --check / --umount */
+	char *layers; /* --layers ID: the lowers are ID and its chain in the store */
+	char *root;   /* --root: the store of --layers */
+	bool exec;    /* --exec: run command after mounting */
+	char **command;
+	bool keep;     /* --keep: leave the root mounted after --exec */
+	char *seccomp; /* --seccomp FILE|unconfined */
 };
 
 /* Parse @argv; on a usage error returns -EINVAL with one line in @err. */

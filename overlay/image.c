@@ -39,8 +39,10 @@ static json_t *load_json(int rootfd, const char *path, const char *expect_digest
 	if (expect_digest && *expect_digest) {
 		char hex[CVOL_SHA256_HEX_LEN + 1];
 		int r = cvol_sha256_fd(fd, hex, NULL);
-		if (r < 0 || strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0 || lseek(fd, 0, SEEK_SET) < 0) {
-			cvol_error_setx(err, EBADMSG, "`%s` does not match its digest %s", path, expect_digest);
+		if (r < 0 || strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0 ||
+		    lseek(fd, 0, SEEK_SET) < 0) {
+			cvol_error_setx(err, EBADMSG, "`%s` does not match its digest %s", path,
+					expect_digest);
 			return NULL;
 		}
 	}
@@ -54,7 +56,8 @@ static json_t *load_json(int rootfd, const char *path, const char *expect_digest
 	json_t *doc = json_loadf(f, 0, &jerr);
 	fclose(f);
 	if (!doc)
-		cvol_error_setx(err, EBADMSG, "`%s` is not valid JSON: %s (line %d)", path, jerr.text, jerr.line);
+		cvol_error_setx(err, EBADMSG, "`%s` is not valid JSON: %s (line %d)", path, jerr.text,
+				jerr.line);
 	return doc;
 }
 
@@ -68,7 +71,8 @@ static bool is_sha256_digest(const char *d)
 static int blob_path(const char *digest, char *buf, size_t size, struct cvol_error *err)
 {
 	if (!is_sha256_digest(digest))
-		return cvol_error_setx(err, EBADMSG, "`%s` is not a sha256 digest", digest ? digest : "(none)");
+		return cvol_error_setx(err, EBADMSG, "`%s` is not a sha256 digest",
+				       digest ? digest : "(none)");
 	snprintf(buf, size, "blobs/sha256/%s", digest + strlen(DIGEST_PREFIX));
 	return 0;
 }
@@ -83,7 +87,8 @@ static int read_diff_ids(json_t *config, struct image *img, struct cvol_error *e
 	for (size_t i = 0; i < img->n_layers; i++) {
 		const char *d = json_string_value(json_array_get(ids, i));
 		if (!is_sha256_digest(d))
-			return cvol_error_setx(err, EBADMSG, "diff_id %zu of the image config is not a sha256 digest", i);
+			return cvol_error_setx(err, EBADMSG,
+					       "diff_id %zu of the image config is not a sha256 digest", i);
 		snprintf(img->layers[i].diff_id, sizeof(img->layers[i].diff_id), "%s", d);
 	}
 	return 0;
@@ -103,7 +108,8 @@ static int alloc_layers(struct image *img, size_t n, struct cvol_error *err)
 	return 0;
 }
 
-/* `docker save`: manifest.json = [{"Config": "...", "Layers": ["<id>/layer.tar" | "blobs/sha256/<hex>", ...]}] */
+/* `docker save`: manifest.json = [{"Config": "...", "Layers": ["<id>/layer.tar" | "blobs/sha256/<hex>",
+ * ...]}] */
 static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol_error *err)
 {
 	json_t *entry = json_array_get(manifest, 0);
@@ -118,7 +124,8 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 			return cvol_error_setx(err, EBADMSG, "manifest.json: layer %zu is not a path", i);
 		snprintf(img->layers[i].path, sizeof(img->layers[i].path), "%s", p);
 		if (strncmp(p, "blobs/sha256/", 13) == 0) /* a newer docker save: the name is the digest */
-			snprintf(img->layers[i].blob_digest, sizeof(img->layers[i].blob_digest), DIGEST_PREFIX "%s", p + 13);
+			snprintf(img->layers[i].blob_digest, sizeof(img->layers[i].blob_digest),
+				 DIGEST_PREFIX "%s", p + 13);
 	}
 	if (r < 0)
 		return r;
@@ -140,7 +147,8 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 static int read_oci_index(struct image *img, json_t *index, struct cvol_error *err)
 {
 	char path[128];
-	const char *digest = json_string_value(json_object_get(json_array_get(json_object_get(index, "manifests"), 0), "digest"));
+	const char *digest = json_string_value(
+		json_object_get(json_array_get(json_object_get(index, "manifests"), 0), "digest"));
 	int r = blob_path(digest, path, sizeof(path), err);
 	if (r < 0)
 		return cvol_error_wrap(err, "index.json");
@@ -161,7 +169,8 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 	}
 	if (r < 0)
 		return r;
-	const char *config_digest = json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+	const char *config_digest =
+		json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
 	r = blob_path(config_digest, path, sizeof(path), err);
 	if (r < 0)
 		return r;
@@ -184,7 +193,8 @@ static int read_image(struct image *img, struct cvol_error *err)
 		json_auto_t *index = load_json(img->rootfd, "index.json", NULL, err);
 		return index ? read_oci_index(img, index, err) : -err->code;
 	}
-	return cvol_error_setx(err, EINVAL, "neither manifest.json (docker save) nor index.json (OCI layout) found");
+	return cvol_error_setx(err, EINVAL,
+			       "neither manifest.json (docker save) nor index.json (OCI layout) found");
 }
 
 /* chain ID: the first layer's diff_id, then sha256("<parent chain ID> <diff_id>"). */
@@ -220,7 +230,8 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 		return cvol_error_set(err, -r, "read layer `%s`", l->path);
 	const char *want = *l->blob_digest ? l->blob_digest : l->diff_id;
 	if (strcmp(hex, want + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(err, EBADMSG, "layer `%s` does not match its digest %s (it is sha256:%s)", l->path,
+		return cvol_error_setx(err, EBADMSG,
+				       "layer `%s` does not match its digest %s (it is sha256:%s)", l->path,
 				       want, hex);
 	(void)img;
 	if (lseek(fd, 0, SEEK_SET) < 0)
@@ -228,8 +239,8 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 	return 0;
 }
 
-static int import_layers(struct cvol_store *store, struct image *img, cvol_image_progress_fn progress, void *data,
-			 char **ret_top, struct cvol_error *err)
+static int import_layers(struct cvol_store *store, struct image *img, cvol_image_progress_fn progress,
+			 void *data, char **ret_top, struct cvol_error *err)
 {
 	char chain[80] = "", id[80] = "", parent[80] = "";
 	struct cvol_image_progress p = { .layers_total = img->n_layers };
@@ -254,7 +265,8 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 		} else {
 			r = cvol_layer_import(store, id, i ? parent : NULL, fd, NULL, err);
 			if (r < 0)
-				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers, l->path);
+				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
+						       l->path);
 		}
 		p.layers_done++;
 		p.bytes_done += bytes;

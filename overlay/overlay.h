@@ -100,6 +100,9 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
 /* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */
 int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err);
+/* The directories of @id and its parent chain, top first: the lowers of a root built on @id. */
+int cvol_layer_get_lowers(struct cvol_store *store, const char *id, char ***ret_paths,
+			  struct cvol_error *err);
 /* Drop a reference to @id; the last one (or @force) unmounts it. */
 int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err);
 

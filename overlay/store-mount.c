@@ -209,3 +209,31 @@ int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, stru
 	struct umount_args a = { .merged = merged, .force = force };
 	return store_run_locked(store, "unmount", id, layer_umount_locked, &a, err);
 }
+
+static int layer_lowers_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+{
+	char ***ret = data;
+	struct layer_meta m;
+	_cleanup_strv_free_ char **paths = calloc(1, sizeof(char *));
+	char path[4096];
+
+	int r = layer_meta_load(store, id, &m, err);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s/diff", store->overlay_path, id);
+	r = paths && cvol_strv_push(&paths, path) == 0 ? 0 : -ENOMEM;
+	for (char **e = m.chain; r == 0 && *e; e++) {
+		snprintf(path, sizeof(path), "%s/%s", store->overlay_path, *e);
+		r = cvol_strv_push(&paths, path);
+	}
+	layer_meta_done(&m);
+	if (r < 0)
+		return cvol_error_set(err, -r, "list the chain");
+	*ret = TAKE_PTR(paths);
+	return 0;
+}
+
+int cvol_layer_get_lowers(struct cvol_store *store, const char *id, char ***ret_paths, struct cvol_error *err)
+{
+	return store_run_locked(store, "read", id, layer_lowers_locked, ret_paths, err);
+}

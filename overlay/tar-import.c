@@ -293,6 +293,10 @@ static int make_node(struct archive_entry *e, int dirfd, const char *name, const
 		return cvol_error_set(err, errno, "chown `%s`", entry);
 	if (fchmodat(dirfd, name, archive_entry_perm(e), 0) < 0)
 		return cvol_error_set(err, errno, "chmod `%s`", entry);
+	struct timespec ts[2] = { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
+				  { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "set the times of `%s`", entry);
 	return 0;
 }
 
