@@ -11,7 +11,7 @@ struct cvol_sha256 {
 	uint32_t state[8];
 	uint64_t length; /* bytes hashed so far */
 	uint8_t block[64];
-	size_t fill;     /* bytes waiting in block */
+	size_t fill; /* bytes waiting in block */
 };
 
 /* Start a digest. */

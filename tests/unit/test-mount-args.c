@@ -177,13 +177,40 @@ static void test_parse_twice(void **state)
 	}
 }
 
+static void test_layers_and_exec(void **state)
+{
+	(void)state;
+	struct mount_args a;
+	struct cvol_error err = { 0 };
+
+	assert_int_equal(PARSE(&a, &err, "--layers", "app", "--root", "/r", "--upper", "u", "m", "--exec", "--seccomp",
+			       "unconfined", "--keep", "--", "/bin/sh", "-c", "exit 3"),
+			 0);
+	assert_string_equal(a.layers, "app");
+	assert_string_equal(a.root, "/r");
+	assert_null(a.lowers);
+	assert_string_equal(a.target, "m");
+	assert_true(a.exec);
+	assert_true(a.keep);
+	assert_string_equal(a.seccomp, "unconfined");
+	assert_string_equal(a.command[0], "/bin/sh");
+	assert_string_equal(a.command[1], "-c");
+	assert_string_equal(a.command[2], "exit 3");
+	assert_null(a.command[3]);
+	mount_args_done(&a);
+}
+
 static void test_usage_errors(void **state)
 {
 	(void)state;
 
-	PARSE_FAILS("no --lower given");
-	PARSE_FAILS("no --lower given", "--upper", "u", "m");
+	PARSE_FAILS("no --lower or --layers given");
+	PARSE_FAILS("no --lower or --layers given", "--upper", "u", "m");
 	PARSE_FAILS("no mount point given", "--lower", "a", "--upper", "u");
+	PARSE_FAILS("--lower and --layers cannot be combined", "--lower", "a", "--layers", "x", "--upper", "u", "m");
+	PARSE_FAILS("--root is for --layers", "--lower", "a", "--root", "/r", "--upper", "u", "m");
+	PARSE_FAILS("--exec needs a command", "--lower", "a", "--upper", "u", "m", "--exec");
+	PARSE_FAILS("--keep and --seccomp are for --exec", "--lower", "a", "--upper", "u", "--keep", "m");
 	PARSE_FAILS("unexpected argument `m2`", "--lower", "a", "--upper", "u", "m1", "m2");
 	PARSE_FAILS("no --upper given", "--lower", "a", "m");
 	PARSE_FAILS("--read-only takes no --upper", "--lower", "a:b", "--upper", "u", "--read-only", "m");
@@ -218,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_umount),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_parse_twice),
+		cmocka_unit_test(test_layers_and_exec),
 		cmocka_unit_test(test_usage_errors),
 	};
 
