@@ -1,0 +1,96 @@
+# cvol-mount --exec: a command on a layered root, in its own mount and PID namespaces,
+# under seccomp; and --layers, a root from the store's chain.
+
+# A busybox root under $WORK/img with a marker file; skips without busybox.
+exec_make_root() {
+	[ -x /bin/busybox ] || skip "busybox is not installed (package busybox-static)"
+	mkdir -p "$WORK/img/bin" "$WORK/img/etc" "$WORK/b" "$WORK/u" "$WORK/m"
+	cp /bin/busybox "$WORK/img/bin/"
+	local c
+	for c in sh echo cat ls mount ps id unshare mkdir true; do ln -s busybox "$WORK/img/bin/$c"; done
+	echo from-image >"$WORK/img/etc/marker"
+}
+
+exec_run() { # cvol-mount args after the mount point...
+	"$CVOL_MOUNT" --lower "$WORK/img:$WORK/b" --upper "$WORK/u" "$WORK/m" "$@"
+}
+
+test_exec_sees_the_image_not_the_host() {
+	exec_make_root
+	echo host-only >"$WORK/host-secret"
+	local out
+	out=$(exec_run --exec -- /bin/sh -c 'cat /etc/marker; ls /; cat '"$WORK"'/host-secret 2>&1; echo pid=$$; ps | wc -l')
+	assert_contains "$out" "from-image" "the image's file"
+	assert_contains "$out" "No such file or directory" "the host's file is not visible"
+	assert_contains "$out" "pid=1" "the command is PID 1 of its own namespace"
+	assert_contains "$out" "proc" "/proc is there"
+	assert_not_mounted "$WORK/m"
+}
+
+test_exec_exit_status() {
+	exec_make_root
+	set +e
+	exec_run --exec -- /bin/sh -c 'exit 7'
+	local rc=$?
+	set -e
+	assert_eq 7 "$rc" "exit status of the command"
+	set +e
+	exec_run --exec -- /bin/sh -c '/bin/sh -c "kill -9 \$\$"' # PID 1 ignores signals from its namespace
+	rc=$?
+	set -e
+	assert_eq 137 "$rc" "exit status of a command whose child was killed by SIGKILL"
+}
+
+test_exec_default_seccomp() {
+	exec_make_root
+	local out
+	out=$(exec_run --exec -- /bin/sh -c 'mkdir -p /mnt; mount -t tmpfs x /mnt 2>&1; unshare -m true 2>&1; echo done')
+	assert_contains "$out" "mount: permission denied" "mount in the child is refused"
+	assert_contains "$out" "Operation not permitted" "unshare in the child is refused"
+	assert_contains "$out" "done" "the command ran on"
+	out=$(exec_run --exec --seccomp=unconfined -- /bin/sh -c 'mkdir -p /mnt; mount -t tmpfs x /mnt && echo mounted')
+	assert_contains "$out" "mounted" "mount with --seccomp=unconfined"
+}
+
+test_exec_docker_profile() {
+	exec_make_root
+	cat >"$WORK/profile.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+              {"names": ["chroot"], "action": "SCMP_ACT_ERRNO", "includes": {"arches": ["s390x"]}}]}
+JSON
+	local out
+	out=$(exec_run --exec --seccomp "$WORK/profile.json" -- /bin/sh -c 'mkdir /x 2>&1; echo after')
+	assert_contains "$out" "Permission denied" "mkdir refused with errnoRet 13 by the profile"
+	assert_contains "$out" "after" "the command ran on"
+	echo '{"defaultAction": "SCMP_ACT_BOGUS"}' >"$WORK/bad.json"
+	expect_failure exec_run --exec --seccomp "$WORK/bad.json" -- /bin/true
+	assert_contains "$out" "unknown defaultAction" "a bad profile"
+	assert_not_mounted "$WORK/m"
+}
+
+test_exec_keep_and_missing_command() {
+	exec_make_root
+	exec_run --keep --exec -- /bin/true
+	is_mounted "$WORK/m" || fail "--keep unmounted the root"
+	"$CVOL_MOUNT" --umount "$WORK/m"
+	expect_failure exec_run --exec -- /nonexistent
+	assert_eq 127 "$rc" "exit status when the command is missing"
+	assert_contains "$out" 'run `/nonexistent`: No such file or directory' "missing command"
+	assert_not_mounted "$WORK/m"
+}
+
+test_exec_layers_from_store() {
+	exec_make_root
+	"$CVOL" --root "$WORK/root" layer create base >/dev/null
+	cp -a "$WORK/img/." "$WORK/root/overlay/base/diff/"
+	"$CVOL" --root "$WORK/root" layer create --parent base app >/dev/null
+	echo app-layer >"$WORK/root/overlay/app/diff/app-file"
+	local out
+	out=$("$CVOL_MOUNT" --layers app --root "$WORK/root" --upper "$WORK/u" "$WORK/m" --exec -- /bin/sh -c 'cat /etc/marker /app-file; echo w > /new')
+	assert_contains "$out" "from-image" "the base layer"
+	assert_contains "$out" "app-layer" "the app layer"
+	assert_file_content "$WORK/u/new" w
+	expect_failure "$CVOL_MOUNT" --layers nope --root "$WORK/root" --upper "$WORK/u" "$WORK/m"
+	assert_contains "$out" 'layer `nope`: no such layer' "--layers of a missing layer"
+}
