@@ -35,7 +35,7 @@ test_exec_exit_status() {
 	set -e
 	assert_eq 7 "$rc" "exit status of the command"
 	set +e
-	exec_run --exec -- /bin/sh -c '/bin/sh -c "kill -9 \$\$"' # PID 1 ignores signals from its namespace
+	exec_run --exec -- /bin/sh -c '/bin/sh -c "kill -9 \$\$"; exit $?' # PID 1 ignores signals from its namespace
 	rc=$?
 	set -e
 	assert_eq 137 "$rc" "exit status of a command whose child was killed by SIGKILL"
