@@ -4,6 +4,8 @@
  * order as a chain named by their chain IDs, and reuse the layers already there. */
 #include "overlay-internal.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -21,6 +23,8 @@ struct image_layer {
 	char path[PATH_MAX];  /* beneath the image root */
 	char blob_digest[80]; /* "sha256:..." of the file as stored, or "" */
 	char diff_id[80];     /* "sha256:..." of the uncompressed tar (config rootfs.diff_ids) */
+	uint64_t bytes;	      /* size of the file, found while checking its digest */
+	int fd;		      /* the file checked, open until it is imported */
 };
 
 struct image {
@@ -105,6 +109,8 @@ static int alloc_layers(struct image *img, size_t n, struct cvol_error *err)
 	if (!img->layers)
 		return cvol_error_set(err, ENOMEM, "read the image");
 	img->n_layers = n;
+	for (size_t i = 0; i < n; i++)
+		img->layers[i].fd = -1;
 	return 0;
 }
 
@@ -220,6 +226,35 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 	snprintf(ret, size, "sha256-%s", chain + strlen(DIGEST_PREFIX));
 }
 
+/* sha256 of the decompressed stream of @fd (gzip, zstd... or none), via libarchive's raw format. */
+static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path, struct cvol_error *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct cvol_sha256 s;
+	int r = 0;
+
+	if (!a)
+		return cvol_error_set(err, ENOMEM, "read layer `%s`", path);
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	cvol_sha256_init(&s);
+	if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK || archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
+	} else {
+		char buf[128 * 1024];
+		la_ssize_t n;
+		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
+			cvol_sha256_update(&s, buf, (size_t)n);
+		if (n < 0)
+			r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
+	}
+	archive_read_free(a);
+	if (r == 0)
+		cvol_sha256_final_hex(&s, hex);
+	return r;
+}
+
 /* Check the layer file against its digests: the stored blob, and for an uncompressed tar its diff_id. */
 static int check_layer_digest(struct image *img, struct image_layer *l, int fd, uint64_t *ret_bytes,
 			      struct cvol_error *err)
@@ -236,6 +271,18 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 	(void)img;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return cvol_error_set(err, errno, "rewind layer `%s`", l->path);
+	if (!*l->blob_digest || strcmp(l->blob_digest, l->diff_id) == 0)
+		return 0; /* the file is the uncompressed tar: its digest was the diff_id */
+	/* A compressed blob: its tar must be the diff_id the layer is named by. */
+	r = sha256_uncompressed(fd, hex, l->path, err);
+	if (r < 0)
+		return r;
+	if (strcmp(hex, l->diff_id + strlen(DIGEST_PREFIX)) != 0)
+		return cvol_error_setx(err, EBADMSG,
+				       "layer `%s` uncompressed does not match its digest %s (it is sha256:%s)",
+				       l->path, l->diff_id, hex);
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return cvol_error_set(err, errno, "rewind layer `%s`", l->path);
 	return 0;
 }
 
@@ -245,31 +292,35 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 	char chain[80] = "", id[80] = "", parent[80] = "";
 	struct cvol_image_progress p = { .layers_total = img->n_layers };
 
+	/* Every digest before any layer is made: a corrupted image adds nothing to the store. */
+	for (size_t i = 0; i < img->n_layers; i++) {
+		struct image_layer *l = &img->layers[i];
+		l->fd = cvol_openat_beneath(img->rootfd, l->path, O_RDONLY, 0);
+		if (l->fd < 0)
+			return cvol_error_set(err, -l->fd, "open layer `%s`", l->path);
+		int r = check_layer_digest(img, l, l->fd, &l->bytes, err);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < img->n_layers; i++) {
 		struct image_layer *l = &img->layers[i];
 		chain_id(i ? chain : NULL, l->diff_id, chain, sizeof(chain));
 		snprintf(parent, sizeof(parent), "%s", id);
 		layer_id_of(chain, id, sizeof(id));
-		_cleanup_close_ int fd = cvol_openat_beneath(img->rootfd, l->path, O_RDONLY, 0);
-		if (fd < 0)
-			return cvol_error_set(err, -fd, "open layer `%s`", l->path);
-		uint64_t bytes = 0;
-		int r = check_layer_digest(img, l, fd, &bytes, err);
-		if (r < 0)
-			return r;
+		int r;
 		struct stat st;
 		char diff[128];
 		snprintf(diff, sizeof(diff), "%s/diff", id);
 		if (fstatat(store->overlay_fd, diff, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			p.layers_reused++;
 		} else {
-			r = cvol_layer_import(store, id, i ? parent : NULL, fd, NULL, err);
+			r = cvol_layer_import(store, id, i ? parent : NULL, l->fd, NULL, err);
 			if (r < 0)
 				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
 						       l->path);
 		}
 		p.layers_done++;
-		p.bytes_done += bytes;
+		p.bytes_done += l->bytes;
 		if (progress)
 			progress(&p, data);
 	}
@@ -325,6 +376,8 @@ int cvol_image_import(struct cvol_store *store, const char *path, cvol_image_pro
 		cvol_dir_remove_tree(store->staging_fd, unpacked, NULL);
 	cvol_closep(&lock);
 	cvol_closep(&img.rootfd);
+	for (size_t i = 0; i < img.n_layers; i++)
+		cvol_closep(&img.layers[i].fd);
 	free(img.layers);
 	if (r < 0)
 		return cvol_error_wrap(err, "import image `%s`", path);

@@ -16,14 +16,41 @@ struct differ {
 	void *data;
 };
 
+/* What layer @fd does to @path through its ancestors: -1 when one is not a directory (a
+ * whiteout: nothing below it shows), 1 when one is an opaque directory, else 0. */
+static int ancestors_hide(int fd, const char *path)
+{
+	char prefix[PATH_MAX];
+	struct stat st;
+	int r = 0;
+
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - path), path);
+		if (fstatat(fd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return r;
+		if (!S_ISDIR(st.st_mode))
+			return -1;
+		_cleanup_close_ int dfd = openat(fd, prefix, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd >= 0 && cvol_whiteout_dir_is_opaque(dfd))
+			r = 1;
+	}
+	return r;
+}
+
 /* True when a lower layer shows @path: the first layer (top down) that has it, or
- * a whiteout for it, decides. */
+ * a whiteout for it or for a directory above it, or an opaque directory above it, decides. */
 static bool lower_has(struct differ *d, const char *path)
 {
 	struct stat st;
 	for (size_t i = 0; i < d->n_lowers; i++) {
-		if (fstatat(d->lowers[i], path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		int hide = ancestors_hide(d->lowers[i], path);
+		if (hide < 0)
+			return false;
+		if (fstatat(d->lowers[i], path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (hide > 0)
+				return false;
 			continue;
+		}
 		char dir[PATH_MAX], *slash;
 		snprintf(dir, sizeof(dir), "%s", path);
 		slash = strrchr(dir, '/');
