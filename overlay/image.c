@@ -153,8 +153,10 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 static int read_oci_index(struct image *img, json_t *index, struct cvol_error *err)
 {
 	char path[128];
-	const char *digest = json_string_value(
-		json_object_get(json_array_get(json_object_get(index, "manifests"), 0), "digest"));
+	json_t *manifests = json_object_get(index, "manifests");
+	if (!json_is_array(manifests) || json_array_size(manifests) == 0)
+		return cvol_error_setx(err, EBADMSG, "index.json lists no manifests");
+	const char *digest = json_string_value(json_object_get(json_array_get(manifests, 0), "digest"));
 	int r = blob_path(digest, path, sizeof(path), err);
 	if (r < 0)
 		return cvol_error_wrap(err, "index.json");
@@ -227,7 +229,8 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 }
 
 /* sha256 of the decompressed stream of @fd (gzip, zstd... or none), via libarchive's raw format. */
-static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path, struct cvol_error *err)
+static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path,
+			       struct cvol_error *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -239,7 +242,8 @@ static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const 
 	archive_read_support_filter_all(a);
 	archive_read_support_format_raw(a);
 	cvol_sha256_init(&s);
-	if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK || archive_read_next_header(a, &e) != ARCHIVE_OK) {
+	if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
 	} else {
 		char buf[128 * 1024];
@@ -247,7 +251,8 @@ static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const 
 		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
 			cvol_sha256_update(&s, buf, (size_t)n);
 		if (n < 0)
-			r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
+			r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path,
+					    archive_error_string(a));
 	}
 	archive_read_free(a);
 	if (r == 0)
@@ -278,9 +283,10 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 	if (r < 0)
 		return r;
 	if (strcmp(hex, l->diff_id + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(err, EBADMSG,
-				       "layer `%s` uncompressed does not match its digest %s (it is sha256:%s)",
-				       l->path, l->diff_id, hex);
+		return cvol_error_setx(
+			err, EBADMSG,
+			"layer `%s` uncompressed does not match its digest %s (it is sha256:%s)", l->path,
+			l->diff_id, hex);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return cvol_error_set(err, errno, "rewind layer `%s`", l->path);
 	return 0;

@@ -551,7 +551,8 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 		cvol_layer_info_free(c.layers, c.n);
 		return cvol_error_wrap(err, "list layers in `%s`", store->overlay_path);
 	}
-	qsort(c.layers, c.n, sizeof(*c.layers), compare_layer_ids);
+	if (c.n > 0) /* qsort() of NULL, even of nothing, is undefined */
+		qsort(c.layers, c.n, sizeof(*c.layers), compare_layer_ids);
 	*ret_layers = c.layers;
 	*ret_n = c.n;
 	return 0;
