@@ -10,7 +10,7 @@
 static const char layer_usage[] =
 	"Usage: cvol [--root DIR] layer COMMAND\n"
 	"  create [--parent PARENT] ID   a new empty layer, on PARENT's chain\n"
-	"  import [--parent PARENT] ID FILE\n"
+	"  import [--parent PARENT] [--userxattr] ID FILE\n"
 	"                                a layer from a tar (.tar, .tar.gz, .tar.zst; - for stdin)\n"
 	"  export ID                     the layer's changes as a tar with OCI whiteouts, on stdout\n"
 	"  diff ID                       A/C/D list of what the layer changes, like docker diff\n"
@@ -25,9 +25,15 @@ struct layer_args {
 	bool json;
 	const char *id;
 	const char *file; /* import: the tar, or "-" */
+	bool userxattr;	  /* import: user.overlay.* markers */
 };
 
-enum { LAYER_OPT_PARENT = 1 << 0, LAYER_OPT_FORCE = 1 << 1, LAYER_OPT_JSON = 1 << 2 };
+enum {
+	LAYER_OPT_PARENT = 1 << 0,
+	LAYER_OPT_FORCE = 1 << 1,
+	LAYER_OPT_JSON = 1 << 2,
+	LAYER_OPT_USERXATTR = 1 << 3,
+};
 
 static int fail(const struct cvol_error *err)
 {
@@ -54,7 +60,7 @@ static int layer_import(struct cvol_store *store, const struct layer_args *a)
 		cvol_error_set(&err, errno, "open `%s`", a->file);
 		return fail(&err);
 	}
-	if (cvol_layer_import(store, a->id, a->parent, fd, &stats, &err) < 0)
+	if (cvol_layer_import(store, a->id, a->parent, fd, a->userxattr, &stats, &err) < 0)
 		return fail(&err);
 	puts(a->id);
 	return 0;
@@ -152,7 +158,7 @@ static const struct layer_command {
 	int operands;	  /* 0, 1 (the id) or 2 (the id and a file) */
 } layer_commands[] = {
 	{ "create", layer_create, LAYER_OPT_PARENT, 1 },
-	{ "import", layer_import, LAYER_OPT_PARENT, 2 },
+	{ "import", layer_import, LAYER_OPT_PARENT | LAYER_OPT_USERXATTR, 2 },
 	{ "export", layer_export, 0, 1 },
 	{ "diff", layer_diff, 0, 1 },
 	{ "mount", layer_mount, 0, 1 },
@@ -164,11 +170,9 @@ static const struct layer_command {
 static int parse_layer_args(const struct layer_command *cmd, int argc, char **argv, struct layer_args *a)
 {
 	static const struct option opts[] = {
-		{ "parent", required_argument, NULL, 'p' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "parent", required_argument, NULL, 'p' }, { "force", no_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },	    { "userxattr", no_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -178,6 +182,7 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 		unsigned flag = c == 'p'   ? LAYER_OPT_PARENT
 				: c == 'f' ? LAYER_OPT_FORCE
 				: c == 'j' ? LAYER_OPT_JSON
+				: c == 'u' ? LAYER_OPT_USERXATTR
 					   : 0;
 		if (c == 'h') {
 			fputs(layer_usage, stdout);
@@ -192,6 +197,7 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 			a->parent = optarg;
 		a->force |= c == 'f';
 		a->json |= c == 'j';
+		a->userxattr |= c == 'u';
 	}
 	int operands = argc - optind;
 	if (operands != cmd->operands) {

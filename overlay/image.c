@@ -320,7 +320,7 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 		if (fstatat(store->overlay_fd, diff, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			p.layers_reused++;
 		} else {
-			r = cvol_layer_import(store, id, i ? parent : NULL, l->fd, NULL, err);
+			r = cvol_layer_import(store, id, i ? parent : NULL, l->fd, false, NULL, err);
 			if (r < 0)
 				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
 						       l->path);

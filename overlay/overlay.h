@@ -112,8 +112,9 @@ struct cvol_tar_stats {
 	uint64_t bytes;	    /* file data written */
 };
 
-/* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing. */
-int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd,
+/* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
+ * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
+int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd, bool userxattr,
 		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
 int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err);

@@ -443,19 +443,20 @@ int cvol_layer_create(struct cvol_store *store, const char *id, const char *pare
 
 struct tar_source {
 	int fd;
+	bool userxattr;
 	struct cvol_tar_stats stats;
 };
 
 static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 {
 	struct tar_source *t = data;
-	return cvol_tar_import(diff_fd, t->fd, false, &t->stats, err);
+	return cvol_tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
 }
 
-int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd,
+int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd, bool userxattr,
 		      struct cvol_tar_stats *ret_stats, struct cvol_error *err)
 {
-	struct tar_source t = { .fd = fd };
+	struct tar_source t = { .fd = fd, .userxattr = userxattr };
 	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
 	int r = layer_create_from(store, "import", id, &src, err);
 	if (r == 0 && ret_stats)

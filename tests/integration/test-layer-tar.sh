@@ -498,3 +498,19 @@ test_layer_tar_bad_input() {
 	assert_eq 2 "$(ltar layer ls | wc -l)" "lines of layer ls"
 	assert_file_content "$(ltar_diff base)/src-file" hello
 }
+
+# --userxattr: the opaque marker goes to user.overlay.opaque, for roots mounted with userxattr.
+test_layer_tar_userxattr() {
+	command -v getfattr >/dev/null || skip "getfattr is not installed (package attr)"
+	mkdir -p "$WORK/src/opq"
+	: >"$WORK/src/opq/.wh..wh..opq"
+	echo n >"$WORK/src/opq/new"
+	tar -C "$WORK/src" -cf "$WORK/u.tar" .
+	"$CVOL" --root "$WORK/root" layer import --userxattr ux "$WORK/u.tar" >/dev/null
+	local d="$WORK/root/overlay/ux/diff/opq"
+	assert_eq "y" "$(getfattr --only-values -n user.overlay.opaque "$d" 2>/dev/null)" "user.overlay.opaque"
+	getfattr -n trusted.overlay.opaque "$d" >/dev/null 2>&1 && fail "trusted.overlay.opaque set under --userxattr"
+	"$CVOL" --root "$WORK/root" layer import tx "$WORK/u.tar" >/dev/null
+	assert_eq "y" "$(getfattr --only-values -n trusted.overlay.opaque "$WORK/root/overlay/tx/diff/opq")" \
+		"trusted.overlay.opaque by default"
+}
