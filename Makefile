@@ -95,6 +95,7 @@ $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
 bench: $(BINS) $(BUILD)/bench/plugin-load
 	tests/bench/mount-layers.sh
 	tests/bench/plugin.sh
+	tests/bench/import.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -45,8 +45,10 @@ static int mount_dev(const char *root, struct cvol_error *err)
 			return cvol_error_set(err, errno, "bind `%s` into the root", host);
 	}
 	static const char *const links[][2] = {
-		{ "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
-		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+		{ "/proc/self/fd", "fd" },
+		{ "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" },
+		{ "/proc/self/fd/2", "stderr" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
 		snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);

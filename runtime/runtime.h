@@ -8,8 +8,8 @@
 #define CVOL_SECCOMP_UNCONFINED "unconfined"
 
 struct cvol_exec_config {
-	const char *root; /* the merged root to run in */
-	char **argv;      /* the command, NULL-terminated */
+	const char *root;    /* the merged root to run in */
+	char **argv;	     /* the command, NULL-terminated */
 	const char *seccomp; /* NULL: the default filter; "unconfined"; or a Docker JSON profile */
 };
 

@@ -11,15 +11,65 @@
 /* Refused with EPERM by the default filter: what Docker's default profile keeps from a
  * container (kernel modules, kexec, reboot, mounts, namespaces, tracing, keyrings, bpf...). */
 static const char *const default_refused[] = {
-	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-	"finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-	"init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl",
-	"lookup_dcookie", "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at",
-	"nfsservctl", "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root",
-	"process_vm_readv", "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd",
-	"reboot", "request_key", "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon",
-	"sysfs", "_sysctl", "syslog", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat",
-	"vhangup", "vm86", "vm86old",
+	"acct",
+	"add_key",
+	"bpf",
+	"clock_adjtime",
+	"clock_settime",
+	"create_module",
+	"delete_module",
+	"finit_module",
+	"fsconfig",
+	"fsmount",
+	"fsopen",
+	"fspick",
+	"get_kernel_syms",
+	"get_mempolicy",
+	"init_module",
+	"ioperm",
+	"iopl",
+	"kcmp",
+	"kexec_file_load",
+	"kexec_load",
+	"keyctl",
+	"lookup_dcookie",
+	"mbind",
+	"mount",
+	"mount_setattr",
+	"move_mount",
+	"move_pages",
+	"name_to_handle_at",
+	"nfsservctl",
+	"open_by_handle_at",
+	"open_tree",
+	"perf_event_open",
+	"pivot_root",
+	"process_vm_readv",
+	"process_vm_writev",
+	"ptrace",
+	"query_module",
+	"quotactl",
+	"quotactl_fd",
+	"reboot",
+	"request_key",
+	"set_mempolicy",
+	"setns",
+	"settimeofday",
+	"stime",
+	"swapoff",
+	"swapon",
+	"sysfs",
+	"_sysctl",
+	"syslog",
+	"umount",
+	"umount2",
+	"unshare",
+	"uselib",
+	"userfaultfd",
+	"ustat",
+	"vhangup",
+	"vm86",
+	"vm86old",
 };
 
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n_args,
@@ -79,9 +129,12 @@ static int parse_op(const char *name, enum scmp_compare *ret)
 		const char *name;
 		enum scmp_compare op;
 	} ops[] = {
-		{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-		{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-		{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+		{ "SCMP_CMP_NE", SCMP_CMP_NE },
+		{ "SCMP_CMP_LT", SCMP_CMP_LT },
+		{ "SCMP_CMP_LE", SCMP_CMP_LE },
+		{ "SCMP_CMP_EQ", SCMP_CMP_EQ },
+		{ "SCMP_CMP_GE", SCMP_CMP_GE },
+		{ "SCMP_CMP_GT", SCMP_CMP_GT },
 		{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 	};
 	for (size_t i = 0; name && i < ARRAY_SIZE(ops); i++)
@@ -103,12 +156,14 @@ static bool entry_applies(json_t *entry)
 		bool here = false;
 		size_t i;
 		json_t *a;
-		json_array_foreach(arches, i, a) here |= json_is_string(a) && (strcmp(json_string_value(a), "amd64") == 0 ||
-										strcmp(json_string_value(a), "x86_64") == 0);
+		json_array_foreach(arches, i, a) here |=
+			json_is_string(a) && (strcmp(json_string_value(a), "amd64") == 0 ||
+					      strcmp(json_string_value(a), "x86_64") == 0);
 		if (!here)
 			return false;
 	}
-	return !json_is_array(json_object_get(exc, "caps")) || json_array_size(json_object_get(exc, "caps")) == 0;
+	return !json_is_array(json_object_get(exc, "caps")) ||
+	       json_array_size(json_object_get(exc, "caps")) == 0;
 }
 
 static int add_profile_entry(scmp_filter_ctx ctx, json_t *entry, int default_errno, const char *path,
@@ -122,13 +177,16 @@ static int add_profile_entry(scmp_filter_ctx ctx, json_t *entry, int default_err
 
 	if (!entry_applies(entry))
 		return 0;
-	if (parse_action(json_string_value(json_object_get(entry, "action")), json_object_get(entry, "errnoRet"),
-			 default_errno, &action) < 0)
+	if (parse_action(json_string_value(json_object_get(entry, "action")),
+			 json_object_get(entry, "errnoRet"), default_errno, &action) < 0)
 		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: unknown action in an entry", path);
-	json_array_foreach(json_object_get(entry, "args"), i, v) {
+	json_array_foreach(json_object_get(entry, "args"), i, v)
+	{
 		enum scmp_compare op;
-		if (n_args == ARRAY_SIZE(args) || parse_op(json_string_value(json_object_get(v, "op")), &op) < 0)
-			return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: bad argument condition", path);
+		if (n_args == ARRAY_SIZE(args) ||
+		    parse_op(json_string_value(json_object_get(v, "op")), &op) < 0)
+			return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: bad argument condition",
+					       path);
 		args[n_args++] = (struct scmp_arg_cmp){
 			.arg = (unsigned)json_integer_value(json_object_get(v, "index")),
 			.op = op,
@@ -138,8 +196,10 @@ static int add_profile_entry(scmp_filter_ctx ctx, json_t *entry, int default_err
 	}
 	json_t *names = json_object_get(entry, "names");
 	if (!json_is_array(names) && json_is_string(json_object_get(entry, "name")))
-		return add_rule(ctx, action, json_string_value(json_object_get(entry, "name")), n_args, args, err);
-	json_array_foreach(names, i, v) {
+		return add_rule(ctx, action, json_string_value(json_object_get(entry, "name")), n_args, args,
+				err);
+	json_array_foreach(names, i, v)
+	{
 		int r = add_rule(ctx, action, json_string_value(v), n_args, args, err);
 		if (r < 0)
 			return r;
@@ -156,15 +216,19 @@ static int build_profile(const char *path, scmp_filter_ctx *ret, struct cvol_err
 
 	json_auto_t *doc = json_load_file(path, 0, &jerr);
 	if (!doc)
-		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: %s (line %d)", path, jerr.text, jerr.line);
+		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: %s (line %d)", path, jerr.text,
+				       jerr.line);
 	json_t *def_errno = json_object_get(doc, "defaultErrnoRet");
 	int default_errno = json_is_integer(def_errno) ? (int)json_integer_value(def_errno) : EPERM;
-	if (parse_action(json_string_value(json_object_get(doc, "defaultAction")), def_errno, EPERM, &def) < 0)
-		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: missing or unknown defaultAction", path);
+	if (parse_action(json_string_value(json_object_get(doc, "defaultAction")), def_errno, EPERM, &def) <
+	    0)
+		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: missing or unknown defaultAction",
+				       path);
 	scmp_filter_ctx ctx = seccomp_init(def);
 	if (!ctx)
 		return cvol_error_set(err, ENOMEM, "seccomp filter");
-	json_array_foreach(json_object_get(doc, "syscalls"), i, entry) {
+	json_array_foreach(json_object_get(doc, "syscalls"), i, entry)
+	{
 		int r = add_profile_entry(ctx, entry, default_errno, path, err);
 		if (r < 0) {
 			seccomp_release(ctx);

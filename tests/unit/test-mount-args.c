@@ -183,8 +183,8 @@ static void test_layers_and_exec(void **state)
 	struct mount_args a;
 	struct cvol_error err = { 0 };
 
-	assert_int_equal(PARSE(&a, &err, "--layers", "app", "--root", "/r", "--upper", "u", "m", "--exec", "--seccomp",
-			       "unconfined", "--keep", "--", "/bin/sh", "-c", "exit 3"),
+	assert_int_equal(PARSE(&a, &err, "--layers", "app", "--root", "/r", "--upper", "u", "m", "--exec",
+			       "--seccomp", "unconfined", "--keep", "--", "/bin/sh", "-c", "exit 3"),
 			 0);
 	assert_string_equal(a.layers, "app");
 	assert_string_equal(a.root, "/r");
@@ -207,7 +207,8 @@ static void test_usage_errors(void **state)
 	PARSE_FAILS("no --lower or --layers given");
 	PARSE_FAILS("no --lower or --layers given", "--upper", "u", "m");
 	PARSE_FAILS("no mount point given", "--lower", "a", "--upper", "u");
-	PARSE_FAILS("--lower and --layers cannot be combined", "--lower", "a", "--layers", "x", "--upper", "u", "m");
+	PARSE_FAILS("--lower and --layers cannot be combined", "--lower", "a", "--layers", "x", "--upper",
+		    "u", "m");
 	PARSE_FAILS("--root is for --layers", "--lower", "a", "--root", "/r", "--upper", "u", "m");
 	PARSE_FAILS("--exec needs a command", "--lower", "a", "--upper", "u", "m", "--exec");
 	PARSE_FAILS("--keep and --seccomp are for --exec", "--lower", "a", "--upper", "u", "--keep", "m");
