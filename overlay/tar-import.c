@@ -125,13 +125,16 @@ static int clear_name(int dirfd, const char *name, bool is_dir, const char *entr
 	return 0;
 }
 
-static int write_data(struct importer *im, int fd, const char *entry, struct cvol_error *err)
+/* Copy the entry's data blocks to @fd; *@ret_end is where the last one ended. */
+static int write_data(struct importer *im, int fd, const char *entry, la_int64_t *ret_end,
+		      struct cvol_error *err)
 {
 	const void *buf;
 	size_t size;
 	la_int64_t offset;
 	int ar;
 
+	*ret_end = 0;
 	while ((ar = archive_read_data_block(im->a, &buf, &size, &offset)) == ARCHIVE_OK) {
 		const char *p = buf;
 		while (size > 0) {
@@ -143,6 +146,7 @@ static int write_data(struct importer *im, int fd, const char *entry, struct cvo
 			offset += n;
 			im->stats.bytes += (uint64_t)n;
 		}
+		*ret_end = offset;
 	}
 	if (ar != ARCHIVE_EOF)
 		return cvol_error_setx(err, EIO, "read `%s` from the archive: %s", entry,
@@ -193,10 +197,14 @@ static int make_regular(struct importer *im, struct archive_entry *e, int dirfd,
 {
 	_cleanup_close_ int fd =
 		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return -EEXIST; /* an earlier entry of the name: the caller replaces it */
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", entry);
-	int r = write_data(im, fd, entry, err);
-	if (r == 0 && ftruncate(fd, archive_entry_size(e)) < 0)
+	la_int64_t end;
+	int r = write_data(im, fd, entry, &end, err);
+	/* only a file that ends in a hole is short of its size (ftruncate is a journaled op on ext4) */
+	if (r == 0 && end < archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
 		r = cvol_error_set(err, errno, "size `%s`", entry);
 	if (r == 0)
 		r = apply_metadata(e, fd, entry, true, err);
@@ -231,6 +239,8 @@ static int make_directory(struct importer *im, struct archive_entry *e, int dirf
 	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create directory `%s`", path);
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP))
+		return -EEXIST; /* a file or symlink of the name: the caller replaces it */
 	if (fd < 0)
 		return cvol_error_set(err, errno, "open directory `%s`", path);
 	int r = apply_metadata(e, fd, path, false, err);
@@ -246,7 +256,7 @@ static int make_symlink(struct archive_entry *e, int dirfd, const char *name, co
 	if (!target)
 		return cvol_error_setx(err, EINVAL, "symlink `%s` has no target", entry);
 	if (symlinkat(target, dirfd, name) < 0)
-		return cvol_error_set(err, errno, "create symlink `%s`", entry);
+		return errno == EEXIST ? -EEXIST : cvol_error_set(err, errno, "create symlink `%s`", entry);
 	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", entry);
@@ -277,7 +287,7 @@ static int make_hardlink(struct importer *im, struct archive_entry *e, int dirfd
 	if (fstat(tfd, &st) < 0 || S_ISDIR(st.st_mode))
 		return cvol_error_setx(err, EPERM, "hardlink `%s` points at a directory", entry);
 	if (linkat(tfd, "", dirfd, name, AT_EMPTY_PATH) < 0)
-		return cvol_error_set(err, errno, "create hardlink `%s`", entry);
+		return errno == EEXIST ? -EEXIST : cvol_error_set(err, errno, "create hardlink `%s`", entry);
 	return 0;
 }
 
@@ -287,7 +297,8 @@ static int make_node(struct archive_entry *e, int dirfd, const char *name, const
 	mode_t type = archive_entry_filetype(e);
 	dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
 	if (mknodat(dirfd, name, type | archive_entry_perm(e), type == AE_IFIFO ? 0 : dev) < 0)
-		return cvol_error_set(err, errno, "create device node `%s`", entry);
+		return errno == EEXIST ? -EEXIST
+				       : cvol_error_set(err, errno, "create device node `%s`", entry);
 	if (fchownat(dirfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
 		     AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", entry);
@@ -319,6 +330,27 @@ static int apply_whiteout(struct importer *im, int dirfd, const char *base, cons
 		r = cvol_whiteout_make(dirfd, target, im->userxattr, err);
 	im->stats.whiteouts++;
 	return r;
+}
+
+/* Make the entry @base in @dirfd; -EEXIST (and no message) when the name is taken. */
+static int make_entry(struct importer *im, struct archive_entry *e, int dirfd, const char *base,
+		      const char *path, const char *raw, struct cvol_error *err)
+{
+	if (archive_entry_hardlink(e))
+		return make_hardlink(im, e, dirfd, base, raw, err);
+	switch (archive_entry_filetype(e)) {
+	case AE_IFREG:
+		return make_regular(im, e, dirfd, base, raw, err);
+	case AE_IFDIR:
+		return make_directory(im, e, dirfd, base, path, err);
+	case AE_IFLNK:
+		return make_symlink(e, dirfd, base, raw, err);
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+		return make_node(e, dirfd, base, raw, err);
+	}
+	return cvol_error_setx(err, EINVAL, "entry `%s` has a type a layer cannot hold", raw);
 }
 
 static int import_entry(struct importer *im, struct archive_entry *e, struct cvol_error *err)
@@ -358,27 +390,15 @@ static int import_entry(struct importer *im, struct archive_entry *e, struct cvo
 	if (cvol_whiteout_is_opaque_marker(base) || cvol_whiteout_target(base, &target) != 0)
 		return apply_whiteout(im, dirfd, base, raw, err);
 
-	mode_t type = archive_entry_filetype(e);
-	bool hardlink = archive_entry_hardlink(e) != NULL;
-	r = clear_name(dirfd, base, type == AE_IFDIR && !hardlink, raw, err);
-	if (r < 0)
-		return r;
+	/* Made first; only when the name is taken (an earlier entry) is it cleared and made again. */
+	bool is_dir = archive_entry_filetype(e) == AE_IFDIR && !archive_entry_hardlink(e);
 	im->stats.entries++;
-	if (hardlink)
-		return make_hardlink(im, e, dirfd, base, raw, err);
-	switch (type) {
-	case AE_IFREG:
-		return make_regular(im, e, dirfd, base, raw, err);
-	case AE_IFDIR:
-		return make_directory(im, e, dirfd, base, path, err);
-	case AE_IFLNK:
-		return make_symlink(e, dirfd, base, raw, err);
-	case AE_IFCHR:
-	case AE_IFBLK:
-	case AE_IFIFO:
-		return make_node(e, dirfd, base, raw, err);
-	}
-	return cvol_error_setx(err, EINVAL, "entry `%s` has a type a layer cannot hold", raw);
+	r = make_entry(im, e, dirfd, base, path, raw, err);
+	if (r == -EEXIST && (r = clear_name(dirfd, base, is_dir, raw, err)) == 0)
+		r = make_entry(im, e, dirfd, base, path, raw, err);
+	if (r == -EEXIST)
+		return cvol_error_setx(err, EEXIST, "entry `%s`: the name is taken", raw);
+	return r;
 }
 
 /* Directory times last: making their entries changed them. */
