@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fs.h"
+#include "strv.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -190,6 +191,52 @@ int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 	if (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
 		return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
 	return remove_entry(dirfd, name, makedev(stx.stx_dev_major, stx.stx_dev_minor), err);
+}
+
+struct name_vector {
+	char **v;
+	size_t n, cap;
+};
+
+static int add_to_vector(int dirfd, const char *name, unsigned char d_type, void *data,
+			 struct cvol_error *err)
+{
+	struct name_vector *nv = data;
+	(void)dirfd;
+	(void)d_type;
+	if (nv->n + 2 > nv->cap) {
+		size_t cap = nv->cap ? nv->cap * 2 : 16;
+		char **grown = realloc(nv->v, cap * sizeof(char *));
+		if (!grown)
+			return cvol_error_set(err, ENOMEM, "list a directory");
+		nv->v = grown;
+		nv->cap = cap;
+	}
+	if (!(nv->v[nv->n] = strdup(name)))
+		return cvol_error_set(err, ENOMEM, "list a directory");
+	nv->v[++nv->n] = NULL;
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
+{
+	struct name_vector nv = { 0 };
+	int r = cvol_dir_for_each(dirfd, add_to_vector, &nv, err);
+	if (r == 0 && !nv.v && !(nv.v = calloc(1, sizeof(char *))))
+		r = cvol_error_set(err, ENOMEM, "list a directory");
+	if (r < 0) {
+		cvol_strv_free(nv.v);
+		return r;
+	}
+	if (nv.n > 1)
+		qsort(nv.v, nv.n, sizeof(char *), compare_names);
+	*ret_names = nv.v;
+	return 0;
 }
 
 int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err)

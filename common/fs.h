@@ -17,6 +17,8 @@ int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvo
 int cvol_dir_fsync(int dirfd, struct cvol_error *err);
 /* Remove @name in @dirfd and everything below it, never crossing into another mount. */
 int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
+/* The names in the directory @dirfd (but "." and ".."), sorted; free with cvol_strv_free(). */
+int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err);
 /* Open the directory @name in @dirfd (not following a symlink), first making it (0700) if @create. */
 int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err);
 /* Create the directory @path and any missing parents with @mode. */

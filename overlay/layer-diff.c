@@ -67,18 +67,6 @@ static bool lower_has(struct differ *d, const char *path)
 
 static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err);
 
-static int collect(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
-{
-	(void)dirfd;
-	(void)d_type;
-	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "read `%s`", name) : 0;
-}
-
-static int compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int diff_one(struct differ *d, int dirfd, const char *dir, const char *name, struct cvol_error *err)
 {
 	char path[PATH_MAX];
@@ -100,13 +88,10 @@ static int diff_one(struct differ *d, int dirfd, const char *dir, const char *na
 
 static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err)
 {
-	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
-	if (!names)
-		return cvol_error_set(err, ENOMEM, "read `%s`", dir);
-	int r = cvol_dir_for_each(dirfd, collect, &names, err);
+	_cleanup_strv_free_ char **names = NULL;
+	int r = cvol_dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
-		return r;
-	qsort(names, cvol_strv_length(names), sizeof(char *), compare_strings);
+		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
 		r = diff_one(d, dirfd, dir, *n, err);
 	return r;

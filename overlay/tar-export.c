@@ -154,27 +154,12 @@ static int export_one(struct exporter *ex, int dirfd, const char *dir, const cha
 	return r < 0 ? r : export_dir(ex, fd, path, err);
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int collect_name(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
-{
-	(void)dirfd;
-	(void)d_type;
-	return cvol_strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "list `%s`", name) : 0;
-}
-
 static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err)
 {
-	_cleanup_strv_free_ char **names = calloc(1, sizeof(char *));
-	if (!names)
-		return cvol_error_set(err, ENOMEM, "list `%s`", dir);
-	int r = cvol_dir_for_each(dirfd, collect_name, &names, err);
+	_cleanup_strv_free_ char **names = NULL;
+	int r = cvol_dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
-		return r;
-	qsort(names, cvol_strv_length(names), sizeof(char *), compare_strings);
+		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
 		r = export_one(ex, dirfd, dir, *n, err);
 	return r;

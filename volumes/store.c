@@ -538,48 +538,22 @@ int cvol_volume_get_mountpoint(struct cvol_volume_store *store, const char *name
 	return *ret_path ? 0 : cvol_error_set(err, ENOMEM, "volume `%s`", name);
 }
 
-struct name_list {
-	char **v;
-	size_t n, cap;
-};
-
-static int add_name(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
-{
-	struct name_list *l = data;
-	(void)dirfd;
-	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
-		return 0;
-	if (l->n + 2 > l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **grown = realloc(l->v, cap * sizeof(char *));
-		if (!grown)
-			return cvol_error_set(err, ENOMEM, "list volumes");
-		l->v = grown;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n] = strdup(name)))
-		return cvol_error_set(err, ENOMEM, "list volumes");
-	l->v[++l->n] = NULL;
-	return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, struct cvol_error *err)
 {
-	struct name_list l = { 0 };
-	int r = cvol_dir_for_each(store->dirfd, add_name, &l, err);
-	if (r == 0 && !l.v && !(l.v = calloc(1, sizeof(char *))))
-		r = cvol_error_set(err, ENOMEM, "list volumes");
-	if (r < 0) {
-		cvol_strv_free(l.v);
+	char **names;
+	int r = cvol_dir_list_sorted(store->dirfd, &names, err);
+	if (r < 0)
 		return cvol_error_wrap(err, "list volumes in `%s`", store->path);
+	/* keep the volumes: .staging, .locks and .staging.lock are no volume names */
+	size_t kept = 0;
+	for (char **n = names; *n; n++) {
+		if (cvol_name_is_valid(*n))
+			names[kept++] = *n;
+		else
+			free(*n);
 	}
-	qsort(l.v, l.n, sizeof(char *), compare_names);
-	*ret_names = l.v;
+	names[kept] = NULL;
+	*ret_names = names;
 	return 0;
 }
 
