@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "../common/sha256.h"
@@ -24,44 +23,240 @@ struct image_layer {
 	char blob_digest[80]; /* "sha256:..." of the file as stored, or "" */
 	char diff_id[80];     /* "sha256:..." of the uncompressed tar (config rootfs.diff_ids) */
 	uint64_t bytes;	      /* size of the file, found while checking its digest */
-	int fd;		      /* the file checked, open until it is imported */
 };
 
+/* A member of an image tar small enough to keep in memory (JSON, small blobs). */
+struct small_file {
+	char *name;
+	char *data;
+	size_t len;
+};
+
+#define SMALL_FILE_MAX (1024 * 1024)
+
+/* An image as a directory (rootfd), or as a tar (tar_path) read in place: its small
+ * members are kept in memory, its layers streamed out of it, never copied to disk. */
 struct image {
 	int rootfd;
+	const char *tar_path;
+	struct small_file *small;
+	size_t n_small;
 	struct image_layer *layers;
 	size_t n_layers;
 };
 
-static json_t *load_json(int rootfd, const char *path, const char *expect_digest, struct cvol_error *err)
+/* The path of a tar member without "./" or "/" in front. */
+static const char *member_name(const char *raw)
 {
-	_cleanup_close_ int fd = cvol_openat_beneath(rootfd, path, O_RDONLY, 0);
-	if (fd < 0) {
-		cvol_error_set(err, -fd, "open `%s`", path);
+	while (raw[0] == '.' && raw[1] == '/')
+		raw += 2;
+	while (raw[0] == '/')
+		raw++;
+	return raw;
+}
+
+/* Open the image tar for reading its members from the start. */
+static struct archive *open_image_tar(const struct image *img, struct cvol_error *err)
+{
+	struct archive *a = archive_read_new();
+	if (!a) {
+		cvol_error_set(err, ENOMEM, "read the image");
 		return NULL;
 	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, img->tar_path, 128 * 1024) != ARCHIVE_OK) {
+		cvol_error_setx(err, EINVAL, "read `%s`: %s", img->tar_path, archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int keep_small(struct image *img, const char *name, struct archive *a, size_t len,
+		      struct cvol_error *err)
+{
+	struct small_file *grown = realloc(img->small, (img->n_small + 1) * sizeof(*grown));
+	if (!grown)
+		return cvol_error_set(err, ENOMEM, "read the image");
+	img->small = grown;
+	struct small_file *f = &img->small[img->n_small];
+	*f = (struct small_file){ .name = strdup(name), .data = malloc(len + 1), .len = len };
+	img->n_small++;
+	if (!f->name || !f->data)
+		return cvol_error_set(err, ENOMEM, "read the image");
+	if (archive_read_data(a, f->data, len) != (la_ssize_t)len)
+		return cvol_error_setx(err, EBADMSG, "read `%s` from the image: %s", name,
+				       archive_error_string(a));
+	f->data[len] = '\0';
+	return 0;
+}
+
+/* One pass over the image tar: keep its small members (the manifests and configs). */
+static int index_image_tar(struct image *img, struct cvol_error *err)
+{
+	struct archive_entry *e;
+	int ar, r = 0;
+	struct archive *a = open_image_tar(img, err);
+	if (!a)
+		return -err->code;
+	while (r == 0 && ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN))
+		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) <= SMALL_FILE_MAX)
+			r = keep_small(img, member_name(archive_entry_pathname(e)), a,
+				       (size_t)archive_entry_size(e), err);
+	if (r == 0 && ar != ARCHIVE_EOF)
+		r = cvol_error_setx(err, EBADMSG, "read `%s`: %s", img->tar_path, archive_error_string(a));
+	archive_read_free(a);
+	return r;
+}
+
+static const struct small_file *find_small(const struct image *img, const char *name)
+{
+	for (size_t i = 0; i < img->n_small; i++)
+		if (strcmp(img->small[i].name, name) == 0)
+			return &img->small[i];
+	return NULL;
+}
+
+static bool image_has(const struct image *img, const char *name)
+{
+	struct stat st;
+	return img->tar_path ? find_small(img, name) != NULL : fstatat(img->rootfd, name, &st, 0) == 0;
+}
+
+/* A layer's bytes, from a file of a directory image, a small member, or the image tar in place. */
+struct layer_reader {
+	int fd;
+	struct archive *outer;
+	const struct small_file *small;
+	bool small_done;
+	char buf[128 * 1024];
+};
+
+static la_ssize_t layer_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct layer_reader *lr = ctx;
+	(void)a;
+	if (lr->small) {
+		*buf = lr->small->data;
+		la_ssize_t n = lr->small_done ? 0 : (la_ssize_t)lr->small->len;
+		lr->small_done = true;
+		return n;
+	}
+	if (lr->outer) {
+		size_t size;
+		la_int64_t offset;
+		int ar = archive_read_data_block(lr->outer, buf, &size, &offset);
+		return ar == ARCHIVE_EOF ? 0 : ar == ARCHIVE_OK ? (la_ssize_t)size : -1;
+	}
+	ssize_t n;
+	while ((n = read(lr->fd, lr->buf, sizeof(lr->buf))) < 0 && errno == EINTR)
+		;
+	*buf = lr->buf;
+	return n;
+}
+
+static void layer_reader_close(struct layer_reader *lr)
+{
+	cvol_closep(&lr->fd);
+	if (lr->outer)
+		archive_read_free(lr->outer);
+	free(lr);
+}
+
+static struct layer_reader *layer_reader_open(const struct image *img, const char *path,
+					      struct cvol_error *err)
+{
+	struct layer_reader *lr = calloc(1, sizeof(*lr));
+	struct archive_entry *e;
+	int ar;
+
+	if (!lr) {
+		cvol_error_set(err, ENOMEM, "read layer `%s`", path);
+		return NULL;
+	}
+	lr->fd = -1;
+	if (!img->tar_path) {
+		lr->fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY, 0);
+		if (lr->fd >= 0)
+			return lr;
+		cvol_error_set(err, -lr->fd, "open layer `%s`", path);
+	} else if ((lr->small = find_small(img, path))) {
+		return lr;
+	} else if ((lr->outer = open_image_tar(img, err))) {
+		while ((ar = archive_read_next_header(lr->outer, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)
+			if (strcmp(member_name(archive_entry_pathname(e)), path) == 0)
+				return lr;
+		cvol_error_setx(err, ENOENT, "open layer `%s`: not in the image", path);
+	}
+	layer_reader_close(lr);
+	return NULL;
+}
+
+/* The small file @path of the image, read whole (at most SMALL_FILE_MAX). */
+static int read_small(const struct image *img, const char *path, char **ret, size_t *ret_len,
+		      struct cvol_error *err)
+{
+	const struct small_file *f = img->tar_path ? find_small(img, path) : NULL;
+	if (img->tar_path) {
+		if (!f)
+			return cvol_error_setx(err, ENOENT, "open `%s`: not in the image (or over 1 MiB)",
+					       path);
+		*ret = f->data;
+		*ret_len = f->len;
+		return 0;
+	}
+	/* a directory image: the exact bytes (the digest covers every one) */
+	_cleanup_close_ int fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY, 0);
+	if (fd < 0)
+		return cvol_error_set(err, -fd, "open `%s`", path);
+	_cleanup_free_ char *data = malloc(SMALL_FILE_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+	if (!data)
+		return cvol_error_set(err, ENOMEM, "read `%s`", path);
+	while (len < SMALL_FILE_MAX && (n = read(fd, data + len, SMALL_FILE_MAX - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cvol_error_set(err, errno, "read `%s`", path);
+		len += (size_t)n;
+	}
+	data[len] = '\0';
+	*ret = TAKE_PTR(data);
+	*ret_len = len;
+	return 1; /* the caller frees it */
+}
+
+static json_t *load_json(const struct image *img, const char *path, const char *expect_digest,
+			 struct cvol_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int owned = read_small(img, path, &data, &len, err);
+	if (owned < 0)
+		return NULL;
+	json_t *doc = NULL;
 	if (expect_digest && *expect_digest) {
+		struct cvol_sha256 s;
 		char hex[CVOL_SHA256_HEX_LEN + 1];
-		int r = cvol_sha256_fd(fd, hex, NULL);
-		if (r < 0 || strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0 ||
-		    lseek(fd, 0, SEEK_SET) < 0) {
+		cvol_sha256_init(&s);
+		cvol_sha256_update(&s, data, len);
+		cvol_sha256_final_hex(&s, hex);
+		if (strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0) {
 			cvol_error_setx(err, EBADMSG, "`%s` does not match its digest %s", path,
 					expect_digest);
-			return NULL;
+			goto out;
 		}
 	}
 	json_error_t jerr;
-	FILE *f = fdopen(fd, "re");
-	if (!f) {
-		cvol_error_set(err, errno, "read `%s`", path);
-		return NULL;
-	}
-	fd = -1;
-	json_t *doc = json_loadf(f, 0, &jerr);
-	fclose(f);
+	doc = json_loadb(data, len, 0, &jerr);
 	if (!doc)
 		cvol_error_setx(err, EBADMSG, "`%s` is not valid JSON: %s (line %d)", path, jerr.text,
 				jerr.line);
+out:
+	if (owned)
+		free(data);
 	return doc;
 }
 
@@ -109,8 +304,6 @@ static int alloc_layers(struct image *img, size_t n, struct cvol_error *err)
 	if (!img->layers)
 		return cvol_error_set(err, ENOMEM, "read the image");
 	img->n_layers = n;
-	for (size_t i = 0; i < n; i++)
-		img->layers[i].fd = -1;
 	return 0;
 }
 
@@ -141,7 +334,7 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 		snprintf(config_blob, sizeof(config_blob), DIGEST_PREFIX "%s", config_path + 13);
 		config_digest = config_blob;
 	}
-	json_t *config = load_json(img->rootfd, config_path, config_digest, err);
+	json_t *config = load_json(img, config_path, config_digest, err);
 	if (!config)
 		return -err->code;
 	r = read_diff_ids(config, img, err);
@@ -160,7 +353,7 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 	int r = blob_path(digest, path, sizeof(path), err);
 	if (r < 0)
 		return cvol_error_wrap(err, "index.json");
-	json_auto_t *manifest = load_json(img->rootfd, path, digest, err);
+	json_auto_t *manifest = load_json(img, path, digest, err);
 	if (!manifest)
 		return -err->code;
 	if (json_object_get(manifest, "manifests")) /* an index of indexes: take its first manifest */
@@ -182,7 +375,7 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 	r = blob_path(config_digest, path, sizeof(path), err);
 	if (r < 0)
 		return r;
-	json_t *config = load_json(img->rootfd, path, config_digest, err);
+	json_t *config = load_json(img, path, config_digest, err);
 	if (!config)
 		return -err->code;
 	r = read_diff_ids(config, img, err);
@@ -192,13 +385,12 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 
 static int read_image(struct image *img, struct cvol_error *err)
 {
-	struct stat st;
-	if (fstatat(img->rootfd, "manifest.json", &st, 0) == 0) {
-		json_auto_t *manifest = load_json(img->rootfd, "manifest.json", NULL, err);
+	if (image_has(img, "manifest.json")) {
+		json_auto_t *manifest = load_json(img, "manifest.json", NULL, err);
 		return manifest ? read_docker_manifest(img, manifest, err) : -err->code;
 	}
-	if (fstatat(img->rootfd, "index.json", &st, 0) == 0) {
-		json_auto_t *index = load_json(img->rootfd, "index.json", NULL, err);
+	if (image_has(img, "index.json")) {
+		json_auto_t *index = load_json(img, "index.json", NULL, err);
 		return index ? read_oci_index(img, index, err) : -err->code;
 	}
 	return cvol_error_setx(err, EINVAL,
@@ -228,8 +420,28 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 	snprintf(ret, size, "sha256-%s", chain + strlen(DIGEST_PREFIX));
 }
 
-/* sha256 of the decompressed stream of @fd (gzip, zstd... or none), via libarchive's raw format. */
-static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path,
+/* sha256 of a layer's bytes as stored, read through @lr to its end. */
+static int sha256_stored(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes)
+{
+	struct cvol_sha256 s;
+	const void *buf;
+	la_ssize_t n;
+	uint64_t bytes = 0;
+
+	cvol_sha256_init(&s);
+	while ((n = layer_read(NULL, lr, &buf)) > 0) {
+		cvol_sha256_update(&s, buf, (size_t)n);
+		bytes += (uint64_t)n;
+	}
+	if (n < 0)
+		return -EIO;
+	cvol_sha256_final_hex(&s, hex);
+	*ret_bytes = bytes;
+	return 0;
+}
+
+/* sha256 of the decompressed stream (gzip, zstd... or none), via libarchive's raw format. */
+static int sha256_uncompressed(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path,
 			       struct cvol_error *err)
 {
 	struct archive *a = archive_read_new();
@@ -242,7 +454,7 @@ static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const 
 	archive_read_support_filter_all(a);
 	archive_read_support_format_raw(a);
 	cvol_sha256_init(&s);
-	if (archive_read_open_fd(a, fd, 128 * 1024) != ARCHIVE_OK ||
+	if (archive_read_open(a, lr, NULL, layer_read, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
 	} else {
@@ -260,12 +472,16 @@ static int sha256_uncompressed(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], const 
 	return r;
 }
 
-/* Check the layer file against its digests: the stored blob, and for an uncompressed tar its diff_id. */
-static int check_layer_digest(struct image *img, struct image_layer *l, int fd, uint64_t *ret_bytes,
-			      struct cvol_error *err)
+/* Check a layer against its digests: the stored blob (or, for an uncompressed
+ * layer.tar, its diff_id), and for a compressed blob the diff_id of its tar too. */
+static int check_layer_digest(const struct image *img, struct image_layer *l, struct cvol_error *err)
 {
 	char hex[CVOL_SHA256_HEX_LEN + 1];
-	int r = cvol_sha256_fd(fd, hex, ret_bytes);
+	struct layer_reader *lr = layer_reader_open(img, l->path, err);
+	if (!lr)
+		return -err->code;
+	int r = sha256_stored(lr, hex, &l->bytes);
+	layer_reader_close(lr);
 	if (r < 0)
 		return cvol_error_set(err, -r, "read layer `%s`", l->path);
 	const char *want = *l->blob_digest ? l->blob_digest : l->diff_id;
@@ -273,13 +489,13 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 		return cvol_error_setx(err, EBADMSG,
 				       "layer `%s` does not match its digest %s (it is sha256:%s)", l->path,
 				       want, hex);
-	(void)img;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return cvol_error_set(err, errno, "rewind layer `%s`", l->path);
 	if (!*l->blob_digest || strcmp(l->blob_digest, l->diff_id) == 0)
-		return 0; /* the file is the uncompressed tar: its digest was the diff_id */
+		return 0; /* the blob is the uncompressed tar: its digest was the diff_id */
 	/* A compressed blob: its tar must be the diff_id the layer is named by. */
-	r = sha256_uncompressed(fd, hex, l->path, err);
+	if (!(lr = layer_reader_open(img, l->path, err)))
+		return -err->code;
+	r = sha256_uncompressed(lr, hex, l->path, err);
+	layer_reader_close(lr);
 	if (r < 0)
 		return r;
 	if (strcmp(hex, l->diff_id + strlen(DIGEST_PREFIX)) != 0)
@@ -287,9 +503,18 @@ static int check_layer_digest(struct image *img, struct image_layer *l, int fd, 
 			err, EBADMSG,
 			"layer `%s` uncompressed does not match its digest %s (it is sha256:%s)", l->path,
 			l->diff_id, hex);
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return cvol_error_set(err, errno, "rewind layer `%s`", l->path);
 	return 0;
+}
+
+static int import_one(struct cvol_store *store, const struct image *img, const struct image_layer *l,
+		      const char *id, const char *parent, struct cvol_error *err)
+{
+	struct layer_reader *lr = layer_reader_open(img, l->path, err);
+	if (!lr)
+		return -err->code;
+	int r = layer_import_read(store, id, parent, layer_read, lr, err);
+	layer_reader_close(lr);
+	return r;
 }
 
 static int import_layers(struct cvol_store *store, struct image *img, cvol_image_progress_fn progress,
@@ -300,11 +525,7 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 
 	/* Every digest before any layer is made: a corrupted image adds nothing to the store. */
 	for (size_t i = 0; i < img->n_layers; i++) {
-		struct image_layer *l = &img->layers[i];
-		l->fd = cvol_openat_beneath(img->rootfd, l->path, O_RDONLY, 0);
-		if (l->fd < 0)
-			return cvol_error_set(err, -l->fd, "open layer `%s`", l->path);
-		int r = check_layer_digest(img, l, l->fd, &l->bytes, err);
+		int r = check_layer_digest(img, &img->layers[i], err);
 		if (r < 0)
 			return r;
 	}
@@ -313,14 +534,13 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 		chain_id(i ? chain : NULL, l->diff_id, chain, sizeof(chain));
 		snprintf(parent, sizeof(parent), "%s", id);
 		layer_id_of(chain, id, sizeof(id));
-		int r;
 		struct stat st;
 		char diff[128];
 		snprintf(diff, sizeof(diff), "%s/diff", id);
 		if (fstatat(store->overlay_fd, diff, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			p.layers_reused++;
 		} else {
-			r = cvol_layer_import(store, id, i ? parent : NULL, l->fd, false, NULL, err);
+			int r = import_one(store, img, l, id, i ? parent : NULL, err);
 			if (r < 0)
 				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
 						       l->path);
@@ -334,56 +554,32 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 	return *ret_top ? 0 : cvol_error_set(err, ENOMEM, "import the image");
 }
 
-/* A tar of the image is unpacked into .staging/i-<rnd> (flocked, so that another
- * process opening the store leaves it alone) and removed afterwards. */
-static int unpack_image_tar(struct cvol_store *store, int fd, char name[CVOL_SHORTID_LEN + 3], int *ret_lock,
-			    struct cvol_error *err)
-{
-	name[0] = 'i';
-	name[1] = '-';
-	int r = cvol_shortid_generate(name + 2);
-	if (r < 0)
-		return cvol_error_set(err, -r, "name a staging dir");
-	if (mkdirat(store->staging_fd, name, 0700) < 0)
-		return cvol_error_set(err, errno, "create a staging dir");
-	int dfd = cvol_dir_open_at(store->staging_fd, name, false, err);
-	if (dfd < 0)
-		return dfd;
-	flock(dfd, LOCK_EX);
-	*ret_lock = dfd;
-	r = cvol_tar_import(dfd, fd, false, NULL, err);
-	return r < 0 ? cvol_error_wrap(err, "unpack the image") : 0;
-}
-
 int cvol_image_import(struct cvol_store *store, const char *path, cvol_image_progress_fn progress, void *data,
 		      char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
-	char unpacked[CVOL_SHORTID_LEN + 3] = "";
-	int lock = -1, r;
 	struct stat st;
+	int r = 0;
 
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return cvol_error_set(err, errno, "import image `%s`", path);
 	if (S_ISDIR(st.st_mode)) {
 		img.rootfd = TAKE_FD(fd);
-		r = 0;
 	} else {
-		r = unpack_image_tar(store, fd, unpacked, &lock, err);
-		if (r == 0 && (img.rootfd = dup(lock)) < 0)
-			r = cvol_error_set(err, errno, "open the unpacked image");
+		img.tar_path = path; /* read in place: nothing of it is copied to disk */
+		r = index_image_tar(&img, err);
 	}
 	if (r == 0)
 		r = read_image(&img, err);
 	if (r == 0)
 		r = import_layers(store, &img, progress, data, ret_top_id, err);
-	if (*unpacked)
-		cvol_dir_remove_tree(store->staging_fd, unpacked, NULL);
-	cvol_closep(&lock);
 	cvol_closep(&img.rootfd);
-	for (size_t i = 0; i < img.n_layers; i++)
-		cvol_closep(&img.layers[i].fd);
+	for (size_t i = 0; i < img.n_small; i++) {
+		free(img.small[i].name);
+		free(img.small[i].data);
+	}
+	free(img.small);
 	free(img.layers);
 	if (r < 0)
 		return cvol_error_wrap(err, "import image `%s`", path);

@@ -2,6 +2,8 @@
 /* Private to overlay/ (and its unit tests). */
 #pragma once
 
+#include <archive.h>
+
 #include "../common/fs.h"
 #include "../common/log.h"
 #include "../common/strv.h"
@@ -118,5 +120,11 @@ bool cvol_whiteout_xattr_is_overlay(const char *name);
 /* Unpack the tar (plain, gzip, zstd...) read from @archive_fd into the directory @rootfd. */
 int cvol_tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
 		    struct cvol_error *err);
+/* Like cvol_tar_import(), reading the archive through libarchive's @read_cb with @ctx. */
+int cvol_tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
+			 struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+/* Create layer @id on @parent from the tar read through @read_cb, as cvol_layer_import() does. */
+int layer_import_read(struct cvol_store *store, const char *id, const char *parent,
+		      archive_read_callback *read_cb, void *ctx, struct cvol_error *err);
 /* Write the layer directory @rootfd as a tar with OCI whiteouts to @out_fd. */
 int cvol_tar_export(int rootfd, int out_fd, struct cvol_error *err);

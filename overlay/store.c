@@ -128,10 +128,6 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 {
 	(void)d_type;
 	(void)data;
-	/* an image being unpacked holds an flock on its dir, outside the store lock */
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-		return 0;
 	cvol_log_debug(CVOL_LOG_STORE, "removing half-built layer `%s`", name);
 	return cvol_dir_remove_tree(dirfd, name, err);
 }
@@ -442,7 +438,9 @@ int cvol_layer_create(struct cvol_store *store, const char *id, const char *pare
 }
 
 struct tar_source {
-	int fd;
+	int fd; /* the tar, or -1 to read through read_cb */
+	archive_read_callback *read_cb;
+	void *ctx;
 	bool userxattr;
 	struct cvol_tar_stats stats;
 };
@@ -450,6 +448,8 @@ struct tar_source {
 static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 {
 	struct tar_source *t = data;
+	if (t->fd < 0)
+		return cvol_tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
 	return cvol_tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
 }
 
@@ -462,6 +462,14 @@ int cvol_layer_import(struct cvol_store *store, const char *id, const char *pare
 	if (r == 0 && ret_stats)
 		*ret_stats = t.stats;
 	return r;
+}
+
+int layer_import_read(struct cvol_store *store, const char *id, const char *parent,
+		      archive_read_callback *read_cb, void *ctx, struct cvol_error *err)
+{
+	struct tar_source t = { .fd = -1, .read_cb = read_cb, .ctx = ctx };
+	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
+	return layer_create_from(store, "import", id, &src, err);
 }
 
 static int layer_export_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)

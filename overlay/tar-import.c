@@ -416,33 +416,41 @@ static int apply_dir_times(struct importer *im, struct cvol_error *err)
 	return 0;
 }
 
-int cvol_tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
-		    struct cvol_error *err)
+/* Unpack what @im->a (opened) holds, then set the directory times. */
+static int import_archive(struct importer *im, struct cvol_error *err)
 {
-	struct importer im = { .rootfd = rootfd, .userxattr = userxattr };
 	struct archive_entry *e;
 	int r = 0, ar;
+
+	while ((ar = archive_read_next_header(im->a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+		r = import_entry(im, e, err);
+		if (r < 0)
+			return r;
+	}
+	if (ar != ARCHIVE_EOF)
+		return cvol_error_setx(err, EINVAL, "read the layer archive: %s",
+				       archive_error_string(im->a));
+	return apply_dir_times(im, err);
+}
+
+/* Open the archive from @fd, or through @read_cb when @fd < 0, and unpack it. */
+static int import_from(int rootfd, int fd, archive_read_callback *read_cb, void *ctx, bool userxattr,
+		       struct cvol_tar_stats *ret_stats, struct cvol_error *err)
+{
+	struct importer im = { .rootfd = rootfd, .userxattr = userxattr };
+	int r;
 
 	im.a = archive_read_new();
 	if (!im.a)
 		return cvol_error_set(err, ENOMEM, "read the layer archive");
 	archive_read_support_filter_all(im.a);
 	archive_read_support_format_tar(im.a);
-	if (archive_read_open_fd(im.a, archive_fd, 64 * 1024) != ARCHIVE_OK) {
+	int ar = fd >= 0 ? archive_read_open_fd(im.a, fd, 128 * 1024)
+			 : archive_read_open(im.a, ctx, NULL, read_cb, NULL);
+	if (ar != ARCHIVE_OK)
 		r = cvol_error_setx(err, EINVAL, "read the layer archive: %s", archive_error_string(im.a));
-		goto out;
-	}
-	while ((ar = archive_read_next_header(im.a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
-		r = import_entry(&im, e, err);
-		if (r < 0)
-			goto out;
-	}
-	if (ar != ARCHIVE_EOF) {
-		r = cvol_error_setx(err, EINVAL, "read the layer archive: %s", archive_error_string(im.a));
-		goto out;
-	}
-	r = apply_dir_times(&im, err);
-out:
+	else
+		r = import_archive(&im, err);
 	for (size_t i = 0; i < im.n_dirs; i++)
 		free(im.dirs[i].path);
 	free(im.dirs);
@@ -450,4 +458,16 @@ out:
 	if (r == 0 && ret_stats)
 		*ret_stats = im.stats;
 	return r;
+}
+
+int cvol_tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
+		    struct cvol_error *err)
+{
+	return import_from(rootfd, archive_fd, NULL, NULL, userxattr, ret_stats, err);
+}
+
+int cvol_tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
+			 struct cvol_tar_stats *ret_stats, struct cvol_error *err)
+{
+	return import_from(rootfd, -1, read_cb, ctx, userxattr, ret_stats, err);
 }
