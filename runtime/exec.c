@@ -5,6 +5,10 @@
 #include "runtime.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <stdint.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,6 +61,65 @@ static int mount_dev(const char *root, struct cvol_error *err)
 	return 0;
 }
 
+/* What runc keeps from a container's /proc: the kernel's knobs read-only, some files hidden. */
+static const char *const proc_read_only[] = { "sys", "sysrq-trigger", "irq", "bus", "fs" };
+static const char *const proc_masked[] = { "kcore",	    "keys",	   "timer_list", "sched_debug",
+					   "latency_stats", "timer_stats", "acpi",	 "scsi" };
+
+static int guard_proc(const char *proc, struct cvol_error *err)
+{
+	char path[4096];
+	struct stat st;
+
+	for (size_t i = 0; i < ARRAY_SIZE(proc_read_only); i++) {
+		snprintf(path, sizeof(path), "%s/%s", proc, proc_read_only[i]);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, path, NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			return cvol_error_set(err, errno, "make `%s` read-only", path);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++) {
+		snprintf(path, sizeof(path), "%s/%s", proc, proc_masked[i]);
+		if (lstat(path, &st) < 0)
+			continue;
+		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+					    : mount("/dev/null", path, NULL, MS_BIND, NULL);
+		if (r < 0)
+			return cvol_error_set(err, errno, "hide `%s`", path);
+	}
+	return 0;
+}
+
+/* The capabilities Docker leaves a container; every other one is dropped before the exec. */
+static const int kept_caps[] = {
+	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,	     CAP_FOWNER,
+	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,	     CAP_SETUID,
+	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+	CAP_KILL,    CAP_AUDIT_WRITE,
+};
+
+static int drop_capabilities(struct cvol_error *err)
+{
+	uint64_t keep = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(kept_caps); i++)
+		keep |= 1ULL << kept_caps[i];
+	for (int cap = 0; cap <= 63; cap++)
+		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return cvol_error_set(err, errno, "drop capability %d", cap);
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {
+		{ .effective = (uint32_t)keep, .permitted = (uint32_t)keep, .inheritable = 0 },
+		{ .effective = (uint32_t)(keep >> 32),
+		  .permitted = (uint32_t)(keep >> 32),
+		  .inheritable = 0 },
+	};
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return cvol_error_set(err, errno, "set capabilities");
+	return 0;
+}
+
 /* The new root: private propagation, /proc, /dev, then pivot_root with the old root detached. */
 static int enter_root(const char *root, struct cvol_error *err)
 {
@@ -66,11 +129,17 @@ static int enter_root(const char *root, struct cvol_error *err)
 		return cvol_error_set(err, errno, "make the mount namespace private");
 	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return cvol_error_set(err, errno, "bind `%s` on itself", root);
+	/* device nodes of the image open nothing: only /dev's own binds do */
+	if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
+		return cvol_error_set(err, errno, "make `%s` nodev", root);
 	snprintf(path, sizeof(path), "%s/proc", root);
 	mkdir(path, 0555);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return cvol_error_set(err, errno, "mount /proc in `%s`", root);
-	int r = mount_dev(root, err);
+	int r = guard_proc(path, err);
+	if (r < 0)
+		return r;
+	r = mount_dev(root, err);
 	if (r < 0)
 		return r;
 	if (chdir(root) < 0)
@@ -89,7 +158,13 @@ static _Noreturn void run_init(const struct cvol_exec_config *cfg, void *filter,
 {
 	struct cvol_error err = { 0 };
 
-	if (enter_root(cfg->root, &err) < 0 || cvol_seccomp_load(filter, &err) < 0)
+	if (enter_root(cfg->root, &err) < 0)
+		child_fail(report_fd, &err);
+	if (setsid() < 0) /* no controlling terminal of the caller's to type into */
+		cvol_error_set(&err, errno, "setsid");
+	/* fds the caller left open without O_CLOEXEC stay with it */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (err.code || drop_capabilities(&err) < 0 || cvol_seccomp_load(filter, &err) < 0)
 		child_fail(report_fd, &err);
 	execvp(cfg->argv[0], cfg->argv);
 	cvol_error_set(&err, errno, "run `%s`", cfg->argv[0]);
@@ -110,8 +185,8 @@ static _Noreturn void run_namespaces(const struct cvol_exec_config *cfg, void *f
 {
 	struct cvol_error err = { 0 };
 
-	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0) {
-		cvol_error_set(&err, errno, "create mount and PID namespaces");
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET) < 0) {
+		cvol_error_set(&err, errno, "create mount, PID, UTS, IPC and network namespaces");
 		child_fail(report_fd, &err);
 	}
 	pid_t pid = fork();

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 /* Refused with EPERM by the default filter: what Docker's default profile keeps from a
@@ -79,6 +80,8 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
 	if (nr == __NR_SCMP_ERROR)
 		return 0; /* not a syscall of this architecture */
 	int r = seccomp_rule_add_array(ctx, action, nr, n_args, args);
+	if (r == -EACCES) /* the same as the default action: nothing to add */
+		return 0;
 	if (r < 0 && r != -EEXIST)
 		return cvol_error_set(err, -r, "seccomp rule for `%s`", name);
 	return 0;
@@ -91,6 +94,16 @@ static int build_default(scmp_filter_ctx *ret, struct cvol_error *err)
 		return cvol_error_set(err, ENOMEM, "seccomp filter");
 	for (size_t i = 0; i < ARRAY_SIZE(default_refused); i++) {
 		int r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), default_refused[i], 0, NULL, err);
+		if (r < 0) {
+			seccomp_release(ctx);
+			return r;
+		}
+	}
+	/* no typing into a terminal the command shares with its caller */
+	static const unsigned long tty_injection[] = { TIOCSTI, TIOCLINUX };
+	for (size_t i = 0; i < ARRAY_SIZE(tty_injection); i++) {
+		struct scmp_arg_cmp arg = SCMP_A1(SCMP_CMP_EQ, tty_injection[i]);
+		int r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &arg, err);
 		if (r < 0) {
 			seccomp_release(ctx);
 			return r;

@@ -48,8 +48,11 @@ test_exec_default_seccomp() {
 	assert_contains "$out" "mount: permission denied" "mount in the child is refused"
 	assert_contains "$out" "Operation not permitted" "unshare in the child is refused"
 	assert_contains "$out" "done" "the command ran on"
-	out=$(exec_run --exec --seccomp=unconfined -- /bin/sh -c 'mkdir -p /mnt; mount -t tmpfs x /mnt && echo mounted')
-	assert_contains "$out" "mounted" "mount with --seccomp=unconfined"
+	# a user namespace needs no capability: only the filter stands in the way
+	out=$(exec_run --exec -- /bin/sh -c 'unshare -U true 2>&1 || echo refused')
+	assert_contains "$out" "refused" "unshare -U under the default filter"
+	out=$(exec_run --exec --seccomp=unconfined -- /bin/sh -c 'unshare -U true && echo userns-ok')
+	assert_contains "$out" "userns-ok" "unshare -U with --seccomp=unconfined"
 }
 
 test_exec_docker_profile() {
@@ -93,4 +96,31 @@ test_exec_layers_from_store() {
 	assert_file_content "$WORK/u/new" w
 	expect_failure "$CVOL_MOUNT" --layers nope --root "$WORK/root" --upper "$WORK/u" "$WORK/m"
 	assert_contains "$out" 'layer `nope`: no such layer' "--layers of a missing layer"
+}
+
+# Confined as Docker confines a container: its capabilities, a read-only /proc/sys, hidden
+# kernel files, its own network, no device nodes of the image.
+test_exec_confinement() {
+	exec_make_root
+	local d
+	for d in grep hostname mknod head; do ln -sf busybox "$WORK/img/bin/$d"; done
+	mknod "$WORK/img/disk" b 7 0 2>/dev/null || true
+	local host_name out
+	host_name=$(hostname)
+	out=$(exec_run --exec -- /bin/sh -c '
+		grep CapEff /proc/self/status
+		echo x > /proc/sys/kernel/hostname 2>&1 || echo proc-sys-read-only
+		head -c 10 /proc/kcore | wc -c
+		ls /sys/class/net 2>/dev/null; cat /proc/net/dev | wc -l
+		hostname inside 2>&1 || echo no-hostname
+		head -c 1 /disk 2>&1 || echo disk-refused
+		mknod /newdisk b 7 0 2>&1 && head -c 1 /newdisk 2>&1 || echo newdisk-refused')
+	assert_contains "$out" "CapEff:	00000000a80425fb" "Docker's default capabilities"
+	assert_contains "$out" "proc-sys-read-only" "/proc/sys is read-only"
+	assert_contains "$out" "no-hostname" "no CAP_SYS_ADMIN for sethostname"
+	assert_contains "$out" "disk-refused" "a device node of the image opens nothing"
+	assert_contains "$out" "newdisk-refused" "a device node made inside opens nothing"
+	assert_eq "$host_name" "$(hostname)" "the host's name"
+	assert_eq 0 "$(sed -n 3p <<<"$out" | tr -d ' ')" "bytes read from /proc/kcore"
+	assert_eq 3 "$(sed -n 4p <<<"$out" | tr -d ' ')" "lines of /proc/net/dev (only lo: its own network)"
 }
