@@ -33,6 +33,7 @@ struct small_file {
 };
 
 #define SMALL_FILE_MAX (1024 * 1024)
+#define SMALL_FILES_TOTAL_MAX (64 * 1024 * 1024) /* an image tar's metadata, held in memory */
 
 /* An image as a directory (rootfd), or as a tar (tar_path) read in place: its small
  * members are kept in memory, its layers streamed out of it, never copied to disk. */
@@ -41,6 +42,7 @@ struct image {
 	const char *tar_path;
 	struct small_file *small;
 	size_t n_small;
+	size_t small_bytes;
 	struct image_layer *layers;
 	size_t n_layers;
 };
@@ -76,6 +78,10 @@ static struct archive *open_image_tar(const struct image *img, struct cvol_error
 static int keep_small(struct image *img, const char *name, struct archive *a, size_t len,
 		      struct cvol_error *err)
 {
+	img->small_bytes += len;
+	if (img->small_bytes > SMALL_FILES_TOTAL_MAX)
+		return cvol_error_setx(err, E2BIG, "the image tar holds over %d MiB of small files",
+				       SMALL_FILES_TOTAL_MAX >> 20);
 	struct small_file *grown = realloc(img->small, (img->n_small + 1) * sizeof(*grown));
 	if (!grown)
 		return cvol_error_set(err, ENOMEM, "read the image");
@@ -130,13 +136,47 @@ struct layer_reader {
 	struct archive *outer;
 	const struct small_file *small;
 	bool small_done;
+	struct cvol_sha256 hash; /* of every byte handed out */
+	const char *expect;	 /* the digest those bytes must have ("sha256:..."), or NULL */
+	const char *path;
 	char buf[128 * 1024];
 };
 
+static la_ssize_t layer_read_raw(struct layer_reader *lr, const void **buf);
+
+/* libarchive's read callback: the layer's bytes, hashed on the way. */
 static la_ssize_t layer_read(struct archive *a, void *ctx, const void **buf)
 {
 	struct layer_reader *lr = ctx;
 	(void)a;
+	la_ssize_t n = layer_read_raw(lr, buf);
+	if (n > 0)
+		cvol_sha256_update(&lr->hash, *buf, (size_t)n);
+	return n;
+}
+
+/* After an import: read what the unpacker left unread, and refuse bytes that are not the
+ * ones checked before (the image changed in between). */
+static int layer_read_verify(void *ctx, struct cvol_error *err)
+{
+	struct layer_reader *lr = ctx;
+	const void *buf;
+	char hex[CVOL_SHA256_HEX_LEN + 1];
+	la_ssize_t n;
+
+	while ((n = layer_read(NULL, lr, &buf)) > 0)
+		;
+	if (n < 0)
+		return cvol_error_setx(err, EIO, "read layer `%s`", lr->path);
+	cvol_sha256_final_hex(&lr->hash, hex);
+	if (lr->expect && strcmp(hex, lr->expect + strlen(DIGEST_PREFIX)) != 0)
+		return cvol_error_setx(err, EBADMSG, "layer `%s` changed while it was imported (now sha256:%s)",
+				       lr->path, hex);
+	return 0;
+}
+
+static la_ssize_t layer_read_raw(struct layer_reader *lr, const void **buf)
+{
 	if (lr->small) {
 		*buf = lr->small->data;
 		la_ssize_t n = lr->small_done ? 0 : (la_ssize_t)lr->small->len;
@@ -176,11 +216,17 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 		return NULL;
 	}
 	lr->fd = -1;
+	lr->path = path;
+	cvol_sha256_init(&lr->hash);
 	if (!img->tar_path) {
-		lr->fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY, 0);
-		if (lr->fd >= 0)
+		struct stat st;
+		lr->fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
+		if (lr->fd >= 0 && fstat(lr->fd, &st) == 0 && S_ISREG(st.st_mode))
 			return lr;
-		cvol_error_set(err, -lr->fd, "open layer `%s`", path);
+		if (lr->fd >= 0)
+			cvol_error_setx(err, EBADMSG, "layer `%s` is not a regular file", path);
+		else
+			cvol_error_set(err, -lr->fd, "open layer `%s`", path);
 	} else if ((lr->small = find_small(img, path))) {
 		return lr;
 	} else if ((lr->outer = open_image_tar(img, err))) {
@@ -207,9 +253,12 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 		return 0;
 	}
 	/* a directory image: the exact bytes (the digest covers every one) */
-	_cleanup_close_ int fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY, 0);
+	_cleanup_close_ int fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
+	struct stat st;
 	if (fd < 0)
 		return cvol_error_set(err, -fd, "open `%s`", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return cvol_error_setx(err, EBADMSG, "`%s` is not a regular file", path);
 	_cleanup_free_ char *data = malloc(SMALL_FILE_MAX + 1);
 	size_t len = 0;
 	ssize_t n;
@@ -423,19 +472,15 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 /* sha256 of a layer's bytes as stored, read through @lr to its end. */
 static int sha256_stored(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes)
 {
-	struct cvol_sha256 s;
 	const void *buf;
 	la_ssize_t n;
 	uint64_t bytes = 0;
 
-	cvol_sha256_init(&s);
-	while ((n = layer_read(NULL, lr, &buf)) > 0) {
-		cvol_sha256_update(&s, buf, (size_t)n);
+	while ((n = layer_read(NULL, lr, &buf)) > 0)
 		bytes += (uint64_t)n;
-	}
 	if (n < 0)
 		return -EIO;
-	cvol_sha256_final_hex(&s, hex);
+	cvol_sha256_final_hex(&lr->hash, hex);
 	*ret_bytes = bytes;
 	return 0;
 }
@@ -512,7 +557,8 @@ static int import_one(struct cvol_store *store, const struct image *img, const s
 	struct layer_reader *lr = layer_reader_open(img, l->path, err);
 	if (!lr)
 		return -err->code;
-	int r = layer_import_read(store, id, parent, layer_read, lr, err);
+	lr->expect = *l->blob_digest ? l->blob_digest : l->diff_id;
+	int r = layer_import_read(store, id, parent, layer_read, layer_read_verify, lr, err);
 	layer_reader_close(lr);
 	return r;
 }
@@ -523,7 +569,8 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 	char chain[80] = "", id[80] = "", parent[80] = "";
 	struct cvol_image_progress p = { .layers_total = img->n_layers };
 
-	/* Every digest before any layer is made: a corrupted image adds nothing to the store. */
+	/* Every digest before any layer is made: a corrupted image adds nothing to the store
+	 * (and each import checks its bytes again, in case the image changes meanwhile). */
 	for (size_t i = 0; i < img->n_layers; i++) {
 		int r = check_layer_digest(img, &img->layers[i], err);
 		if (r < 0)

@@ -440,6 +440,7 @@ int cvol_layer_create(struct cvol_store *store, const char *id, const char *pare
 struct tar_source {
 	int fd; /* the tar, or -1 to read through read_cb */
 	archive_read_callback *read_cb;
+	int (*finish)(void *ctx, struct cvol_error *err); /* may refuse what was read (NULL: none) */
 	void *ctx;
 	bool userxattr;
 	struct cvol_tar_stats stats;
@@ -448,9 +449,11 @@ struct tar_source {
 static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 {
 	struct tar_source *t = data;
-	if (t->fd < 0)
-		return cvol_tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
-	return cvol_tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
+	if (t->fd >= 0)
+		return cvol_tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
+	int r = cvol_tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
+	/* still in .staging: a refusal here leaves no layer */
+	return r == 0 && t->finish ? t->finish(t->ctx, err) : r;
 }
 
 int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd, bool userxattr,
@@ -465,9 +468,10 @@ int cvol_layer_import(struct cvol_store *store, const char *id, const char *pare
 }
 
 int layer_import_read(struct cvol_store *store, const char *id, const char *parent,
-		      archive_read_callback *read_cb, void *ctx, struct cvol_error *err)
+		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err), void *ctx,
+		      struct cvol_error *err)
 {
-	struct tar_source t = { .fd = -1, .read_cb = read_cb, .ctx = ctx };
+	struct tar_source t = { .fd = -1, .read_cb = read_cb, .finish = finish, .ctx = ctx };
 	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
 	return layer_create_from(store, "import", id, &src, err);
 }
