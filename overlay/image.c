@@ -32,7 +32,7 @@ struct small_file {
 	size_t len;
 };
 
-#define SMALL_FILE_MAX (1024 * 1024)
+#define SMALL_FILE_MAX	      (1024 * 1024)
 #define SMALL_FILES_TOTAL_MAX (64 * 1024 * 1024) /* an image tar's metadata, held in memory */
 
 /* An image as a directory (rootfd), or as a tar (tar_path) read in place: its small
@@ -170,8 +170,9 @@ static int layer_read_verify(void *ctx, struct cvol_error *err)
 		return cvol_error_setx(err, EIO, "read layer `%s`", lr->path);
 	cvol_sha256_final_hex(&lr->hash, hex);
 	if (lr->expect && strcmp(hex, lr->expect + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(err, EBADMSG, "layer `%s` changed while it was imported (now sha256:%s)",
-				       lr->path, hex);
+		return cvol_error_setx(err, EBADMSG,
+				       "layer `%s` changed while it was imported (now sha256:%s)", lr->path,
+				       hex);
 	return 0;
 }
 

@@ -69,10 +69,12 @@ static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_er
 
 static int diff_one(struct differ *d, int dirfd, const char *dir, const char *name, struct cvol_error *err)
 {
-	char path[PATH_MAX];
+	/* on the heap: one frame per directory level, and layers can be deep */
+	_cleanup_free_ char *path = NULL;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+		return cvol_error_set(err, ENOMEM, "diff `%s`", name);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "stat `%s`", path);
 	if (cvol_whiteout_is(dirfd, name, &st))

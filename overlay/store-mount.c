@@ -115,10 +115,15 @@ static int layer_overlay_mount(struct cvol_store *store, const char *id, const s
 	if (asprintf(&upper, "%s/diff", id) < 0 || asprintf(&work, "%s/work", id) < 0 ||
 	    asprintf(&merged_rel, "%s/merged", id) < 0)
 		return cvol_error_set(err, ENOMEM, "mount");
+	/* a layer's diff must stay a plain tree that export and diff read as it is: no
+	 * redirects to renamed lower dirs, no metadata-only copies */
+	static char redirect_off[] = "redirect_dir=off", metacopy_off[] = "metacopy=off";
+	char *plain_diff[] = { redirect_off, metacopy_off, NULL };
 	struct cvol_overlay_config cfg = {
 		.lowers = m->chain[0] ? m->chain : empty_chain,
 		.upper = upper,
 		.work = work,
+		.options = plain_diff,
 		.base_dirfd = store->overlay_fd,
 	};
 	if (mkdirat(store->overlay_fd, merged_rel, 0700) < 0 && errno != EEXIST)

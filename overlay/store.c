@@ -468,8 +468,8 @@ int cvol_layer_import(struct cvol_store *store, const char *id, const char *pare
 }
 
 int layer_import_read(struct cvol_store *store, const char *id, const char *parent,
-		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err), void *ctx,
-		      struct cvol_error *err)
+		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err),
+		      void *ctx, struct cvol_error *err)
 {
 	struct tar_source t = { .fd = -1, .read_cb = read_cb, .finish = finish, .ctx = ctx };
 	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/limits.h>
 #include <sys/xattr.h>
 
 struct linked {
@@ -52,14 +53,18 @@ static int write_marker(struct exporter *ex, const char *dir, const char *name, 
 
 static void add_xattrs(struct exporter *ex, int fd)
 {
-	char names[4096], value[65536];
-	ssize_t len = flistxattr(fd, names, sizeof(names));
+	ssize_t size = flistxattr(fd, NULL, 0);
+	if (size <= 0)
+		return;
+	_cleanup_free_ char *names = malloc((size_t)size);
+	_cleanup_free_ char *value = malloc(XATTR_SIZE_MAX);
+	ssize_t len = names && value ? flistxattr(fd, names, (size_t)size) : -1;
 
 	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(names + off) + 1) {
 		const char *name = names + off;
 		if (cvol_whiteout_xattr_is_overlay(name))
 			continue;
-		ssize_t n = fgetxattr(fd, name, value, sizeof(value));
+		ssize_t n = fgetxattr(fd, name, value, XATTR_SIZE_MAX);
 		if (n >= 0)
 			archive_entry_xattr_add_entry(ex->e, name, value, (size_t)n);
 	}
@@ -105,10 +110,12 @@ static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cv
 static int export_one(struct exporter *ex, int dirfd, const char *dir, const char *name,
 		      struct cvol_error *err)
 {
-	char path[PATH_MAX], target[PATH_MAX];
+	/* on the heap: one frame per directory level, and layers can be deep */
+	_cleanup_free_ char *path = NULL;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+		return cvol_error_set(err, ENOMEM, "export `%s`", name);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return cvol_error_set(err, errno, "stat `%s`", path);
 	if (cvol_whiteout_is(dirfd, name, &st)) {
@@ -123,9 +130,10 @@ static int export_one(struct exporter *ex, int dirfd, const char *dir, const cha
 	archive_entry_unset_ctime(ex->e);
 	archive_entry_unset_birthtime(ex->e);
 	if (S_ISLNK(st.st_mode)) {
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		_cleanup_free_ char *target = malloc(PATH_MAX);
+		ssize_t n = target ? readlinkat(dirfd, name, target, PATH_MAX - 1) : -1;
 		if (n < 0)
-			return cvol_error_set(err, errno, "read symlink `%s`", path);
+			return cvol_error_set(err, target ? errno : ENOMEM, "read symlink `%s`", path);
 		target[n] = '\0';
 		archive_entry_set_symlink(ex->e, target);
 		return write_header(ex, path, err);

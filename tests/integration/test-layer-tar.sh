@@ -514,3 +514,17 @@ test_layer_tar_userxattr() {
 	assert_eq "y" "$(getfattr --only-values -n trusted.overlay.opaque "$WORK/root/overlay/tx/diff/opq")" \
 		"trusted.overlay.opaque by default"
 }
+
+# A deep layer exports and diffs (they recurse per directory level; the paths live on the heap).
+test_layer_tar_deep_tree() {
+	python3 - "$WORK/deep.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    p = "/".join(["d"] * 900) + "/leaf"
+    ti = tarfile.TarInfo(p); data = b"deep"; ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+PY
+	"$CVOL" --root "$WORK/root" layer import deep "$WORK/deep.tar" >/dev/null
+	"$CVOL" --root "$WORK/root" layer export deep >"$WORK/deep-out.tar"
+	assert_eq 901 "$(tar -tf "$WORK/deep-out.tar" | wc -l)" "entries of the deep export (900 dirs and the leaf)"
+	assert_eq 901 "$("$CVOL" --root "$WORK/root" layer diff deep | wc -l)" "lines of the deep diff"
+}
