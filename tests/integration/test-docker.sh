@@ -120,7 +120,10 @@ docker_e2e_teardown() {
 
 # Skip without dockerd or busybox; else start the plugin and a private dockerd, make the
 # image, and arrange for both daemons to be stopped when the test ends.
-docker_e2e_setup() {
+# Skip without docker; hide the host's plugin sockets and containerd (the namespace is
+# private: dockerd would use a running system containerd instead of its own); write the
+# private dockerd's config. Teardown runs at exit.
+docker_e2e_isolate() { # daemon.json text
 	[ -x "$DOCKER_E2E_DOCKERD" ] || skip "$DOCKER_E2E_DOCKERD is not installed (make deps)"
 	[ -x "$DOCKER_E2E_BUSYBOX" ] || skip "$DOCKER_E2E_BUSYBOX is not installed (busybox-static, make deps)"
 	[ -x "$DOCKER_E2E_CLIENT" ] || skip "$DOCKER_E2E_CLIENT is not installed (make deps)"
@@ -129,8 +132,6 @@ docker_e2e_setup() {
 	DOCKER_E2E_MOUNTED_PLUGINS=
 	DOCKER_E2E_MOUNTED_CONTAINERD=
 	trap docker_e2e_teardown EXIT
-	# The namespace is private: these tmpfs hide the host's plugin sockets and its
-	# containerd (dockerd would use a running system containerd instead of its own).
 	mkdir -p /run/docker/plugins
 	mount -t tmpfs tmpfs /run/docker/plugins
 	DOCKER_E2E_MOUNTED_PLUGINS=1
@@ -139,7 +140,11 @@ docker_e2e_setup() {
 		DOCKER_E2E_MOUNTED_CONTAINERD=1
 	fi
 	mkdir -p "$WORK/docker-client"
-	echo '{}' >"$WORK/daemon.json"
+	echo "$1" >"$WORK/daemon.json"
+}
+
+docker_e2e_setup() {
+	docker_e2e_isolate '{}'
 	docker_e2e_plugin_start
 	docker_e2e_dockerd_start
 	docker_e2e_make_image

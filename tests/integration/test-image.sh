@@ -276,23 +276,7 @@ img_assert_top_view() { # dir
 # A private dockerd (overlay2, no plugin) and a busybox base image with the applets the
 # steps use; stopped by docker_e2e_teardown when the test ends.
 img_docker_setup() {
-	[ -x "$DOCKER_E2E_DOCKERD" ] || skip "$DOCKER_E2E_DOCKERD is not installed (make deps)"
-	[ -x "$DOCKER_E2E_CLIENT" ] || skip "$DOCKER_E2E_CLIENT is not installed (make deps)"
-	[ -x "$DOCKER_E2E_BUSYBOX" ] || skip "$DOCKER_E2E_BUSYBOX is not installed (busybox-static, make deps)"
-	DOCKER_E2E_PLUGIN_PID=
-	DOCKER_E2E_DOCKERD_PID=
-	DOCKER_E2E_MOUNTED_PLUGINS=
-	DOCKER_E2E_MOUNTED_CONTAINERD=
-	trap docker_e2e_teardown EXIT
-	mkdir -p /run/docker/plugins
-	mount -t tmpfs tmpfs /run/docker/plugins
-	DOCKER_E2E_MOUNTED_PLUGINS=1
-	if [ -d /run/containerd ]; then
-		mount -t tmpfs tmpfs /run/containerd
-		DOCKER_E2E_MOUNTED_CONTAINERD=1
-	fi
-	mkdir -p "$WORK/docker-client"
-	echo '{"storage-driver": "overlay2"}' >"$WORK/daemon.json"
+	docker_e2e_isolate '{"storage-driver": "overlay2"}'
 	docker_e2e_dockerd_start
 	assert_eq overlay2 "$(docker_e2e_ok info --format '{{.Driver}}')" "dockerd's storage driver"
 
