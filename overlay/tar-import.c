@@ -73,8 +73,10 @@ static int open_beneath(int rootfd, const char *path, int flags, unsigned long l
 /* Open (making missing ones) the parent directories of an entry, beneath the root. */
 static int open_parent(struct importer *im, const char *dir, const char *entry, struct cvol_error *err)
 {
-	if (!*dir)
-		return fcntl(im->rootfd, F_DUPFD_CLOEXEC, 3);
+	if (!*dir) {
+		int fd = fcntl(im->rootfd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? cvol_error_set(err, errno, "open the layer root") : fd;
+	}
 	int fd = open_beneath(im->rootfd, dir, O_PATH | O_DIRECTORY, 0);
 	if (fd >= 0)
 		return fd;
@@ -86,10 +88,12 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 		return cvol_error_set(err, -fd, "open the directory of entry `%s`", entry);
 
 	/* create the missing components one by one, each beneath the last */
-	char part[PATH_MAX];
+	char part[PATH_MAX], *save = NULL;
 	int cur = fcntl(im->rootfd, F_DUPFD_CLOEXEC, 3);
+	if (cur < 0)
+		return cvol_error_set(err, errno, "open the layer root");
 	snprintf(part, sizeof(part), "%s", dir);
-	for (char *comp = strtok(part, "/"); comp && cur >= 0; comp = strtok(NULL, "/")) {
+	for (char *comp = strtok_r(part, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
 		if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
 			int r = cvol_error_set(err, errno, "make the directories of entry `%s`", entry);
 			close(cur);
@@ -97,11 +101,13 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 		}
 		int next = open_beneath(cur, comp, O_PATH | O_DIRECTORY, 0);
 		close(cur);
-		if (next < 0)
+		if (next == -EXDEV || next == -ELOOP)
 			return cvol_error_setx(
 				err, EPERM,
 				"entry `%s` would be written through a link that leads out of the layer",
 				entry);
+		if (next < 0) /* e.g. a file where the entry needs a directory */
+			return cvol_error_set(err, -next, "open the directories of entry `%s`", entry);
 		cur = next;
 	}
 	return cur;

@@ -528,3 +528,17 @@ PY
 	assert_eq 901 "$(tar -tf "$WORK/deep-out.tar" | wc -l)" "entries of the deep export (900 dirs and the leaf)"
 	assert_eq 901 "$("$CVOL" --root "$WORK/root" layer diff deep | wc -l)" "lines of the deep diff"
 }
+
+# An entry under a name an earlier entry made a file: one line that says so, no layer.
+test_layer_tar_file_where_dir_needed() {
+	python3 - "$WORK/fd.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for name in ("a", "a/b"):
+        ti = tarfile.TarInfo(name); ti.size = 1; t.addfile(ti, io.BytesIO(b"x"))
+PY
+	expect_failure "$CVOL" --root "$WORK/root" layer import fd "$WORK/fd.tar"
+	assert_one_line "$out" "a file where a directory is needed"
+	assert_contains "$out" 'open the directory of entry `a/b`: Not a directory' "a file where a directory is needed"
+	assert_eq 1 "$("$CVOL" --root "$WORK/root" layer ls | wc -l)" "layers after the refused import"
+}
