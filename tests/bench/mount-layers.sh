@@ -22,16 +22,9 @@ set -euo pipefail
 SELF=$(realpath "${BASH_SOURCE[0]}")
 TOP=$(cd "$(dirname "$SELF")/../.." && pwd)
 
-if [[ $EUID -ne 0 ]]; then
-	echo "mount-layers: needs root (it mounts overlays and a loop device)" >&2
-	exit 1
-fi
-
-# Re-run inside a private mount namespace: none of our mounts are seen by the host.
-if [[ ${CVOL_BENCH_IN_NS:-} != 1 ]]; then
-	export CVOL_BENCH_IN_NS=1
-	exec unshare -m --propagation private -- "$BASH" "$SELF" "$@"
-fi
+BENCH_NAME=mount-layers
+. "$TOP/tests/bench/lib.sh"
+bench_enter "it mounts overlays and a loop device" "$@"
 
 REPS=${REPS:-31}
 BENCH_FS=${BENCH_FS:-ext4}
@@ -66,10 +59,6 @@ trap 'echo "mount-layers: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() {
-	echo "mount-layers: $*" >&2
-	exit 1
-}
 
 # A short template: every byte of the lower paths counts against mount(8)'s page.
 D=$(mktemp -d /tmp/cvb.XXXXXX)

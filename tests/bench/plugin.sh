@@ -45,16 +45,9 @@ set -euo pipefail
 SELF=$(realpath "${BASH_SOURCE[0]}")
 TOP=$(cd "$(dirname "$SELF")/../.." && pwd)
 
-if [[ $EUID -ne 0 ]]; then
-	echo "plugin-bench: needs root (it runs dockerd and mounts a loop device)" >&2
-	exit 1
-fi
-
-# Re-run inside a private mount namespace: none of our mounts are seen by the host.
-if [[ ${CVOL_BENCH_IN_NS:-} != 1 ]]; then
-	export CVOL_BENCH_IN_NS=1
-	exec unshare -m --propagation private -- "$BASH" "$SELF" "$@"
-fi
+BENCH_NAME=plugin-bench
+. "$TOP/tests/bench/lib.sh"
+bench_enter "it runs dockerd and mounts a loop device" "$@"
 
 REPS=${REPS:-15}
 CLIENTS=${CLIENTS:-16}
@@ -94,17 +87,6 @@ done
 D="" LOOP="" SCRATCH_MOUNTED=0 PLUGIN_PID="" DOCKERD_PID="" SAMPLER_PID=""
 HIDDEN=() # host paths we mounted a tmpfs over
 
-# stop_pid PID SECONDS: SIGTERM, wait up to SECONDS, then SIGKILL; always reaps.
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
 	local rc=$? pid
@@ -138,10 +120,6 @@ trap 'echo "plugin-bench: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() {
-	echo "plugin-bench: $*" >&2
-	exit 1
-}
 
 D=$(mktemp -d /tmp/cvp.XXXXXX)
 # The image lives in D and the fs is mounted over D itself; the loop device keeps the
@@ -164,15 +142,6 @@ ERRF=$D/run/err
 
 # ---- the plugin and dockerd -----------------------------------------------------------
 
-# wait_for SECONDS CMD...: until CMD succeeds.
-wait_for() {
-	local t=$(($1 * 10))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((--t > 0)) || return 1
-		sleep 0.1
-	done
-}
 
 start_plugin() {
 	"$CVOL_PLUGIN" --root "$D/cvol" --socket "$SOCK" >>"$D/plugin.log" 2>&1 &
@@ -224,15 +193,8 @@ timed() {
 	T_US=$((10#$t1 - 10#$t0))
 }
 
-# median V...: the median of the values, as it is.
-median() {
-	printf '%s\n' "$@" | sort -n | awk '
-		{ v[NR] = $1 }
-		END { printf "%s\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # fmt EXPR DIGITS: the arithmetic expression EXPR (of our own numbers) with DIGITS decimals.
-fmt() { awk "BEGIN { printf \"%.$2f\", $1 }"; }
 
 # verdict OK: "ok" or "MISS"
 verdict() { if [[ $1 == 1 ]]; then echo ok; else echo MISS; fi; }
