@@ -247,6 +247,24 @@ int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error
 	return fd < 0 ? cvol_error_set(err, errno, "open `%s`", name) : fd;
 }
 
+int cvol_dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/%s", root, sub) < 0)
+		return cvol_error_set(err, ENOMEM, "open `%s/%s`", root, sub);
+	int r = cvol_dir_create_parents(path, 0700, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *canonical = realpath(path, NULL);
+	if (!canonical)
+		return cvol_error_set(err, errno, "resolve `%s`", path);
+	int fd = open(canonical, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", canonical);
+	*ret_path = TAKE_PTR(canonical);
+	return fd;
+}
+
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
 {
 	if (*path == '\0') /* as mkdir(2); the loop below starts past the first byte */

@@ -21,6 +21,9 @@ int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
 int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err);
 /* Open the directory @name in @dirfd (not following a symlink), first making it (0700) if @create. */
 int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err);
+/* Make <@root>/@sub (and its parents, 0700) and open it; *@ret_path is its canonical path.
+ * Returns the directory fd. */
+int cvol_dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err);
 /* Create the directory @path and any missing parents with @mode. */
 int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
 /* True when @path under @dirfd ("" for @dirfd itself) is the root of a mount (statx). */

@@ -187,9 +187,6 @@ static int store_repair(struct cvol_store *store, void *data, struct cvol_error 
 
 static int store_open_dirs(struct cvol_store *s, struct cvol_error *err)
 {
-	s->overlay_fd = open(s->overlay_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->overlay_fd < 0)
-		return cvol_error_set(err, errno, "open `%s`", s->overlay_path);
 	s->links_fd = cvol_dir_open_at(s->overlay_fd, LINKS_DIR, true, err);
 	if (s->links_fd < 0)
 		return s->links_fd;
@@ -216,23 +213,12 @@ static int store_locked_repair(struct cvol_store *store, struct cvol_error *err)
 
 int cvol_store_open(const char *root, struct cvol_store **ret, struct cvol_error *err)
 {
-	_cleanup_free_ char *path = NULL;
-	int r;
-
-	if (asprintf(&path, "%s/overlay", root) < 0)
-		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
-	r = cvol_dir_create_parents(path, 0700, err);
-	if (r < 0)
-		return cvol_error_wrap(err, "open store `%s`", root);
-
 	struct cvol_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
 	*s = (struct cvol_store){ .overlay_fd = -1, .links_fd = -1, .staging_fd = -1, .lock_fd = -1 };
-	s->overlay_path = realpath(path, NULL);
-	if (!s->overlay_path)
-		r = cvol_error_set(err, errno, "resolve `%s`", path);
-	if (r == 0)
+	int r = s->overlay_fd = cvol_dir_open_store(root, "overlay", &s->overlay_path, err);
+	if (r >= 0)
 		r = store_open_dirs(s, err);
 	if (r == 0)
 		r = store_locked_repair(s, err);

@@ -250,23 +250,12 @@ static int staging_cleanup(struct cvol_volume_store *store, struct cvol_error *e
 
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
 {
-	_cleanup_free_ char *path = NULL;
-	int r;
-
-	if (asprintf(&path, "%s/volumes", root) < 0)
-		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
-	r = cvol_dir_create_parents(path, 0700, err);
-	if (r < 0)
-		return cvol_error_wrap(err, "open volume store `%s`", root);
 	struct cvol_volume_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
 	*s = (struct cvol_volume_store){ .dirfd = -1, .staging_fd = -1, .locks_fd = -1 };
-	s->path = realpath(path, NULL);
-	if (!s->path)
-		r = cvol_error_set(err, errno, "resolve `%s`", path);
-	if (r == 0 && (s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		r = cvol_error_set(err, errno, "open `%s`", s->path);
+	s->dirfd = cvol_dir_open_store(root, "volumes", &s->path, err);
+	int r = s->dirfd < 0 ? s->dirfd : 0;
 	if (r == 0 && (s->staging_fd = cvol_dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
 		r = s->staging_fd;
 	if (r == 0 && (s->locks_fd = cvol_dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
