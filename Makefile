@@ -13,13 +13,12 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c
-OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/chain.c overlay/plan.c \
-	       overlay/mount.c overlay/store.c overlay/store-mount.c \
-	       overlay/whiteout.c overlay/tar-import.c overlay/tar-export.c overlay/layer-diff.c \
-	       overlay/image.c
+OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
+LAYERS_SRC := layers/chain.c layers/store.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
+IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
-LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(VOLUMES_SRC) $(RUNTIME_SRC)
+LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(LAYERS_SRC) $(IMAGE_SRC) $(VOLUMES_SRC) $(RUNTIME_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
@@ -29,7 +28,7 @@ CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/output.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-store test-volume-options test-plugin-handlers test-whiteout test-sha256 test-image
+	      test-probe test-layer-store test-volume-options test-plugin-handlers test-whiteout test-sha256 test-image
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
@@ -37,7 +36,7 @@ LIB := $(BUILD)/libcvol.a
 all: $(BINS) libcvol.a
 
 $(LIB): $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 libcvol.a: $(LIB)
 	cp $< $@

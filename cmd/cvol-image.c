@@ -25,7 +25,7 @@ static void show_progress(const struct cvol_image_progress *p, void *data)
 int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv)
 {
 	struct cvol_error err = { 0 };
-	_cleanup_store_ struct cvol_store *store = NULL;
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
 	_cleanup_free_ char *top = NULL;
 
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -36,7 +36,7 @@ int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv)
 		fputs(image_usage, stderr);
 		return 2;
 	}
-	if (cvol_store_open(g->root, &store, &err) < 0 ||
+	if (cvol_layer_store_open(g->root, &store, &err) < 0 ||
 	    cvol_image_import(store, argv[2], isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &top,
 			      &err) < 0) {
 		output_error("cvol", &err);

@@ -13,7 +13,7 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 	struct cvol_kernel_features k;
 	struct cvol_layer_info *layers = NULL;
 	size_t n_layers = 0;
-	_cleanup_store_ struct cvol_store *store = NULL;
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
 	bool json = g->json;
 
 	int first = cvol_parse_flags(argc, argv, &json, info_usage);
@@ -22,11 +22,11 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 			fprintf(stderr, "cvol info: unexpected argument `%s`\n", argv[first]);
 		return 2;
 	}
-	int r = cvol_store_open(g->root, &store, &err);
+	int r = cvol_layer_store_open(g->root, &store, &err);
 	if (r == 0)
 		r = cvol_kernel_features_probe(&k, &err);
 	if (r == 0)
-		r = cvol_backing_fs_probe(cvol_store_get_overlay_path(store), &fs, &err);
+		r = cvol_backing_fs_probe(cvol_layer_store_get_path(store), &fs, &err);
 	if (r == 0)
 		r = cvol_layer_list(store, &layers, &n_layers, &err);
 	if (r < 0) {
@@ -35,7 +35,7 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 	}
 	cvol_layer_info_free(layers, n_layers);
 	struct cvol_error unfit = { 0 };
-	bool fit = cvol_backing_fs_check(&fs, cvol_store_get_overlay_path(store), false, &unfit) == 0;
+	bool fit = cvol_backing_fs_check(&fs, cvol_layer_store_get_path(store), false, &unfit) == 0;
 
 	if (json)
 		return output_json(json_pack("{s:s, s:o, s:o, s:b, s:s?, s:I}", "root", g->root, "backing_fs",
@@ -43,7 +43,7 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 					     "fit", fit, "unfit_reason", fit ? NULL : unfit.msg, "layers",
 					     (json_int_t)n_layers)) < 0;
 	printf("root:              %s\n", g->root);
-	output_probe_text(cvol_store_get_overlay_path(store), &fs, &k);
+	output_probe_text(cvol_layer_store_get_path(store), &fs, &k);
 	printf("fit for overlay:   %s\n", fit ? "yes" : unfit.msg);
 	printf("layers:            %zu\n", n_layers);
 	return 0;

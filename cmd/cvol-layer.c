@@ -41,7 +41,7 @@ static int fail(const struct cvol_error *err)
 	return 1;
 }
 
-static int layer_create(struct cvol_store *store, const struct layer_args *a)
+static int layer_create(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	if (cvol_layer_create(store, a->id, a->parent, &err) < 0)
@@ -50,7 +50,7 @@ static int layer_create(struct cvol_store *store, const struct layer_args *a)
 	return 0;
 }
 
-static int layer_import(struct cvol_store *store, const struct layer_args *a)
+static int layer_import(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	struct cvol_tar_stats stats;
@@ -66,7 +66,7 @@ static int layer_import(struct cvol_store *store, const struct layer_args *a)
 	return 0;
 }
 
-static int layer_export(struct cvol_store *store, const struct layer_args *a)
+static int layer_export(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	if (isatty(STDOUT_FILENO)) {
@@ -85,7 +85,7 @@ static int print_change(char kind, const char *path, void *data)
 	return printf("%c /%s\n", kind, path) < 0 ? -EIO : 0;
 }
 
-static int layer_diff(struct cvol_store *store, const struct layer_args *a)
+static int layer_diff(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	if (cvol_layer_diff(store, a->id, print_change, NULL, &err) < 0)
@@ -93,7 +93,7 @@ static int layer_diff(struct cvol_store *store, const struct layer_args *a)
 	return 0;
 }
 
-static int layer_mount(struct cvol_store *store, const struct layer_args *a)
+static int layer_mount(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	_cleanup_free_ char *merged = NULL;
@@ -103,7 +103,7 @@ static int layer_mount(struct cvol_store *store, const struct layer_args *a)
 	return 0;
 }
 
-static int layer_umount(struct cvol_store *store, const struct layer_args *a)
+static int layer_umount(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	if (cvol_layer_umount(store, a->id, a->force, &err) < 0)
@@ -111,7 +111,7 @@ static int layer_umount(struct cvol_store *store, const struct layer_args *a)
 	return 0;
 }
 
-static int layer_rm(struct cvol_store *store, const struct layer_args *a)
+static int layer_rm(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	if (cvol_layer_remove(store, a->id, &err) < 0)
@@ -130,7 +130,7 @@ static int layer_ls_json(const struct cvol_layer_info *layers, size_t n)
 	return output_json(list) < 0 ? 1 : 0;
 }
 
-static int layer_ls(struct cvol_store *store, const struct layer_args *a)
+static int layer_ls(struct cvol_layer_store *store, const struct layer_args *a)
 {
 	struct cvol_error err = { 0 };
 	struct cvol_layer_info *layers;
@@ -153,7 +153,7 @@ static int layer_ls(struct cvol_store *store, const struct layer_args *a)
 
 static const struct layer_command {
 	const char *name;
-	int (*run)(struct cvol_store *store, const struct layer_args *a);
+	int (*run)(struct cvol_layer_store *store, const struct layer_args *a);
 	unsigned options; /* LAYER_OPT_* it takes */
 	int operands;	  /* 0, 1 (the id) or 2 (the id and a file) */
 } layer_commands[] = {
@@ -214,7 +214,7 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
 {
 	struct cvol_error err = { 0 };
-	_cleanup_store_ struct cvol_store *store = NULL;
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(layer_usage, argc < 2 ? stderr : stdout);
@@ -230,7 +230,7 @@ int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
 		if ((a.id && cvol_layer_check_id(a.id, &err) < 0) ||
 		    (a.parent && cvol_layer_check_id(a.parent, &err) < 0))
 			return fail(&err);
-		if (cvol_store_open(g->root, &store, &err) < 0)
+		if (cvol_layer_store_open(g->root, &store, &err) < 0)
 			return fail(&err);
 		return cmd->run(store, &a);
 	}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../runtime/runtime.h"
+#include "../layers/layers.h"
 #include "cvol.h"
 #include "mount-args.h"
 #include "output.h"
@@ -82,8 +83,8 @@ static int run_check(const struct mount_args *a)
 static int layer_lowers(const struct mount_args *a, char ***ret, struct cvol_error *err)
 {
 	const char *root = a->root ? a->root : getenv("CVOL_ROOT");
-	_cleanup_store_ struct cvol_store *store = NULL;
-	int r = cvol_store_open(root && *root ? root : CVOL_DEFAULT_ROOT, &store, err);
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
+	int r = cvol_layer_store_open(root && *root ? root : CVOL_DEFAULT_ROOT, &store, err);
 	return r < 0 ? r : cvol_layer_get_lowers(store, a->layers, ret, err);
 }
 

@@ -2,6 +2,8 @@
 /* The `cvol` command: global options and the table of commands. */
 #pragma once
 
+#include "../image/image.h"
+#include "../layers/layers.h"
 #include "output.h"
 
 #define CVOL_DEFAULT_ROOT "/var/lib/cvol"

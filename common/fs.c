@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+int openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct open_how how = {
 		.flags = (unsigned)flags | O_CLOEXEC,
@@ -26,7 +26,7 @@ int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
 	return fd < 0 ? -errno : fd;
 }
 
-int cvol_dir_fsync(int dirfd, struct cvol_error *err)
+int dir_fsync(int dirfd, struct cvol_error *err)
 {
 	if (fsync(dirfd) < 0)
 		return cvol_error_set(err, errno, "fsync directory");
@@ -48,7 +48,7 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err)
+int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err)
 {
 	char tmp[256];
 	int r;
@@ -70,12 +70,12 @@ int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t
 		unlinkat(dirfd, tmp, 0);
 		return cvol_error_set(err, -r, "write `%s`", name);
 	}
-	return cvol_dir_fsync(dirfd, err);
+	return dir_fsync(dirfd, err);
 }
 
-int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err)
+int file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err)
 {
-	_cleanup_close_ int fd = cvol_openat_beneath(dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
+	_cleanup_close_ int fd = openat_beneath(dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return cvol_error_set(err, -fd, "open `%s`", name);
 
@@ -106,7 +106,7 @@ int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvo
 	return 0;
 }
 
-bool cvol_is_mount_root(int dirfd, const char *path)
+bool is_mount_root(int dirfd, const char *path)
 {
 	struct statx stx;
 	int flags = AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH);
@@ -159,10 +159,10 @@ static int remove_child(int dirfd, const char *name, unsigned char d_type, void 
 static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
 {
 	struct remove_ctx ctx = { .dev = dev };
-	return cvol_dir_for_each(dfd, remove_child, &ctx, err);
+	return dir_for_each(dfd, remove_child, &ctx, err);
 }
 
-int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_error *err)
+int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
 {
 	/* A new open file description: a dup would share its offset with every other walk. */
 	int walkfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -182,7 +182,7 @@ int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_e
 	return r;
 }
 
-int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
+int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 {
 	struct statx stx;
 
@@ -223,10 +223,10 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
+int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 {
 	struct name_vector nv = { 0 };
-	int r = cvol_dir_for_each(dirfd, add_to_vector, &nv, err);
+	int r = dir_for_each(dirfd, add_to_vector, &nv, err);
 	if (r == 0 && !nv.v && !(nv.v = calloc(1, sizeof(char *))))
 		r = cvol_error_set(err, ENOMEM, "list a directory");
 	if (r < 0) {
@@ -239,7 +239,7 @@ int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 	return 0;
 }
 
-int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err)
+int dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err)
 {
 	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create `%s`", name);
@@ -247,12 +247,12 @@ int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error
 	return fd < 0 ? cvol_error_set(err, errno, "open `%s`", name) : fd;
 }
 
-int cvol_dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err)
+int dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err)
 {
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/%s", root, sub) < 0)
 		return cvol_error_set(err, ENOMEM, "open `%s/%s`", root, sub);
-	int r = cvol_dir_create_parents(path, 0700, err);
+	int r = dir_create_parents(path, 0700, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *canonical = realpath(path, NULL);
@@ -265,7 +265,7 @@ int cvol_dir_open_store(const char *root, const char *sub, char **ret_path, stru
 	return fd;
 }
 
-int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
+int dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
 {
 	if (*path == '\0') /* as mkdir(2); the loop below starts past the first byte */
 		return cvol_error_set(err, ENOENT, "create directory `%s`", path);

@@ -8,29 +8,29 @@
 #include "error.h"
 
 /* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
-int cvol_openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+int openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
-int cvol_file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
+int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
 /* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */
-int cvol_file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err);
+int file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err);
 /* fsync() the directory @dirfd. */
-int cvol_dir_fsync(int dirfd, struct cvol_error *err);
+int dir_fsync(int dirfd, struct cvol_error *err);
 /* Remove @name in @dirfd and everything below it, never crossing into another mount. */
-int cvol_dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
+int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
 /* The names in the directory @dirfd (but "." and ".."), sorted; free with cvol_strv_free(). */
-int cvol_dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err);
+int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err);
 /* Open the directory @name in @dirfd (not following a symlink), first making it (0700) if @create. */
-int cvol_dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err);
+int dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err);
 /* Make <@root>/@sub (and its parents, 0700) and open it; *@ret_path is its canonical path.
  * Returns the directory fd. */
-int cvol_dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err);
+int dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err);
 /* Create the directory @path and any missing parents with @mode. */
-int cvol_dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
+int dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
 /* True when @path under @dirfd ("" for @dirfd itself) is the root of a mount (statx). */
-bool cvol_is_mount_root(int dirfd, const char *path);
+bool is_mount_root(int dirfd, const char *path);
 
 /* Called for each entry but "." and ".."; a negative return stops the walk. */
-typedef int (*cvol_dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, void *data,
+typedef int (*dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, void *data,
 				 struct cvol_error *err);
 /* Call @fn for every entry of the directory @dirfd. */
-int cvol_dir_for_each(int dirfd, cvol_dir_entry_fn fn, void *data, struct cvol_error *err);
+int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err);

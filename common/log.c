@@ -28,7 +28,7 @@ static unsigned parse_debug_mask(const char *spec)
 	return mask;
 }
 
-bool cvol_log_debug_enabled(enum cvol_log_area area)
+bool log_debug_enabled(enum cvol_log_area area)
 {
 	static int mask = -1;
 
@@ -45,9 +45,9 @@ static void log_line(const char *prefix, const char *fmt, va_list ap)
 	fprintf(stderr, "%s%s\n", prefix, line);
 }
 
-void cvol_log_debug(enum cvol_log_area area, const char *fmt, ...)
+void log_debug(enum cvol_log_area area, const char *fmt, ...)
 {
-	if (!cvol_log_debug_enabled(area))
+	if (!log_debug_enabled(area))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
@@ -55,7 +55,7 @@ void cvol_log_debug(enum cvol_log_area area, const char *fmt, ...)
 	va_end(ap);
 }
 
-void cvol_log_info(const char *fmt, ...)
+void log_info(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -63,7 +63,7 @@ void cvol_log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
-void cvol_log_warning(const char *fmt, ...)
+void log_warning(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -71,7 +71,7 @@ void cvol_log_warning(const char *fmt, ...)
 	va_end(ap);
 }
 
-void cvol_log_error(const char *fmt, ...)
+void log_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);

@@ -14,12 +14,12 @@ enum cvol_log_area {
 };
 
 /* True when CVOL_DEBUG turns on debug output for @area. */
-bool cvol_log_debug_enabled(enum cvol_log_area area);
+bool log_debug_enabled(enum cvol_log_area area);
 /* Print one debug line for @area when it is enabled. */
-void cvol_log_debug(enum cvol_log_area area, const char *fmt, ...) _printf_(2, 3);
+void log_debug(enum cvol_log_area area, const char *fmt, ...) _printf_(2, 3);
 /* Print one informational line (to stderr). Only cmd/ and plugin/ call this. */
-void cvol_log_info(const char *fmt, ...) _printf_(1, 2);
+void log_info(const char *fmt, ...) _printf_(1, 2);
 /* Print one warning line (to stderr). Only cmd/ and plugin/ call this. */
-void cvol_log_warning(const char *fmt, ...) _printf_(1, 2);
+void log_warning(const char *fmt, ...) _printf_(1, 2);
 /* Print one error line (to stderr). Only cmd/ and plugin/ call this. */
-void cvol_log_error(const char *fmt, ...) _printf_(1, 2);
+void log_error(const char *fmt, ...) _printf_(1, 2);

@@ -88,7 +88,7 @@ static void sha256_blocks(uint32_t state[8], const uint8_t *p, size_t nblocks)
 	}
 }
 
-void cvol_sha256_init(struct cvol_sha256 *s)
+void sha256_init(struct sha256 *s)
 {
 	static const uint32_t H0[8] = {
 		0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
@@ -100,7 +100,7 @@ void cvol_sha256_init(struct cvol_sha256 *s)
 	s->fill = 0;
 }
 
-void cvol_sha256_update(struct cvol_sha256 *s, const void *data, size_t len)
+void sha256_update(struct sha256 *s, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
@@ -139,7 +139,7 @@ void cvol_sha256_update(struct cvol_sha256 *s, const void *data, size_t len)
 	}
 }
 
-void cvol_sha256_final_hex(struct cvol_sha256 *s, char hex[CVOL_SHA256_HEX_LEN + 1])
+void sha256_final_hex(struct sha256 *s, char hex[CVOL_SHA256_HEX_LEN + 1])
 {
 	static const char digits[] = "0123456789abcdef";
 	uint64_t bits = s->length * 8;
@@ -167,16 +167,16 @@ void cvol_sha256_final_hex(struct cvol_sha256 *s, char hex[CVOL_SHA256_HEX_LEN +
 	hex[CVOL_SHA256_HEX_LEN] = '\0';
 }
 
-int cvol_sha256_fd(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes)
+int sha256_fd(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes)
 {
 	_cleanup_free_ uint8_t *buf = malloc(SHA256_FD_BUFSIZE);
-	struct cvol_sha256 s;
+	struct sha256 s;
 	uint64_t total = 0;
 
 	if (!buf)
 		return -ENOMEM;
 
-	cvol_sha256_init(&s);
+	sha256_init(&s);
 	for (;;) {
 		ssize_t n = read(fd, buf, SHA256_FD_BUFSIZE);
 
@@ -187,11 +187,11 @@ int cvol_sha256_fd(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_byte
 		}
 		if (n == 0)
 			break;
-		cvol_sha256_update(&s, buf, (size_t)n);
+		sha256_update(&s, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 
-	cvol_sha256_final_hex(&s, hex);
+	sha256_final_hex(&s, hex);
 	if (ret_bytes)
 		*ret_bytes = total;
 	return 0;

@@ -7,7 +7,7 @@
 
 #define CVOL_SHA256_HEX_LEN 64
 
-struct cvol_sha256 {
+struct sha256 {
 	uint32_t state[8];
 	uint64_t length; /* bytes hashed so far */
 	uint8_t block[64];
@@ -15,10 +15,10 @@ struct cvol_sha256 {
 };
 
 /* Start a digest. */
-void cvol_sha256_init(struct cvol_sha256 *s);
+void sha256_init(struct sha256 *s);
 /* Hash @len more bytes. */
-void cvol_sha256_update(struct cvol_sha256 *s, const void *data, size_t len);
+void sha256_update(struct sha256 *s, const void *data, size_t len);
 /* Finish and write 64 lowercase hex digits and a NUL to @hex. */
-void cvol_sha256_final_hex(struct cvol_sha256 *s, char hex[CVOL_SHA256_HEX_LEN + 1]);
+void sha256_final_hex(struct sha256 *s, char hex[CVOL_SHA256_HEX_LEN + 1]);
 /* Hash everything read from @fd (to its end) into @hex; returns 0 or -errno. */
-int cvol_sha256_fd(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes);
+int sha256_fd(int fd, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes);

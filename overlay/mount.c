@@ -100,7 +100,7 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 	o->merged = r = open_dir(base, merged, "mount point", err);
 	if (r < 0)
 		return r;
-	if (cvol_is_mount_root(o->merged, ""))
+	if (is_mount_root(o->merged, ""))
 		return cvol_error_setx(err, EBUSY, "mount point `%s` is already a mount", merged);
 	for (size_t i = 0; i < o->n_lowers; i++) {
 		o->lowers[i] = r = open_dir(base, cfg->lowers[i], "lower", err);
@@ -117,7 +117,7 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 
 /* ---- steps ---------------------------------------------------------------- */
 
-static int ensure_work_dir(const struct cvol_mount_plan *plan, struct cvol_mount_step *step,
+static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step,
 			   struct opened_layers *o, struct cvol_error *err)
 {
 	int base = plan->cfg->base_dirfd;
@@ -150,7 +150,7 @@ static bool has_option(char **options, const char *name)
 }
 
 /* The d_type and feature checks, run on the work dir (same fs as the upper). */
-static int check_backing_fs(const struct cvol_mount_plan *plan, struct opened_layers *o,
+static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o,
 			    struct cvol_error *err)
 {
 	struct cvol_backing_fs fs;
@@ -255,7 +255,7 @@ static int fsconfig_option(int fsfd, const char *option)
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
 }
 
-static int configure_fs_context(int fsfd, const struct cvol_mount_plan *plan, enum cvol_mount_api api,
+static int configure_fs_context(int fsfd, const struct mount_plan *plan, enum cvol_mount_api api,
 				struct opened_layers *o, const char **ret_what)
 {
 	const struct cvol_overlay_config *cfg = plan->cfg;
@@ -287,7 +287,7 @@ static int configure_fs_context(int fsfd, const struct cvol_mount_plan *plan, en
 	return 0;
 }
 
-static int mount_with_fsopen(const struct cvol_mount_plan *plan, enum cvol_mount_api api,
+static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api,
 			     struct opened_layers *o, const char *merged, struct cvol_error *err)
 {
 	const char *what = NULL;
@@ -340,13 +340,13 @@ static void *legacy_mount_thread(void *arg)
 	return NULL;
 }
 
-static int mount_with_mount2(const struct cvol_mount_plan *plan, const char *merged, struct cvol_error *err)
+static int mount_with_mount2(const struct mount_plan *plan, const char *merged, struct cvol_error *err)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	_cleanup_free_ char *data = malloc((size_t)page);
 	if (!data)
 		return cvol_error_set(err, ENOMEM, "mount overlay on `%s`", merged);
-	int r = cvol_overlay_data_build(plan->cfg, plan->work, data, (size_t)page, err);
+	int r = overlay_data_build(plan->cfg, plan->work, data, (size_t)page, err);
 	if (r < 0)
 		return cvol_error_wrap(err, "mount overlay on `%s`", merged);
 
@@ -376,7 +376,7 @@ static int mount_with_mount2(const struct cvol_mount_plan *plan, const char *mer
 
 /* ---- running the plan ---------------------------------------------------------- */
 
-static int mount_overlay_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *step,
+static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step,
 			      struct opened_layers *o, struct cvol_error *err)
 {
 	struct cvol_kernel_features k;
@@ -390,7 +390,7 @@ static int mount_overlay_step(const struct cvol_mount_plan *plan, struct cvol_mo
 	r = cvol_kernel_features_probe(&k, err);
 	if (r < 0)
 		return r;
-	cvol_log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path, o->n_lowers,
+	log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path, o->n_lowers,
 		       cvol_mount_api_name(k.api));
 	if (k.api == CVOL_MOUNT_API_LEGACY)
 		r = mount_with_mount2(plan, step->path, err);
@@ -401,31 +401,31 @@ static int mount_overlay_step(const struct cvol_mount_plan *plan, struct cvol_mo
 	return r;
 }
 
-static void undo_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *step)
+static void undo_step(const struct mount_plan *plan, struct mount_step *step)
 {
 	if (!step->done)
 		return;
 	switch (step->kind) {
-	case CVOL_STEP_ENSURE_DIR: {
+	case MOUNT_STEP_ENSURE_DIR: {
 		/* made by us: whatever the kernel put in it goes too */
 		struct cvol_error ignored;
-		cvol_dir_remove_tree(plan->cfg->base_dirfd, step->path, &ignored);
+		dir_remove_tree(plan->cfg->base_dirfd, step->path, &ignored);
 		break;
 	}
-	case CVOL_STEP_MOUNT_OVERLAY:
+	case MOUNT_STEP_MOUNT_OVERLAY:
 		umount2(step->path, UMOUNT_NOFOLLOW | MNT_DETACH);
 		break;
 	}
 	step->done = false;
 }
 
-static int run_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *step, struct opened_layers *o,
+static int run_step(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
 		    struct cvol_error *err)
 {
 	switch (step->kind) {
-	case CVOL_STEP_ENSURE_DIR:
+	case MOUNT_STEP_ENSURE_DIR:
 		return ensure_work_dir(plan, step, o, err);
-	case CVOL_STEP_MOUNT_OVERLAY:
+	case MOUNT_STEP_MOUNT_OVERLAY:
 		return mount_overlay_step(plan, step, o, err);
 	}
 	return cvol_error_setx(err, EINVAL, "unknown mount step");
@@ -433,11 +433,11 @@ static int run_step(const struct cvol_mount_plan *plan, struct cvol_mount_step *
 
 int cvol_overlay_mount(const struct cvol_overlay_config *cfg, const char *merged, struct cvol_error *err)
 {
-	struct cvol_mount_plan plan;
+	struct mount_plan plan;
 	struct opened_layers o = { .upper = -1, .work = -1, .merged = -1 };
 	int r;
 
-	r = cvol_mount_plan_build(cfg, merged, &plan, err);
+	r = mount_plan_build(cfg, merged, &plan, err);
 	if (r < 0)
 		return r;
 	r = open_layers(cfg, merged, &o, err);
@@ -447,7 +447,7 @@ int cvol_overlay_mount(const struct cvol_overlay_config *cfg, const char *merged
 		for (size_t i = plan.n_steps; i > 0; i--)
 			undo_step(&plan, &plan.steps[i - 1]);
 	opened_layers_close(&o);
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 	return r;
 }
 
@@ -458,7 +458,7 @@ int cvol_overlay_umount(const char *merged, struct cvol_error *err)
 	_cleanup_close_ int fd = open(merged, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "unmount `%s`", merged);
-	if (!cvol_is_mount_root(fd, ""))
+	if (!is_mount_root(fd, ""))
 		return cvol_error_setx(err, EINVAL, "unmount `%s`: not a mount point", merged);
 	if (fstatfs(fd, &sfs) < 0)
 		return cvol_error_set(err, errno, "unmount `%s`", merged);

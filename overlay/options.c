@@ -85,27 +85,27 @@ static int opts_append(char *buf, size_t size, size_t *len, const char *s, bool 
 	return 0;
 }
 
-int cvol_mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s)
+int mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s)
 {
 	return opts_append(buf, size, len, s, true);
 }
 
-int cvol_mount_opts_append(char *buf, size_t size, size_t *len, const char *s)
+int mount_opts_append(char *buf, size_t size, size_t *len, const char *s)
 {
 	return opts_append(buf, size, len, s, false);
 }
 
 static int append_path_option(char *buf, size_t size, size_t *len, const char *key, const char *path)
 {
-	int r = cvol_mount_opts_append(buf, size, len, *len ? "," : "");
+	int r = mount_opts_append(buf, size, len, *len ? "," : "");
 	if (r == 0)
-		r = cvol_mount_opts_append(buf, size, len, key);
+		r = mount_opts_append(buf, size, len, key);
 	if (r == 0)
-		r = cvol_mount_opts_append_escaped(buf, size, len, path);
+		r = mount_opts_append_escaped(buf, size, len, path);
 	return r;
 }
 
-int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
+int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
 			    struct cvol_error *err)
 {
 	size_t len = 0;
@@ -114,21 +114,21 @@ int cvol_overlay_data_build(const struct cvol_overlay_config *cfg, const char *w
 	if (size == 0)
 		return cvol_error_setx(err, E2BIG, "no room for mount options");
 	buf[0] = '\0';
-	r = cvol_mount_opts_append(buf, size, &len, "lowerdir=");
+	r = mount_opts_append(buf, size, &len, "lowerdir=");
 	for (size_t i = 0; r == 0 && cfg->lowers[i]; i++) {
 		if (i > 0)
-			r = cvol_mount_opts_append(buf, size, &len, ":");
+			r = mount_opts_append(buf, size, &len, ":");
 		if (r == 0)
-			r = cvol_mount_opts_append_escaped(buf, size, &len, cfg->lowers[i]);
+			r = mount_opts_append_escaped(buf, size, &len, cfg->lowers[i]);
 	}
 	if (r == 0 && cfg->upper)
 		r = append_path_option(buf, size, &len, "upperdir=", cfg->upper);
 	if (r == 0 && cfg->upper)
 		r = append_path_option(buf, size, &len, "workdir=", work);
 	for (size_t i = 0; r == 0 && cfg->options && cfg->options[i]; i++) {
-		r = cvol_mount_opts_append(buf, size, &len, ",");
+		r = mount_opts_append(buf, size, &len, ",");
 		if (r == 0)
-			r = cvol_mount_opts_append(buf, size, &len, cfg->options[i]);
+			r = mount_opts_append(buf, size, &len, cfg->options[i]);
 	}
 	if (r < 0)
 		return cvol_error_setx(err, E2BIG,

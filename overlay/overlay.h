@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The layered-root library: backing-fs probe, overlay mounts, the layer store. */
+/* Overlay mechanics: backing-fs and kernel probes, option checks, mounts, the whiteout format. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "../common/error.h"
 
@@ -69,76 +71,21 @@ int cvol_overlay_mount(const struct cvol_overlay_config *cfg, const char *merged
 /* Unmount the overlay on @merged; refuses a path that is not an overlay mount. */
 int cvol_overlay_umount(const char *merged, struct cvol_error *err);
 
-/* ---- the layer store ------------------------------------------------------ */
+/* ---- whiteouts (whiteout.c) -------------------------------------------------- */
 
-struct cvol_store;
+/* True for the OCI opaque marker `.wh..wh..opq`. */
+bool cvol_whiteout_is_opaque_marker(const char *name);
+/* For `.wh.NAME`: 1 with *@ret_target = NAME; 0 for other names; -EINVAL for `.wh.`, `.wh..` or `.wh...`. */
+int cvol_whiteout_target(const char *name, const char **ret_target);
+/* Make an overlay whiteout @name in @dirfd: a 0/0 char device, or the xattr form without mknod. */
+int cvol_whiteout_make(int dirfd, const char *name, bool userxattr, struct cvol_error *err);
+/* Mark the directory @dirfd opaque. */
+int cvol_whiteout_make_opaque(int dirfd, bool userxattr, struct cvol_error *err);
+/* True when @name in @dirfd (whose lstat is @st) is an overlay whiteout, in either form. */
+bool cvol_whiteout_is(int dirfd, const char *name, const struct stat *st);
+/* True when the directory @dirfd is marked opaque. */
+bool cvol_whiteout_dir_is_opaque(int dirfd);
+/* True for xattrs overlay itself owns (trusted.overlay.*, user.overlay.*): never copied from or into a tar.
+ */
+bool cvol_whiteout_xattr_is_overlay(const char *name);
 
-struct cvol_layer_info {
-	char *id;
-	char *parent;	 /* NULL for a base layer */
-	char link[32];	 /* short name under l/ */
-	size_t depth;	 /* number of lower layers below it */
-	unsigned mounts; /* active references, 0 when not mounted */
-};
-
-/* Open (creating when missing) the store under @root; removes half-built layers. */
-int cvol_store_open(const char *root, struct cvol_store **ret, struct cvol_error *err);
-/* Close a store. */
-void cvol_store_close(struct cvol_store *store);
-/* Path of the store's overlay directory ("<root>/overlay"). */
-const char *cvol_store_get_overlay_path(const struct cvol_store *store);
-/* Refuse an id that cannot name a layer (the rule of volume names, and not `l`). */
-int cvol_layer_check_id(const char *id, struct cvol_error *err);
-/* Create layer @id on top of @parent (NULL for a base layer). */
-int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent, struct cvol_error *err);
-/* Remove layer @id; refuses one that is mounted or has children. */
-int cvol_layer_remove(struct cvol_store *store, const char *id, struct cvol_error *err);
-/* Describe every layer, sorted by id. */
-int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,
-		    struct cvol_error *err);
-/* Free what cvol_layer_list() returned. */
-void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
-/* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */
-int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err);
-/* The directories of @id and its parent chain, top first: the lowers of a root built on @id. */
-int cvol_layer_get_lowers(struct cvol_store *store, const char *id, char ***ret_paths,
-			  struct cvol_error *err);
-/* Drop a reference to @id; the last one (or @force) unmounts it. */
-int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err);
-
-struct cvol_tar_stats {
-	uint64_t entries;   /* files, directories, links and nodes made */
-	uint64_t whiteouts; /* OCI whiteouts turned into overlay ones */
-	uint64_t bytes;	    /* file data written */
-};
-
-/* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
- * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
-int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd, bool userxattr,
-		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
-/* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
-int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err);
-
-struct cvol_image_progress {
-	size_t layers_total, layers_done, layers_reused;
-	uint64_t bytes_done;
-};
-typedef void (*cvol_image_progress_fn)(const struct cvol_image_progress *p, void *data);
-/* Import `docker save` output or an OCI layout (a directory or a tar) as a chain of
- * layers, checking every digest and reusing layers already in the store; *@ret_top_id
- * is the top layer's id. @progress (may be NULL) is called after each layer. */
-int cvol_image_import(struct cvol_store *store, const char *path, cvol_image_progress_fn progress, void *data,
-		      char **ret_top_id, struct cvol_error *err);
-
-/* Called for each change: @kind is 'A', 'C' or 'D', @path relative to the root. */
-typedef int (*cvol_layer_diff_fn)(char kind, const char *path, void *data);
-/* What layer @id adds, changes and deletes against its parent chain, in path order. */
-int cvol_layer_diff(struct cvol_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
-		    struct cvol_error *err);
-
-static inline void cvol_store_closep(struct cvol_store **s)
-{
-	if (*s)
-		cvol_store_close(*s);
-}
-#define _cleanup_store_ _cleanup_(cvol_store_closep)

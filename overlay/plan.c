@@ -15,21 +15,21 @@ static int default_work_dir(const char *upper, char **ret)
 	return asprintf(ret, "%.*s.work", (int)len, upper) < 0 ? -ENOMEM : 0;
 }
 
-static int plan_add(struct cvol_mount_plan *plan, enum cvol_step_kind kind, const char *path)
+static int plan_add(struct mount_plan *plan, enum mount_step_kind kind, const char *path)
 {
 	if (plan->n_steps >= ARRAY_SIZE(plan->steps))
 		return -E2BIG;
 	char *copy = strdup(path);
 	if (!copy)
 		return -ENOMEM;
-	plan->steps[plan->n_steps++] = (struct cvol_mount_step){ .kind = kind, .path = copy };
+	plan->steps[plan->n_steps++] = (struct mount_step){ .kind = kind, .path = copy };
 	return 0;
 }
 
-int cvol_mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged,
-			  struct cvol_mount_plan *ret_plan, struct cvol_error *err)
+int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged,
+			  struct mount_plan *ret_plan, struct cvol_error *err)
 {
-	struct cvol_mount_plan plan = { .cfg = cfg };
+	struct mount_plan plan = { .cfg = cfg };
 	size_t n_lowers = cvol_strv_length(cfg->lowers);
 	int r = 0;
 
@@ -61,19 +61,19 @@ int cvol_mount_plan_build(const struct cvol_overlay_config *cfg, const char *mer
 		r = cfg->work ? ((plan.work = strdup(cfg->work)) ? 0 : -ENOMEM)
 			      : default_work_dir(cfg->upper, &plan.work);
 		if (r == 0)
-			r = plan_add(&plan, CVOL_STEP_ENSURE_DIR, plan.work);
+			r = plan_add(&plan, MOUNT_STEP_ENSURE_DIR, plan.work);
 	}
 	if (r == 0)
-		r = plan_add(&plan, CVOL_STEP_MOUNT_OVERLAY, merged);
+		r = plan_add(&plan, MOUNT_STEP_MOUNT_OVERLAY, merged);
 	if (r < 0) {
-		cvol_mount_plan_done(&plan);
+		mount_plan_done(&plan);
 		return cvol_error_set(err, r, "plan the mount of `%s`", merged);
 	}
 	*ret_plan = plan;
 	return 0;
 }
 
-void cvol_mount_plan_done(struct cvol_mount_plan *plan)
+void mount_plan_done(struct mount_plan *plan)
 {
 	for (size_t i = 0; i < plan->n_steps; i++)
 		free(plan->steps[i].path);

@@ -158,7 +158,7 @@ int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs
 	else
 		r = probe_in_dir(dfd, path, &fs, err);
 	struct cvol_error cleanup_err;
-	cvol_dir_remove_tree(dirfd, name, &cleanup_err);
+	dir_remove_tree(dirfd, name, &cleanup_err);
 	if (r < 0)
 		return r;
 	*ret_fs = fs;

@@ -106,7 +106,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	unsigned status =
 		cvol_plugin_handle(srv->store, srv->cfg, url, up->data ? up->data : "", up->len, &body);
 	if (srv->cfg->debug)
-		cvol_log_info("%s %u %.2fms %s", url, status, elapsed_ms(&start), body ? body : "");
+		log_info("%s %u %.2fms %s", url, status, elapsed_ms(&start), body ? body : "");
 	return send_reply(conn, status, body);
 }
 
@@ -169,7 +169,7 @@ static int socket_listen(const char *path, struct cvol_error *err)
 	char *slash = parent ? strrchr(parent, '/') : NULL;
 	if (slash && slash != parent) {
 		*slash = '\0';
-		if (cvol_dir_create_parents(parent, 0755, err) < 0)
+		if (dir_create_parents(parent, 0755, err) < 0)
 			return -err->code;
 	}
 	int r = clear_stale_socket(&addr, err);
@@ -226,7 +226,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		return r;
 	}
 	if (r > 0)
-		cvol_log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
+		log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
 				 err->msg);
 	cvol_error_clear(err);
 	int fd = socket_from_systemd();
@@ -244,11 +244,11 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		close(fd);
 	} else {
-		cvol_log_info("serving %s, volumes in %s/volumes",
+		log_info("serving %s, volumes in %s/volumes",
 			      own_socket ? cfg->socket : "the systemd socket", cfg->root);
 		while (sigwait(&stop, &sig) != 0)
 			;
-		cvol_log_info("%s: finishing requests in flight", strsignal(sig));
+		log_info("%s: finishing requests in flight", strsignal(sig));
 		drain_and_stop(d, &srv);
 		close(fd);
 	}

@@ -119,7 +119,7 @@ int volume_backend_mount(const char *dir, const struct volume_opts *o, struct cv
 		fstype = o->type;
 		break;
 	}
-	cvol_log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source,
+	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source,
 		       target, options);
 	return libmount_mount(source, target, fstype, options, err);
 }

@@ -69,7 +69,7 @@ int volume_record_load(int dirfd, struct volume_record *ret, struct cvol_error *
 	const char *created = NULL, *boot = "";
 	json_t *options = NULL, *ids = NULL;
 
-	int r = cvol_file_read_text(dirfd, RECORD_FILE, &text, err);
+	int r = file_read_text(dirfd, RECORD_FILE, &text, err);
 	if (r == -ENOENT) /* "no such volume" is for a volume whose directory is missing */
 		return cvol_error_setx(err, EBADMSG, "the volume has no " RECORD_FILE);
 	if (r < 0)
@@ -100,5 +100,5 @@ int volume_record_save(int dirfd, const struct volume_record *rec, struct cvol_e
 	_cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!text)
 		return cvol_error_set(err, ENOMEM, "encode " RECORD_FILE);
-	return cvol_file_write_atomic(dirfd, RECORD_FILE, text, strlen(text), err);
+	return file_write_atomic(dirfd, RECORD_FILE, text, strlen(text), err);
 }

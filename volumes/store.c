@@ -72,7 +72,7 @@ static bool data_is_mounted(const char *dir)
 {
 	char data[4096];
 	snprintf(data, sizeof(data), "%s/_data", dir);
-	return cvol_is_mount_root(AT_FDCWD, data);
+	return is_mount_root(AT_FDCWD, data);
 }
 
 /* A loaded volume: its directory, record and parsed options; locked when lock_fd >= 0. */
@@ -141,12 +141,12 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 	(void)data;
 	/* a create that died while its loop image was mounted to set its owner */
 	snprintf(data_dir, sizeof(data_dir), "%s/_data", name);
-	if (cvol_is_mount_root(dirfd, data_dir)) {
+	if (is_mount_root(dirfd, data_dir)) {
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, data_dir) > 0)
 			umount2(path, MNT_DETACH);
 	}
-	return cvol_dir_remove_tree(dirfd, name, err);
+	return dir_remove_tree(dirfd, name, err);
 }
 
 struct reconcile_ctx {
@@ -178,10 +178,10 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	bool held = v.rec.ids[0] != NULL;
 
 	if (needs && held && !mounted) {
-		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
+		log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
 		r = attach(&v, err);
 	} else if (needs && !held && mounted) {
-		cvol_log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
+		log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
 		r = volume_backend_umount(v.dir, err);
 	}
 	if (r == 0 && v.dirty)
@@ -208,7 +208,7 @@ int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_err
 {
 	struct reconcile_ctx c = { .store = store,
 				   .mountinfo = mnt_new_table_from_file("/proc/self/mountinfo") };
-	int r = cvol_dir_for_each(store->dirfd, reconcile_entry, &c, err);
+	int r = dir_for_each(store->dirfd, reconcile_entry, &c, err);
 	mnt_unref_table(c.mountinfo);
 	if (r < 0)
 		return r;
@@ -243,7 +243,7 @@ static int staging_cleanup(struct cvol_volume_store *store, struct cvol_error *e
 		return 0;
 	if (fd < 0)
 		return fd;
-	int r = cvol_dir_for_each(store->staging_fd, remove_staged, NULL, err);
+	int r = dir_for_each(store->staging_fd, remove_staged, NULL, err);
 	close(fd);
 	return r;
 }
@@ -254,11 +254,11 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
 	*s = (struct cvol_volume_store){ .dirfd = -1, .staging_fd = -1, .locks_fd = -1 };
-	s->dirfd = cvol_dir_open_store(root, "volumes", &s->path, err);
+	s->dirfd = dir_open_store(root, "volumes", &s->path, err);
 	int r = s->dirfd < 0 ? s->dirfd : 0;
-	if (r == 0 && (s->staging_fd = cvol_dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
+	if (r == 0 && (s->staging_fd = dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
 		r = s->staging_fd;
-	if (r == 0 && (s->locks_fd = cvol_dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
+	if (r == 0 && (s->locks_fd = dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
 		r = s->locks_fd;
 	if (r == 0)
 		r = staging_cleanup(s, err);
@@ -333,9 +333,9 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	if (r == 0 && renameat2(store->staging_fd, staged, store->dirfd, name, RENAME_NOREPLACE) < 0)
 		r = cvol_error_set(err, errno, "move the volume into place");
 	if (r == 0)
-		return cvol_dir_fsync(store->dirfd, err);
+		return dir_fsync(store->dirfd, err);
 out_remove:
-	cvol_dir_remove_tree(store->staging_fd, staged, &ignored);
+	dir_remove_tree(store->staging_fd, staged, &ignored);
 	return r;
 }
 
@@ -444,9 +444,9 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		unlinkat(store->staging_fd, doomed, AT_REMOVEDIR);
 		return r;
 	}
-	r = cvol_dir_fsync(store->dirfd, err);
+	r = dir_fsync(store->dirfd, err);
 	if (r == 0)
-		r = cvol_dir_remove_tree(store->staging_fd, doomed, err);
+		r = dir_remove_tree(store->staging_fd, doomed, err);
 	return r;
 }
 
@@ -530,7 +530,7 @@ int cvol_volume_get_mountpoint(struct cvol_volume_store *store, const char *name
 int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, struct cvol_error *err)
 {
 	char **names;
-	int r = cvol_dir_list_sorted(store->dirfd, &names, err);
+	int r = dir_list_sorted(store->dirfd, &names, err);
 	if (r < 0)
 		return cvol_error_wrap(err, "list volumes in `%s`", store->path);
 	/* keep the volumes: .staging, .locks and .staging.lock are no volume names */

@@ -4,7 +4,7 @@
 
 #include <errno.h>
 
-#include "../../overlay/overlay-internal.h"
+#include "../../layers/layers-internal.h"
 
 #define ID_X "XXXXXXXXXXXXXXXXXXXXXXXXX1"
 #define ID_Y "YYYYYYYYYYYYYYYYYYYYYYYYY2"
@@ -17,31 +17,31 @@ static void test_shortid_generate(void **state)
 
 	memset(a, '?', sizeof(a));
 	memset(b, '?', sizeof(b));
-	assert_int_equal(cvol_shortid_generate(a), 0);
-	assert_int_equal(cvol_shortid_generate(b), 0);
+	assert_int_equal(shortid_generate(a), 0);
+	assert_int_equal(shortid_generate(b), 0);
 	assert_int_equal(strlen(a), 26);
 	assert_int_equal(strlen(b), 26);
 	for (size_t i = 0; i < CVOL_SHORTID_LEN; i++)
 		if (!((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '0' && a[i] <= '9')))
 			fail_msg("`%s` has `%c` at %zu", a, a[i], i);
 	assert_string_not_equal(a, b);
-	assert_true(cvol_shortid_is_valid(a));
-	assert_true(cvol_shortid_is_valid(b));
+	assert_true(shortid_is_valid(a));
+	assert_true(shortid_is_valid(b));
 }
 
 static void test_shortid_is_valid(void **state)
 {
 	(void)state;
-	assert_true(cvol_shortid_is_valid(ID_X));
-	assert_true(cvol_shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
-	assert_true(cvol_shortid_is_valid("01234567890123456789012345"));
-	assert_false(cvol_shortid_is_valid(""));
-	assert_false(cvol_shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY"));   /* 25 */
-	assert_false(cvol_shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZ0")); /* 27 */
-	assert_false(cvol_shortid_is_valid("abcdefghijklmnopqrstuvwxyz"));
-	assert_false(cvol_shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY/"));
-	assert_false(cvol_shortid_is_valid("../DEFGHIJKLMNOPQRSTUVWXYZ"));
-	assert_false(cvol_shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY:"));
+	assert_true(shortid_is_valid(ID_X));
+	assert_true(shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+	assert_true(shortid_is_valid("01234567890123456789012345"));
+	assert_false(shortid_is_valid(""));
+	assert_false(shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY"));   /* 25 */
+	assert_false(shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXYZ0")); /* 27 */
+	assert_false(shortid_is_valid("abcdefghijklmnopqrstuvwxyz"));
+	assert_false(shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY/"));
+	assert_false(shortid_is_valid("../DEFGHIJKLMNOPQRSTUVWXYZ"));
+	assert_false(shortid_is_valid("ABCDEFGHIJKLMNOPQRSTUVWXY:"));
 }
 
 static void test_chain_for_base_parent(void **state)
@@ -50,10 +50,10 @@ static void test_chain_for_base_parent(void **state)
 	_cleanup_free_ char *lower2 = NULL;
 	(void)state;
 
-	assert_int_equal(cvol_chain_for_child(ID_X, NULL, &lower), 0);
+	assert_int_equal(chain_for_child(ID_X, NULL, &lower), 0);
 	assert_string_equal(lower, "l/" ID_X);
 	/* a base layer's lower file is empty */
-	assert_int_equal(cvol_chain_for_child(ID_X, "", &lower2), 0);
+	assert_int_equal(chain_for_child(ID_X, "", &lower2), 0);
 	assert_string_equal(lower2, "l/" ID_X);
 }
 
@@ -62,7 +62,7 @@ static void test_chain_for_child_of_child(void **state)
 	_cleanup_free_ char *lower = NULL;
 	(void)state;
 
-	assert_int_equal(cvol_chain_for_child(ID_X, "l/" ID_Y ":l/" ID_Z, &lower), 0);
+	assert_int_equal(chain_for_child(ID_X, "l/" ID_Y ":l/" ID_Z, &lower), 0);
 	assert_string_equal(lower, "l/" ID_X ":l/" ID_Y ":l/" ID_Z);
 }
 
@@ -71,10 +71,10 @@ static void test_chain_for_child_bad_link(void **state)
 	char *lower = (char *)"untouched";
 	(void)state;
 
-	assert_int_equal(cvol_chain_for_child("", NULL, &lower), -EINVAL);
-	assert_int_equal(cvol_chain_for_child("../../etc", NULL, &lower), -EINVAL);
-	assert_int_equal(cvol_chain_for_child("l/" ID_X, NULL, &lower), -EINVAL);
-	assert_int_equal(cvol_chain_for_child("xxxxxxxxxxxxxxxxxxxxxxxxxx", NULL, &lower), -EINVAL);
+	assert_int_equal(chain_for_child("", NULL, &lower), -EINVAL);
+	assert_int_equal(chain_for_child("../../etc", NULL, &lower), -EINVAL);
+	assert_int_equal(chain_for_child("l/" ID_X, NULL, &lower), -EINVAL);
+	assert_int_equal(chain_for_child("xxxxxxxxxxxxxxxxxxxxxxxxxx", NULL, &lower), -EINVAL);
 	assert_string_equal(lower, "untouched");
 }
 
@@ -83,7 +83,7 @@ static void test_chain_parse_empty(void **state)
 	_cleanup_strv_free_ char **entries = NULL;
 	(void)state;
 
-	assert_int_equal(cvol_chain_parse("", &entries), 0);
+	assert_int_equal(chain_parse("", &entries), 0);
 	assert_non_null(entries);
 	assert_int_equal(cvol_strv_length(entries), 0);
 }
@@ -94,9 +94,9 @@ static void test_chain_round_trip(void **state)
 	_cleanup_strv_free_ char **entries = NULL;
 	(void)state;
 
-	assert_int_equal(cvol_chain_for_child(ID_Z, "", &base_child), 0);
-	assert_int_equal(cvol_chain_for_child(ID_Y, base_child, &grandchild), 0);
-	assert_int_equal(cvol_chain_parse(grandchild, &entries), 0);
+	assert_int_equal(chain_for_child(ID_Z, "", &base_child), 0);
+	assert_int_equal(chain_for_child(ID_Y, base_child, &grandchild), 0);
+	assert_int_equal(chain_parse(grandchild, &entries), 0);
 	assert_int_equal(cvol_strv_length(entries), 2);
 	assert_string_equal(entries[0], "l/" ID_Y);
 	assert_string_equal(entries[1], "l/" ID_Z);
@@ -124,7 +124,7 @@ static void test_chain_parse_corrupt(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		char **entries = NULL;
-		int r = cvol_chain_parse(bad[i], &entries);
+		int r = chain_parse(bad[i], &entries);
 		if (r != -EBADMSG)
 			fail_msg("`%s` gave %d, not -EBADMSG", bad[i], r);
 		assert_null(entries);

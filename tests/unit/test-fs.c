@@ -98,7 +98,7 @@ static void list_dir(int dirfd, char *buf, size_t size)
 /* Skip the calling test when openat2() is not there (old kernel, seccomp). */
 static void require_openat2(int dirfd)
 {
-	int fd = cvol_openat_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+	int fd = openat_beneath(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
 	if (fd == -ENOSYS || fd == -EPERM) {
 		print_message("openat2() not available: %s\n", strerror(-fd));
 		skip();
@@ -115,20 +115,20 @@ static void test_write_read_round_trip(void **state)
 	char names[256];
 
 	require_openat2(f->fd);
-	assert_int_equal(cvol_file_write_atomic(f->fd, "link", "ABCDEF\n\n", 8, &err), 0);
-	assert_int_equal(cvol_file_read_text(f->fd, "link", &text, &err), 0);
+	assert_int_equal(file_write_atomic(f->fd, "link", "ABCDEF\n\n", 8, &err), 0);
+	assert_int_equal(file_read_text(f->fd, "link", &text, &err), 0);
 	assert_string_equal(text, "ABCDEF");
 	free(text);
 
 	/* overwrite with something shorter; inner newlines stay */
-	assert_int_equal(cvol_file_write_atomic(f->fd, "link", "a\nb\n", 4, &err), 0);
-	assert_int_equal(cvol_file_read_text(f->fd, "link", &text, &err), 0);
+	assert_int_equal(file_write_atomic(f->fd, "link", "a\nb\n", 4, &err), 0);
+	assert_int_equal(file_read_text(f->fd, "link", &text, &err), 0);
 	assert_string_equal(text, "a\nb");
 	free(text);
 
 	/* an empty file reads as "" */
-	assert_int_equal(cvol_file_write_atomic(f->fd, "empty", "", 0, &err), 0);
-	assert_int_equal(cvol_file_read_text(f->fd, "empty", &text, &err), 0);
+	assert_int_equal(file_write_atomic(f->fd, "empty", "", 0, &err), 0);
+	assert_int_equal(file_read_text(f->fd, "empty", &text, &err), 0);
 	assert_string_equal(text, "");
 	free(text);
 
@@ -155,8 +155,8 @@ static void test_read_large(void **state)
 	for (size_t i = 0; i < n; i++)
 		data[i] = (char)('a' + i % 26);
 	data[n] = '\0';
-	assert_int_equal(cvol_file_write_atomic(f->fd, "big", data, n, &err), 0);
-	assert_int_equal(cvol_file_read_text(f->fd, "big", &text, &err), 0);
+	assert_int_equal(file_write_atomic(f->fd, "big", data, n, &err), 0);
+	assert_int_equal(file_read_text(f->fd, "big", &text, &err), 0);
 	assert_int_equal(strlen(text), n);
 	assert_string_equal(text, data);
 	free(text);
@@ -170,15 +170,15 @@ static void test_read_errors(void **state)
 	char *text = (char *)"untouched";
 
 	require_openat2(f->fd);
-	assert_int_equal(cvol_file_read_text(f->fd, "missing", &text, &err), -ENOENT);
+	assert_int_equal(file_read_text(f->fd, "missing", &text, &err), -ENOENT);
 	assert_int_equal(err.code, ENOENT);
 	assert_contains(err.msg, "open `missing`");
 
 	/* not through a symlink, and not out of the directory */
 	make_file(f->top_fd, "secret", "s3cret");
 	assert_int_equal(symlinkat("../secret", f->fd, "up"), 0);
-	assert_true(cvol_file_read_text(f->fd, "up", &text, &err) < 0);
-	assert_true(cvol_file_read_text(f->fd, "../secret", &text, &err) < 0);
+	assert_true(file_read_text(f->fd, "up", &text, &err) < 0);
+	assert_true(file_read_text(f->fd, "../secret", &text, &err) < 0);
 	assert_int_equal(err.code, EXDEV);
 	assert_string_equal(text, "untouched");
 }
@@ -191,7 +191,7 @@ static void test_write_name_too_long(void **state)
 
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	assert_int_equal(cvol_file_write_atomic(f->fd, name, "x", 1, &err), -ENAMETOOLONG);
+	assert_int_equal(file_write_atomic(f->fd, name, "x", 1, &err), -ENAMETOOLONG);
 	assert_contains(err.msg, "too long");
 	assert_false(exists(f->fd, name));
 }
@@ -205,13 +205,13 @@ static void test_write_replaces_symlink(void **state)
 	require_openat2(f->fd);
 	make_file(f->top_fd, "outside", "original");
 	assert_int_equal(symlinkat("../outside", f->fd, "name"), 0);
-	assert_int_equal(cvol_file_write_atomic(f->fd, "name", "new", 3, &err), 0);
+	assert_int_equal(file_write_atomic(f->fd, "name", "new", 3, &err), 0);
 
 	/* the link was replaced, its target left alone */
 	struct stat st;
 	assert_int_equal(fstatat(f->fd, "name", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(cvol_file_read_text(f->top_fd, "outside", &text, &err), 0);
+	assert_int_equal(file_read_text(f->top_fd, "outside", &text, &err), 0);
 	assert_string_equal(text, "original");
 	free(text);
 }
@@ -226,7 +226,7 @@ static void test_openat_beneath_inside(void **state)
 	make_file(f->fd, "sub/file", "inside");
 	assert_int_equal(symlinkat("sub/file", f->fd, "rel-link"), 0);
 
-	int fd = cvol_openat_beneath(f->fd, "rel-link", O_RDONLY, 0);
+	int fd = openat_beneath(f->fd, "rel-link", O_RDONLY, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 6);
 	assert_string_equal(buf, "inside");
@@ -234,12 +234,12 @@ static void test_openat_beneath_inside(void **state)
 	close(fd);
 
 	/* a mode with a plain open is ignored, as open(2) ignores it */
-	fd = cvol_openat_beneath(f->fd, "sub", O_RDONLY | O_DIRECTORY, 0755);
+	fd = openat_beneath(f->fd, "sub", O_RDONLY | O_DIRECTORY, 0755);
 	assert_true(fd >= 0);
 	close(fd);
 
 	/* O_CREAT uses the mode */
-	fd = cvol_openat_beneath(f->fd, "sub/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
+	fd = openat_beneath(f->fd, "sub/new", O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
@@ -258,14 +258,14 @@ static void test_openat_beneath_refuses_escapes(void **state)
 	assert_int_equal(mkdirat(f->fd, "d", 0755), 0);
 	assert_int_equal(symlinkat("../..", f->fd, "d/upup"), 0);
 
-	assert_int_equal(cvol_openat_beneath(f->fd, "../x", O_RDONLY, 0), -EXDEV);
-	assert_int_equal(cvol_openat_beneath(f->fd, "d/../../x", O_RDONLY, 0), -EXDEV);
-	assert_int_equal(cvol_openat_beneath(f->fd, "/etc/passwd", O_RDONLY, 0), -EXDEV);
-	assert_int_equal(cvol_openat_beneath(f->fd, "abs-link/passwd", O_RDONLY, 0), -EXDEV);
-	assert_int_equal(cvol_openat_beneath(f->fd, "up-link", O_RDONLY, 0), -EXDEV);
-	assert_int_equal(cvol_openat_beneath(f->fd, "d/upup/x", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "../x", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "d/../../x", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "/etc/passwd", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "abs-link/passwd", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "up-link", O_RDONLY, 0), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "d/upup/x", O_RDONLY, 0), -EXDEV);
 	/* nor made outside */
-	assert_int_equal(cvol_openat_beneath(f->fd, "../made", O_WRONLY | O_CREAT, 0644), -EXDEV);
+	assert_int_equal(openat_beneath(f->fd, "../made", O_WRONLY | O_CREAT, 0644), -EXDEV);
 	assert_false(exists(f->top_fd, "made"));
 }
 
@@ -288,16 +288,16 @@ static void test_remove_tree(void **state)
 	assert_int_equal(symlinkat("/nonexistent", f->fd, "t/dangling"), 0);
 	make_file(f->fd, "sibling", "4");
 
-	assert_int_equal(cvol_dir_remove_tree(f->fd, "t", &err), 0);
+	assert_int_equal(dir_remove_tree(f->fd, "t", &err), 0);
 	assert_false(exists(f->fd, "t"));
 	/* what the links pointed at, and what was next to the tree, stay */
 	assert_true(exists(f->top_fd, "keep/file"));
 	assert_true(exists(f->fd, "sibling"));
 
 	/* a plain file, and a name that is not there */
-	assert_int_equal(cvol_dir_remove_tree(f->fd, "sibling", &err), 0);
+	assert_int_equal(dir_remove_tree(f->fd, "sibling", &err), 0);
 	assert_false(exists(f->fd, "sibling"));
-	assert_int_equal(cvol_dir_remove_tree(f->fd, "missing", &err), 0);
+	assert_int_equal(dir_remove_tree(f->fd, "missing", &err), 0);
 }
 
 static void test_create_parents(void **state)
@@ -308,14 +308,14 @@ static void test_create_parents(void **state)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/p/q/r", f->root);
-	assert_int_equal(cvol_dir_create_parents(path, 0755, &err), 0);
+	assert_int_equal(dir_create_parents(path, 0755, &err), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	/* again: already there */
-	assert_int_equal(cvol_dir_create_parents(path, 0755, &err), 0);
+	assert_int_equal(dir_create_parents(path, 0755, &err), 0);
 
 	snprintf(path, sizeof(path), "%s/s/t/", f->root);
-	assert_int_equal(cvol_dir_create_parents(path, 0700, &err), 0);
+	assert_int_equal(dir_create_parents(path, 0700, &err), 0);
 	assert_true(exists(f->fd, "s/t"));
 }
 
@@ -327,17 +327,17 @@ static void test_create_parents_through_file(void **state)
 
 	make_file(f->fd, "file", "");
 	snprintf(path, sizeof(path), "%s/file/sub/dir", f->root);
-	assert_int_equal(cvol_dir_create_parents(path, 0755, &err), -ENOTDIR);
+	assert_int_equal(dir_create_parents(path, 0755, &err), -ENOTDIR);
 	assert_int_equal(err.code, ENOTDIR);
 	assert_contains(err.msg, "file/sub");
 
 	/* the path is the file itself */
 	snprintf(path, sizeof(path), "%s/file", f->root);
-	assert_int_equal(cvol_dir_create_parents(path, 0755, &err), -ENOTDIR);
+	assert_int_equal(dir_create_parents(path, 0755, &err), -ENOTDIR);
 	assert_contains(err.msg, "is not a directory");
 
 	/* nothing to create */
-	assert_int_equal(cvol_dir_create_parents("", 0755, &err), -ENOENT);
+	assert_int_equal(dir_create_parents("", 0755, &err), -ENOENT);
 	assert_int_equal(err.code, ENOENT);
 }
 

@@ -18,7 +18,7 @@
 
 #include "../../common/fs.h"
 #include "../../common/sha256.h"
-#include "../../overlay/overlay.h"
+#include "../../image/image.h"
 
 #define N_LAYERS 2
 #define BLOB_MAX (256 * 1024)
@@ -43,17 +43,17 @@ struct blob {
 struct fixture {
 	char img[64];  /* the image directory */
 	char root[64]; /* the store */
-	struct cvol_store *store;
+	struct cvol_layer_store *store;
 	struct blob tar[N_LAYERS]; /* uncompressed layer tars: their digests are the diff_ids */
 	struct blob gz[N_LAYERS];  /* the same tars gzipped */
 };
 
 static void sha256_hex(const void *data, size_t len, char hex[CVOL_SHA256_HEX_LEN + 1])
 {
-	struct cvol_sha256 s;
-	cvol_sha256_init(&s);
-	cvol_sha256_update(&s, data, len);
-	cvol_sha256_final_hex(&s, hex);
+	struct sha256 s;
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final_hex(&s, hex);
 }
 
 static void blob_set(struct blob *b, const void *data, size_t len)
@@ -141,7 +141,7 @@ static int setup(void **state)
 	*state = f;
 	snprintf(f->img, sizeof(f->img), "/tmp/cvol-test-image.XXXXXX");
 	snprintf(f->root, sizeof(f->root), "/tmp/cvol-test-image-store.XXXXXX");
-	if (!mkdtemp(f->img) || !mkdtemp(f->root) || cvol_store_open(f->root, &f->store, &err) < 0)
+	if (!mkdtemp(f->img) || !mkdtemp(f->root) || cvol_layer_store_open(f->root, &f->store, &err) < 0)
 		return -1;
 	for (size_t i = 0; i < N_LAYERS; i++)
 		if (make_tar(layer_files[i], 2, &f->tar[i]) < 0 || make_gzip(&f->tar[i], &f->gz[i]) < 0)
@@ -154,11 +154,11 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	if (f->store)
-		cvol_store_close(f->store);
+		cvol_layer_store_close(f->store);
 	if (*f->img)
-		cvol_dir_remove_tree(AT_FDCWD, f->img, NULL);
+		dir_remove_tree(AT_FDCWD, f->img, NULL);
 	if (*f->root)
-		cvol_dir_remove_tree(AT_FDCWD, f->root, NULL);
+		dir_remove_tree(AT_FDCWD, f->root, NULL);
 	for (size_t i = 0; i < N_LAYERS; i++) {
 		free(f->tar[i].data);
 		free(f->gz[i].data);
@@ -174,7 +174,7 @@ static void put(const struct fixture *f, const char *rel, const void *data, size
 
 	snprintf(path, sizeof(path), "%s/%s", f->img, rel);
 	snprintf(dir, sizeof(dir), "%s", path);
-	assert_int_equal(cvol_dir_create_parents(dirname(dir), 0755, NULL), 0);
+	assert_int_equal(dir_create_parents(dirname(dir), 0755, NULL), 0);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
@@ -309,7 +309,7 @@ static void assert_diff_file(const struct fixture *f, const char *id, const char
 {
 	char path[512], buf[256];
 
-	snprintf(path, sizeof(path), "%s/%s/diff/%s", cvol_store_get_overlay_path(f->store), id, rel);
+	snprintf(path, sizeof(path), "%s/%s/diff/%s", cvol_layer_store_get_path(f->store), id, rel);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fail_msg("`%s` is not in layer `%s`", rel, id);
@@ -324,7 +324,7 @@ static bool diff_has(const struct fixture *f, const char *id, const char *rel)
 {
 	char path[512];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s/diff/%s", cvol_store_get_overlay_path(f->store), id, rel);
+	snprintf(path, sizeof(path), "%s/%s/diff/%s", cvol_layer_store_get_path(f->store), id, rel);
 	return lstat(path, &st) == 0;
 }
 

@@ -115,21 +115,21 @@ static void test_append_escaped(void **state)
 	size_t len = 0;
 	(void)state;
 
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "plain/path"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "plain/path"), 0);
 	assert_string_equal(buf, "plain/path");
 	assert_int_equal(len, strlen("plain/path"));
 
 	len = 0;
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "a\\b,c:d"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "a\\b,c:d"), 0);
 	assert_string_equal(buf, "a\\\\b\\,c\\:d");
 	assert_int_equal(len, strlen(buf));
 
 	/* appends after what is there; the unescaped variant leaves the text alone */
-	assert_int_equal(cvol_mount_opts_append(buf, sizeof(buf), &len, ",x:y"), 0);
+	assert_int_equal(mount_opts_append(buf, sizeof(buf), &len, ",x:y"), 0);
 	assert_string_equal(buf, "a\\\\b\\,c\\:d,x:y");
 	assert_int_equal(len, strlen(buf));
 
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, ""), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, ""), 0);
 	assert_string_equal(buf, "a\\\\b\\,c\\:d,x:y");
 }
 
@@ -140,25 +140,25 @@ static void test_append_too_big(void **state)
 	(void)state;
 
 	/* 7 characters and the NUL fill 8 bytes exactly */
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdefg"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdefg"), 0);
 	assert_string_equal(buf, "abcdefg");
 	assert_int_equal(len, 7);
 
 	memset(buf, 0, sizeof(buf));
 	len = 0;
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "ab"), 0);
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "cdefgh"), -E2BIG);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "ab"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "cdefgh"), -E2BIG);
 	/* refused: length and text as they were */
 	assert_int_equal(len, 2);
 	assert_string_equal(buf, "ab");
 
-	assert_int_equal(cvol_mount_opts_append(buf, sizeof(buf), &len, "cdefghi"), -E2BIG);
+	assert_int_equal(mount_opts_append(buf, sizeof(buf), &len, "cdefghi"), -E2BIG);
 	assert_int_equal(len, 2);
 	assert_string_equal(buf, "ab");
 
 	char zero[1] = "";
 	size_t zlen = 0;
-	assert_int_equal(cvol_mount_opts_append(zero, sizeof(zero), &zlen, "a"), -E2BIG);
+	assert_int_equal(mount_opts_append(zero, sizeof(zero), &zlen, "a"), -E2BIG);
 	assert_int_equal(zlen, 0);
 }
 
@@ -170,30 +170,30 @@ static void test_append_escape_pair_at_end(void **state)
 
 	/* "abcdef" leaves room for one character and the NUL, not for "\:" */
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdef"), 0);
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, ":"), -E2BIG);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdef"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, ":"), -E2BIG);
 	assert_int_equal(len, 6);
 	assert_string_equal(buf, "abcdef");
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, ","), -E2BIG);
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "\\"), -E2BIG);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, ","), -E2BIG);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "\\"), -E2BIG);
 	assert_string_equal(buf, "abcdef");
 
 	/* the same one character unescaped fits */
-	assert_int_equal(cvol_mount_opts_append(buf, sizeof(buf), &len, ":"), 0);
+	assert_int_equal(mount_opts_append(buf, sizeof(buf), &len, ":"), 0);
 	assert_string_equal(buf, "abcdef:");
 	assert_int_equal(len, 7);
 
 	/* an escape pair that ends just before the NUL fits */
 	memset(buf, 0, sizeof(buf));
 	len = 0;
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "abcde:"), 0);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "abcde:"), 0);
 	assert_string_equal(buf, "abcde\\:");
 	assert_int_equal(len, 7);
 
 	/* a pair straddling the end in the middle of a string: the whole string is refused */
 	memset(buf, 0, sizeof(buf));
 	len = 0;
-	assert_int_equal(cvol_mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdef,g"), -E2BIG);
+	assert_int_equal(mount_opts_append_escaped(buf, sizeof(buf), &len, "abcdef,g"), -E2BIG);
 	assert_int_equal(len, 0);
 	assert_string_equal(buf, "");
 }
@@ -212,12 +212,12 @@ static void test_data_build_full(void **state)
 	char buf[4096];
 	(void)state;
 
-	assert_int_equal(cvol_overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err), 0);
+	assert_int_equal(overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "lowerdir=/l/top:/l/mid:/l/base,upperdir=/u,workdir=/w,volatile,index=off");
 
 	/* no extra options */
 	cfg.options = NULL;
-	assert_int_equal(cvol_overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err), 0);
+	assert_int_equal(overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "lowerdir=/l/top:/l/mid:/l/base,upperdir=/u,workdir=/w");
 }
 
@@ -233,7 +233,7 @@ static void test_data_build_escapes_paths(void **state)
 	char buf[4096];
 	(void)state;
 
-	assert_int_equal(cvol_overlay_data_build(&cfg, "/wo:rk", buf, sizeof(buf), &err), 0);
+	assert_int_equal(overlay_data_build(&cfg, "/wo:rk", buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "lowerdir=x\\,upperdir=/tmp/evil:a\\:b:c\\\\d"
 				 ",upperdir=/up\\,per,workdir=/wo\\:rk");
 }
@@ -252,7 +252,7 @@ static void test_data_build_read_only(void **state)
 	char buf[4096];
 	(void)state;
 
-	assert_int_equal(cvol_overlay_data_build(&cfg, NULL, buf, sizeof(buf), &err), 0);
+	assert_int_equal(overlay_data_build(&cfg, NULL, buf, sizeof(buf), &err), 0);
 	assert_string_equal(buf, "lowerdir=l/A:l/B,userxattr");
 	assert_null(strstr(buf, "upperdir"));
 	assert_null(strstr(buf, "workdir"));
@@ -278,7 +278,7 @@ static void test_data_build_too_big(void **state)
 	}
 	lowers[N] = NULL;
 
-	int r = cvol_overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err);
+	int r = overlay_data_build(&cfg, "/w", buf, sizeof(buf), &err);
 	assert_int_equal(r, -E2BIG);
 	assert_int_equal(err.code, E2BIG);
 	assert_contains(err.msg, "500 lower layers");
@@ -296,12 +296,12 @@ static void test_data_build_no_room(void **state)
 	char buf[16];
 	(void)state;
 
-	assert_int_equal(cvol_overlay_data_build(&cfg, NULL, buf, 0, &err), -E2BIG);
+	assert_int_equal(overlay_data_build(&cfg, NULL, buf, 0, &err), -E2BIG);
 	assert_int_equal(err.code, E2BIG);
-	assert_int_equal(cvol_overlay_data_build(&cfg, NULL, buf, 8, &err), -E2BIG);
+	assert_int_equal(overlay_data_build(&cfg, NULL, buf, 8, &err), -E2BIG);
 	/* "lowerdir=a:b" is 12 characters: 13 bytes fit, 12 do not */
-	assert_int_equal(cvol_overlay_data_build(&cfg, NULL, buf, 12, &err), -E2BIG);
-	assert_int_equal(cvol_overlay_data_build(&cfg, NULL, buf, 13, &err), 0);
+	assert_int_equal(overlay_data_build(&cfg, NULL, buf, 12, &err), -E2BIG);
+	assert_int_equal(overlay_data_build(&cfg, NULL, buf, 13, &err), 0);
 	assert_string_equal(buf, "lowerdir=a:b");
 }
 

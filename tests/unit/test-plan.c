@@ -15,21 +15,21 @@ static void test_upper_without_work(void **state)
 		.upper = "/data/upper/",
 		.base_dirfd = AT_FDCWD,
 	};
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/merged", &plan, &err), 0);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/merged", &plan, &err), 0);
 	assert_ptr_equal(plan.cfg, &cfg);
 	assert_string_equal(plan.work, "/data/upper.work");
 	assert_int_equal(plan.n_steps, 2);
-	assert_int_equal(plan.steps[0].kind, CVOL_STEP_ENSURE_DIR);
+	assert_int_equal(plan.steps[0].kind, MOUNT_STEP_ENSURE_DIR);
 	assert_string_equal(plan.steps[0].path, "/data/upper.work");
 	assert_false(plan.steps[0].done);
-	assert_int_equal(plan.steps[1].kind, CVOL_STEP_MOUNT_OVERLAY);
+	assert_int_equal(plan.steps[1].kind, MOUNT_STEP_MOUNT_OVERLAY);
 	assert_string_equal(plan.steps[1].path, "/mnt/merged");
 	assert_false(plan.steps[1].done);
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 	assert_int_equal(plan.n_steps, 0);
 	assert_null(plan.work);
 }
@@ -38,14 +38,14 @@ static void test_upper_trailing_slashes(void **state)
 {
 	char *lowers[] = { "a", NULL };
 	struct cvol_overlay_config cfg = { .lowers = lowers, .upper = "up//", .base_dirfd = AT_FDCWD };
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
-	assert_int_equal(cvol_mount_plan_build(&cfg, "m", &plan, &err), 0);
+	assert_int_equal(mount_plan_build(&cfg, "m", &plan, &err), 0);
 	assert_string_equal(plan.work, "up.work");
 	assert_string_equal(plan.steps[0].path, "up.work");
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 }
 
 static void test_explicit_work(void **state)
@@ -59,44 +59,44 @@ static void test_explicit_work(void **state)
 		.options = options,
 		.base_dirfd = AT_FDCWD,
 	};
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/m", &plan, &err), 0);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/m", &plan, &err), 0);
 	assert_string_equal(plan.work, "/elsewhere/w");
 	assert_ptr_not_equal(plan.work, cfg.work);
 	assert_int_equal(plan.n_steps, 2);
-	assert_int_equal(plan.steps[0].kind, CVOL_STEP_ENSURE_DIR);
+	assert_int_equal(plan.steps[0].kind, MOUNT_STEP_ENSURE_DIR);
 	assert_string_equal(plan.steps[0].path, "/elsewhere/w");
-	assert_int_equal(plan.steps[1].kind, CVOL_STEP_MOUNT_OVERLAY);
+	assert_int_equal(plan.steps[1].kind, MOUNT_STEP_MOUNT_OVERLAY);
 	assert_string_equal(plan.steps[1].path, "/mnt/m");
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 }
 
 static void test_read_only(void **state)
 {
 	char *lowers[] = { "/l/a", "/l/b", NULL };
 	struct cvol_overlay_config cfg = { .lowers = lowers, .read_only = true, .base_dirfd = AT_FDCWD };
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/ro", &plan, &err), 0);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/ro", &plan, &err), 0);
 	assert_null(plan.work);
 	assert_int_equal(plan.n_steps, 1);
-	assert_int_equal(plan.steps[0].kind, CVOL_STEP_MOUNT_OVERLAY);
+	assert_int_equal(plan.steps[0].kind, MOUNT_STEP_MOUNT_OVERLAY);
 	assert_string_equal(plan.steps[0].path, "/mnt/ro");
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 }
 
 /* Build a plan that must be refused with -@code and a message containing @text. */
 static void check_refused(const struct cvol_overlay_config *cfg, int code, const char *text)
 {
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 
-	int r = cvol_mount_plan_build(cfg, "/mnt/x", &plan, &err);
+	int r = mount_plan_build(cfg, "/mnt/x", &plan, &err);
 	assert_int_equal(r, -code);
 	assert_int_equal(err.code, code);
 	assert_contains(err.msg, "/mnt/x");
@@ -130,7 +130,7 @@ static void test_too_many_lowers(void **state)
 {
 	char *lowers[CVOL_OVERLAY_MAX_LOWERS + 2];
 	struct cvol_overlay_config cfg = { .lowers = lowers, .upper = "/u", .base_dirfd = AT_FDCWD };
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
@@ -142,9 +142,9 @@ static void test_too_many_lowers(void **state)
 
 	/* 500 is the limit, not past it */
 	lowers[CVOL_OVERLAY_MAX_LOWERS] = NULL;
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/x", &plan, &err), 0);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/x", &plan, &err), 0);
 	assert_int_equal(plan.n_steps, 2);
-	cvol_mount_plan_done(&plan);
+	mount_plan_done(&plan);
 }
 
 static void test_upper_and_read_only(void **state)
@@ -196,17 +196,17 @@ static void test_unknown_option(void **state)
 		.options = options,
 		.base_dirfd = AT_FDCWD,
 	};
-	struct cvol_mount_plan plan = { 0 };
+	struct mount_plan plan = { 0 };
 	struct cvol_error err = { 0 };
 	(void)state;
 
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/x", &plan, &err), -EINVAL);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/x", &plan, &err), -EINVAL);
 	assert_int_equal(err.code, EINVAL);
 	assert_contains(err.msg, "unknown overlay option `upperdir=/tmp/evil`");
 	assert_int_equal(plan.n_steps, 0);
 
 	options[1] = "index=bogus";
-	assert_int_equal(cvol_mount_plan_build(&cfg, "/mnt/x", &plan, &err), -EINVAL);
+	assert_int_equal(mount_plan_build(&cfg, "/mnt/x", &plan, &err), -EINVAL);
 	assert_contains(err.msg, "index=bogus");
 }
 

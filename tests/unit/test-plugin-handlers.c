@@ -47,7 +47,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	cvol_volume_store_close(f->store);
-	cvol_dir_remove_tree(AT_FDCWD, f->dir, NULL);
+	dir_remove_tree(AT_FDCWD, f->dir, NULL);
 	free(f);
 	return 0;
 }

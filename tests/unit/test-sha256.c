@@ -21,28 +21,28 @@
 /* Hash @len bytes at @data in one call into @hex. */
 static void hash_oneshot(const void *data, size_t len, char hex[CVOL_SHA256_HEX_LEN + 1])
 {
-	struct cvol_sha256 s;
+	struct sha256 s;
 
-	cvol_sha256_init(&s);
-	cvol_sha256_update(&s, data, len);
-	cvol_sha256_final_hex(&s, hex);
+	sha256_init(&s);
+	sha256_update(&s, data, len);
+	sha256_final_hex(&s, hex);
 }
 
 /* Hash @len bytes at @data in pieces of @chunk bytes into @hex. */
 static void hash_chunked(const void *data, size_t len, size_t chunk, char hex[CVOL_SHA256_HEX_LEN + 1])
 {
 	const uint8_t *p = data;
-	struct cvol_sha256 s;
+	struct sha256 s;
 
-	cvol_sha256_init(&s);
+	sha256_init(&s);
 	while (len > 0) {
 		size_t n = len < chunk ? len : chunk;
 
-		cvol_sha256_update(&s, p, n);
+		sha256_update(&s, p, n);
 		p += n;
 		len -= n;
 	}
-	cvol_sha256_final_hex(&s, hex);
+	sha256_final_hex(&s, hex);
 }
 
 /* Fill @buf with @len bytes of a fixed pseudo-random pattern. */
@@ -72,16 +72,16 @@ static void test_nist_vectors(void **state)
 static void test_nist_vectors_null_update(void **state)
 {
 	char hex[CVOL_SHA256_HEX_LEN + 1];
-	struct cvol_sha256 s;
+	struct sha256 s;
 	(void)state;
 
 	/* an empty update changes nothing */
-	cvol_sha256_init(&s);
-	cvol_sha256_update(&s, "", 0);
-	cvol_sha256_update(&s, "ab", 2);
-	cvol_sha256_update(&s, "", 0);
-	cvol_sha256_update(&s, "c", 1);
-	cvol_sha256_final_hex(&s, hex);
+	sha256_init(&s);
+	sha256_update(&s, "", 0);
+	sha256_update(&s, "ab", 2);
+	sha256_update(&s, "", 0);
+	sha256_update(&s, "c", 1);
+	sha256_final_hex(&s, hex);
 	assert_string_equal(hex, SHA256_ABC);
 }
 
@@ -143,7 +143,7 @@ static int make_temp_file(char path[64], const uint8_t *data, size_t len)
 	return fd;
 }
 
-/* 300 KiB and a bit: more than two of cvol_sha256_fd's 128 KiB reads, and a partial block. */
+/* 300 KiB and a bit: more than two of sha256_fd's 128 KiB reads, and a partial block. */
 #define FILE_LEN (300 * 1024 + 37)
 
 static void test_fd_equals_memory(void **state)
@@ -160,12 +160,12 @@ static void test_fd_equals_memory(void **state)
 
 	_cleanup_close_ int fd = make_temp_file(path, buf, FILE_LEN);
 	unlink(path);
-	assert_int_equal(cvol_sha256_fd(fd, got, &bytes), 0);
+	assert_int_equal(sha256_fd(fd, got, &bytes), 0);
 	assert_string_equal(got, want);
 	assert_int_equal(bytes, FILE_LEN);
 
 	/* at end of file now: what is left is empty; ret_bytes may be NULL */
-	assert_int_equal(cvol_sha256_fd(fd, got, NULL), 0);
+	assert_int_equal(sha256_fd(fd, got, NULL), 0);
 	assert_string_equal(got, SHA256_EMPTY);
 }
 
@@ -197,7 +197,7 @@ static void test_fd_equals_sha256sum(void **state)
 	memcpy(want, line, CVOL_SHA256_HEX_LEN);
 	want[CVOL_SHA256_HEX_LEN] = '\0';
 
-	assert_int_equal(cvol_sha256_fd(fd, got, &bytes), 0);
+	assert_int_equal(sha256_fd(fd, got, &bytes), 0);
 	assert_string_equal(got, want);
 	assert_int_equal(bytes, FILE_LEN);
 }
@@ -208,7 +208,7 @@ static void test_fd_errors(void **state)
 	uint64_t bytes = 42;
 	(void)state;
 
-	assert_int_equal(cvol_sha256_fd(-1, hex, &bytes), -EBADF);
+	assert_int_equal(sha256_fd(-1, hex, &bytes), -EBADF);
 	assert_string_equal(hex, "untouched");
 	assert_int_equal(bytes, 42);
 
@@ -216,12 +216,12 @@ static void test_fd_errors(void **state)
 	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(cvol_sha256_fd(fd, hex, &bytes), -EBADF);
+	assert_int_equal(sha256_fd(fd, hex, &bytes), -EBADF);
 
 	/* read(2) on a directory fails with EISDIR */
 	_cleanup_close_ int dfd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
-	assert_int_equal(cvol_sha256_fd(dfd, hex, &bytes), -EISDIR);
+	assert_int_equal(sha256_fd(dfd, hex, &bytes), -EISDIR);
 	assert_string_equal(hex, "untouched");
 	assert_int_equal(bytes, 42);
 }

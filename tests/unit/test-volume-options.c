@@ -463,7 +463,7 @@ static int record_teardown(void **state)
 {
 	struct record_fixture *f = *state;
 	close(f->dirfd);
-	cvol_dir_remove_tree(AT_FDCWD, f->dir, NULL);
+	dir_remove_tree(AT_FDCWD, f->dir, NULL);
 	free(f);
 	return 0;
 }
@@ -471,7 +471,7 @@ static int record_teardown(void **state)
 static void write_record(struct record_fixture *f, const char *text)
 {
 	struct cvol_error err = { 0 };
-	if (cvol_file_write_atomic(f->dirfd, "record.json", text, strlen(text), &err) < 0)
+	if (file_write_atomic(f->dirfd, "record.json", text, strlen(text), &err) < 0)
 		fail_msg("write record.json: %s", err.msg);
 }
 

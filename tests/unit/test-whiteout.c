@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../../common/fs.h"
-#include "../../overlay/overlay-internal.h"
+#include "../../layers/layers-internal.h"
 
 struct fixture {
 	char top[64]; /* the mkdtemp() directory */
@@ -45,7 +45,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	close(f->fd);
-	cvol_dir_remove_tree(AT_FDCWD, f->top, NULL);
+	dir_remove_tree(AT_FDCWD, f->top, NULL);
 	free(f);
 	return 0;
 }
@@ -322,7 +322,7 @@ static int import_into(int dirfd, const char *name, const char *into, struct cvo
 	int root = make_dir(dirfd, into);
 	int tar = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	assert_true(tar >= 0);
-	int r = cvol_tar_import(root, tar, false, ret_stats, &err);
+	int r = tar_import(root, tar, false, ret_stats, &err);
 	if (r < 0)
 		fail_msg("import `%s`: %s", name, err.msg);
 	close(tar);
@@ -334,7 +334,7 @@ static void export_to(int rootfd, int dirfd, const char *name)
 	struct cvol_error err = { 0 };
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	if (cvol_tar_export(rootfd, fd, &err) < 0)
+	if (tar_export(rootfd, fd, &err) < 0)
 		fail_msg("export `%s`: %s", name, err.msg);
 	close(fd);
 }

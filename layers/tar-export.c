@@ -2,7 +2,7 @@
 /* Write a layer's diff as a tar (pax) with OCI whiteouts: an overlay whiteout becomes
  * `.wh.NAME`, an opaque directory gets `.wh..wh..opq`. Names in sorted order, hardlinks
  * as tar hardlinks, xattrs but overlay's own. Importing the result gives the same tree. */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -165,7 +165,7 @@ static int export_one(struct exporter *ex, int dirfd, const char *dir, const cha
 static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err)
 {
 	_cleanup_strv_free_ char **names = NULL;
-	int r = cvol_dir_list_sorted(dirfd, &names, err);
+	int r = dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
 		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
@@ -173,7 +173,7 @@ static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cv
 	return r;
 }
 
-int cvol_tar_export(int rootfd, int out_fd, struct cvol_error *err)
+int tar_export(int rootfd, int out_fd, struct cvol_error *err)
 {
 	struct exporter ex = { 0 };
 	int r;

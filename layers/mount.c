@@ -2,7 +2,7 @@
 /* Mounting store layers with their parent chain, reference counted. The count
  * lives in <id>/mounts but is only believed while mountinfo shows the mount, so
  * it survives the process that made it and resets when the mount is gone. */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <fcntl.h>
 #include <libmount.h>
@@ -13,7 +13,7 @@
 
 #define MOUNTS_FILE "mounts"
 
-static int merged_path(struct cvol_store *store, const char *id, char **ret)
+static int merged_path(struct cvol_layer_store *store, const char *id, char **ret)
 {
 	return asprintf(ret, "%s/%s/merged", store->overlay_path, id) < 0 ? -ENOMEM : 0;
 }
@@ -34,17 +34,17 @@ static bool is_overlay_mounted(struct libmnt_table *mountinfo, const char *path)
 	return fs && mnt_fs_get_fstype(fs) && strcmp(mnt_fs_get_fstype(fs), "overlay") == 0;
 }
 
-static unsigned read_count_file(struct cvol_store *store, const char *id)
+static unsigned read_count_file(struct cvol_layer_store *store, const char *id)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
 
 	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 ||
-	    cvol_file_read_text(store->overlay_fd, path, &text, NULL) < 0)
+	    file_read_text(store->overlay_fd, path, &text, NULL) < 0)
 		return 0;
 	return (unsigned)strtoul(text, NULL, 10);
 }
 
-unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libmnt_table *mountinfo)
+unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struct libmnt_table *mountinfo)
 {
 	_cleanup_free_ char *merged = NULL;
 	struct libmnt_table *own = NULL;
@@ -61,43 +61,43 @@ unsigned layer_mount_count(struct cvol_store *store, const char *id, struct libm
 	return count > 0 ? count : 1;
 }
 
-static int open_layer_dir(struct cvol_store *store, const char *id, struct cvol_error *err)
+static int open_layer_dir(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
-	int fd = cvol_openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	int fd = openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	return fd < 0 ? cvol_error_set(err, -fd, "open layer `%s`", id) : fd;
 }
 
-static int write_count_file(struct cvol_store *store, const char *id, unsigned count, struct cvol_error *err)
+static int write_count_file(struct cvol_layer_store *store, const char *id, unsigned count, struct cvol_error *err)
 {
 	char text[32];
 	_cleanup_close_ int fd = open_layer_dir(store, id, err);
 	if (fd < 0)
 		return fd;
 	int n = snprintf(text, sizeof(text), "%u\n", count);
-	return cvol_file_write_atomic(fd, MOUNTS_FILE, text, (size_t)n, err);
+	return file_write_atomic(fd, MOUNTS_FILE, text, (size_t)n, err);
 }
 
 /* After the last unmount (or a failed first mount): drop the count, work dir and mount point. */
-static void layer_mount_dirs_remove(struct cvol_store *store, const char *id)
+static void layer_mount_dirs_remove(struct cvol_layer_store *store, const char *id)
 {
 	_cleanup_close_ int fd = open_layer_dir(store, id, NULL);
 
 	if (fd < 0)
 		return;
 	unlinkat(fd, MOUNTS_FILE, 0);
-	cvol_dir_remove_tree(fd, "work", NULL);
+	dir_remove_tree(fd, "work", NULL);
 	unlinkat(fd, "merged", AT_REMOVEDIR);
 }
 
 /* Bind the store's overlay dir on itself and make it private (as Docker does), so
  * the layer mounts under it do not propagate into other mount namespaces. */
-static int store_make_private(struct cvol_store *store, struct cvol_error *err)
+static int store_make_private(struct cvol_layer_store *store, struct cvol_error *err)
 {
 	const char *path = store->overlay_path;
 
 	if (store->made_private)
 		return 0;
-	if (!cvol_is_mount_root(AT_FDCWD, path) && mount(path, path, NULL, MS_BIND, NULL) < 0)
+	if (!is_mount_root(AT_FDCWD, path) && mount(path, path, NULL, MS_BIND, NULL) < 0)
 		return cvol_error_set(err, errno, "bind `%s` on itself", path);
 	if (mount(NULL, path, NULL, MS_PRIVATE, NULL) < 0)
 		return cvol_error_set(err, errno, "make `%s` a private mount", path);
@@ -105,7 +105,7 @@ static int store_make_private(struct cvol_store *store, struct cvol_error *err)
 	return 0;
 }
 
-static int layer_overlay_mount(struct cvol_store *store, const char *id, const struct layer_meta *m,
+static int layer_overlay_mount(struct cvol_layer_store *store, const char *id, const struct layer_meta *m,
 			       const char *merged, struct cvol_error *err)
 {
 	_cleanup_free_ char *upper = NULL, *work = NULL, *merged_rel = NULL;
@@ -132,7 +132,7 @@ static int layer_overlay_mount(struct cvol_store *store, const char *id, const s
 }
 
 /* The first reference: mount the layer read-write on its chain. */
-static int layer_mount_first(struct cvol_store *store, const char *id, const struct layer_meta *m,
+static int layer_mount_first(struct cvol_layer_store *store, const char *id, const struct layer_meta *m,
 			     const char *merged, struct cvol_error *err)
 {
 	/* Its diff would be the upper of this mount and a lower of its children's. */
@@ -151,7 +151,7 @@ static int layer_mount_first(struct cvol_store *store, const char *id, const str
 	return r;
 }
 
-static int layer_mount_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_mount_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	const char *merged = data;
 	struct layer_meta m;
@@ -167,7 +167,7 @@ static int layer_mount_locked(struct cvol_store *store, const char *id, void *da
 	return r;
 }
 
-int cvol_layer_mount(struct cvol_store *store, const char *id, char **ret_merged, struct cvol_error *err)
+int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged, struct cvol_error *err)
 {
 	_cleanup_free_ char *merged = NULL;
 
@@ -185,7 +185,7 @@ struct umount_args {
 	bool force;
 };
 
-static int layer_umount_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_umount_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	const struct umount_args *a = data;
 	struct layer_meta m;
@@ -205,7 +205,7 @@ static int layer_umount_locked(struct cvol_store *store, const char *id, void *d
 	return 0;
 }
 
-int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, struct cvol_error *err)
+int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force, struct cvol_error *err)
 {
 	_cleanup_free_ char *merged = NULL;
 
@@ -215,7 +215,7 @@ int cvol_layer_umount(struct cvol_store *store, const char *id, bool force, stru
 	return store_run_locked(store, "unmount", id, layer_umount_locked, &a, err);
 }
 
-static int layer_lowers_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_lowers_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	char ***ret = data;
 	struct layer_meta m;
@@ -238,7 +238,7 @@ static int layer_lowers_locked(struct cvol_store *store, const char *id, void *d
 	return 0;
 }
 
-int cvol_layer_get_lowers(struct cvol_store *store, const char *id, char ***ret_paths, struct cvol_error *err)
+int cvol_layer_get_lowers(struct cvol_layer_store *store, const char *id, char ***ret_paths, struct cvol_error *err)
 {
 	return store_run_locked(store, "read", id, layer_lowers_locked, ret_paths, err);
 }

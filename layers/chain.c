@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Short link names and parent chains ("l/<short>:l/<short>...", top first). */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 
 static const char shortid_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-int cvol_shortid_generate(char *buf)
+int shortid_generate(char *buf)
 {
 	unsigned char rnd[CVOL_SHORTID_LEN];
 
@@ -20,17 +20,17 @@ int cvol_shortid_generate(char *buf)
 	return 0;
 }
 
-bool cvol_shortid_is_valid(const char *s)
+bool shortid_is_valid(const char *s)
 {
 	return strlen(s) == CVOL_SHORTID_LEN && strspn(s, shortid_alphabet) == CVOL_SHORTID_LEN;
 }
 
-int cvol_chain_for_child(const char *parent_link, const char *parent_lower, char **ret_lower)
+int chain_for_child(const char *parent_link, const char *parent_lower, char **ret_lower)
 {
 	char *lower = NULL;
 	int n;
 
-	if (!cvol_shortid_is_valid(parent_link))
+	if (!shortid_is_valid(parent_link))
 		return -EINVAL;
 	if (parent_lower && *parent_lower)
 		n = asprintf(&lower, "l/%s:%s", parent_link, parent_lower);
@@ -42,7 +42,7 @@ int cvol_chain_for_child(const char *parent_link, const char *parent_lower, char
 	return 0;
 }
 
-int cvol_chain_parse(const char *text, char ***ret_entries)
+int chain_parse(const char *text, char ***ret_entries)
 {
 	_cleanup_strv_free_ char **entries = NULL;
 
@@ -57,7 +57,7 @@ int cvol_chain_parse(const char *text, char ***ret_entries)
 	if (r < 0)
 		return r;
 	for (char **e = entries; *e; e++)
-		if (strncmp(*e, "l/", 2) != 0 || !cvol_shortid_is_valid(*e + 2))
+		if (strncmp(*e, "l/", 2) != 0 || !shortid_is_valid(*e + 2))
 			return -EBADMSG;
 	*ret_entries = TAKE_PTR(entries);
 	return 0;

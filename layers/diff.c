@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What a layer changed against its parent chain, as `docker diff` shows it: A for a
  * path no lower layer has, C for one it changes, D for one it deletes (a whiteout). */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -91,7 +91,7 @@ static int diff_one(struct differ *d, int dirfd, const char *dir, const char *na
 static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err)
 {
 	_cleanup_strv_free_ char **names = NULL;
-	int r = cvol_dir_list_sorted(dirfd, &names, err);
+	int r = dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
 		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
@@ -104,7 +104,7 @@ struct diff_args {
 	void *data;
 };
 
-static int layer_diff_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_diff_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	struct diff_args *a = data;
 	struct layer_meta m;
@@ -130,7 +130,7 @@ static int layer_diff_locked(struct cvol_store *store, const char *id, void *dat
 	}
 	snprintf(diff_path, sizeof(diff_path), "%s/diff", id);
 	_cleanup_close_ int diff =
-		r == 0 ? cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0) : -1;
+		r == 0 ? openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0) : -1;
 	if (r == 0 && diff < 0)
 		r = cvol_error_set(err, -diff, "open the layer's diff");
 	if (r == 0)
@@ -142,7 +142,7 @@ static int layer_diff_locked(struct cvol_store *store, const char *id, void *dat
 	return r;
 }
 
-int cvol_layer_diff(struct cvol_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
+int cvol_layer_diff(struct cvol_layer_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
 		    struct cvol_error *err)
 {
 	struct diff_args a = { fn, data };

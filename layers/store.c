@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The layer store: layers built in .staging/ and renamed into place, short
  * links under l/, metadata written crash-safely (see DESIGN.md). */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@ int cvol_layer_check_id(const char *id, struct cvol_error *err)
 	return 0;
 }
 
-int store_run_locked(struct cvol_store *store, const char *what, const char *id, store_op op, void *data,
+int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op, void *data,
 		     struct cvol_error *err)
 {
 	int r = cvol_layer_check_id(id, err);
@@ -47,7 +47,7 @@ int store_run_locked(struct cvol_store *store, const char *what, const char *id,
 	return 0;
 }
 
-static bool layer_exists(struct cvol_store *store, const char *id)
+static bool layer_exists(struct cvol_layer_store *store, const char *id)
 {
 	struct stat st;
 	return fstatat(store->overlay_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
@@ -63,7 +63,7 @@ void layer_meta_done(struct layer_meta *m)
 	m->chain = NULL;
 }
 
-int layer_meta_load(struct cvol_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err)
+int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err)
 {
 	struct layer_meta m = { 0 };
 	_cleanup_free_ char *link = NULL, *link_path = NULL, *lower_path = NULL;
@@ -73,17 +73,17 @@ int layer_meta_load(struct cvol_store *store, const char *id, struct layer_meta 
 		return cvol_error_setx(err, ENOENT, "no such layer");
 	if (asprintf(&link_path, "%s/link", id) < 0 || asprintf(&lower_path, "%s/lower", id) < 0)
 		return cvol_error_set(err, ENOMEM, "read layer `%s`", id);
-	r = cvol_file_read_text(store->overlay_fd, link_path, &link, err);
+	r = file_read_text(store->overlay_fd, link_path, &link, err);
 	if (r < 0)
 		return cvol_error_wrap(err, "read layer `%s`", id);
-	if (!cvol_shortid_is_valid(link))
+	if (!shortid_is_valid(link))
 		return cvol_error_setx(err, EBADMSG, "the link file of layer `%s` is corrupt", id);
 	snprintf(m.link, sizeof(m.link), "%s", link);
 
-	r = cvol_file_read_text(store->overlay_fd, lower_path, &m.lower, err);
+	r = file_read_text(store->overlay_fd, lower_path, &m.lower, err);
 	if (r == -ENOENT)
 		r = (m.lower = strdup("")) ? 0 : cvol_error_set(err, ENOMEM, "read layer `%s`", id);
-	if (r == 0 && (r = cvol_chain_parse(m.lower, &m.chain)) < 0)
+	if (r == 0 && (r = chain_parse(m.lower, &m.chain)) < 0)
 		cvol_error_set(err, -r, "the lower file of layer `%s` is corrupt", id);
 	if (r < 0) {
 		layer_meta_done(&m);
@@ -94,7 +94,7 @@ int layer_meta_load(struct cvol_store *store, const char *id, struct layer_meta 
 }
 
 /* The id of the layer whose short link is @chain_entry ("l/<short>"), from the symlink. */
-static int layer_id_from_link(struct cvol_store *store, const char *chain_entry, char **ret_id)
+static int layer_id_from_link(struct cvol_layer_store *store, const char *chain_entry, char **ret_id)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlinkat(store->links_fd, chain_entry + 2, target, sizeof(target) - 1);
@@ -113,7 +113,7 @@ static int layer_id_from_link(struct cvol_store *store, const char *chain_entry,
 }
 
 /* Make l/@short -> ../@id/diff. */
-static int link_make(struct cvol_store *store, const char *id, const char *short_id)
+static int link_make(struct cvol_layer_store *store, const char *id, const char *short_id)
 {
 	_cleanup_free_ char *target = NULL;
 	if (asprintf(&target, "../%s/diff", id) < 0)
@@ -128,14 +128,14 @@ static int remove_staged(int dirfd, const char *name, unsigned char d_type, void
 {
 	(void)d_type;
 	(void)data;
-	cvol_log_debug(CVOL_LOG_STORE, "removing half-built layer `%s`", name);
-	return cvol_dir_remove_tree(dirfd, name, err);
+	log_debug(CVOL_LOG_STORE, "removing half-built layer `%s`", name);
+	return dir_remove_tree(dirfd, name, err);
 }
 
 /* A layer whose l/ link was lost (a crash before the link reached the disk) gets it back. */
 static int restore_link(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
 {
-	struct cvol_store *store = data;
+	struct cvol_layer_store *store = data;
 	struct layer_meta m;
 	struct stat st;
 
@@ -145,7 +145,7 @@ static int restore_link(int dirfd, const char *name, unsigned char d_type, void 
 		return 0; /* not a layer, or a corrupt one: `layer ls` reports it */
 	int r = 0;
 	if (fstatat(store->links_fd, m.link, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
-		cvol_log_debug(CVOL_LOG_STORE, "restoring link `l/%s` of `%s`", m.link, name);
+		log_debug(CVOL_LOG_STORE, "restoring link `l/%s` of `%s`", m.link, name);
 		r = link_make(store, name, m.link);
 		if (r < 0)
 			cvol_error_set(err, -r, "restore link `l/%s`", m.link);
@@ -163,34 +163,34 @@ static int remove_dangling_link(int dirfd, const char *name, unsigned char d_typ
 	(void)data;
 	(void)err;
 	if (fstatat(dirfd, name, &st, 0) < 0 && errno == ENOENT) {
-		cvol_log_debug(CVOL_LOG_STORE, "removing dangling link `l/%s`", name);
+		log_debug(CVOL_LOG_STORE, "removing dangling link `l/%s`", name);
 		unlinkat(dirfd, name, 0);
 	}
 	return 0;
 }
 
 /* Undo what a crash left: half-built layers, lost links, links without a layer. */
-static int store_repair(struct cvol_store *store, void *data, struct cvol_error *err)
+static int store_repair(struct cvol_layer_store *store, void *data, struct cvol_error *err)
 {
 	(void)data;
-	int r = cvol_dir_for_each(store->staging_fd, remove_staged, NULL, err);
+	int r = dir_for_each(store->staging_fd, remove_staged, NULL, err);
 	if (r == 0)
-		r = cvol_dir_for_each(store->overlay_fd, restore_link, store, err);
+		r = dir_for_each(store->overlay_fd, restore_link, store, err);
 	if (r == 0)
-		r = cvol_dir_for_each(store->links_fd, remove_dangling_link, NULL, err);
+		r = dir_for_each(store->links_fd, remove_dangling_link, NULL, err);
 	if (r == 0)
-		r = cvol_dir_fsync(store->links_fd, err);
+		r = dir_fsync(store->links_fd, err);
 	if (r == 0)
-		r = cvol_dir_fsync(store->staging_fd, err);
+		r = dir_fsync(store->staging_fd, err);
 	return r;
 }
 
-static int store_open_dirs(struct cvol_store *s, struct cvol_error *err)
+static int store_open_dirs(struct cvol_layer_store *s, struct cvol_error *err)
 {
-	s->links_fd = cvol_dir_open_at(s->overlay_fd, LINKS_DIR, true, err);
+	s->links_fd = dir_open_at(s->overlay_fd, LINKS_DIR, true, err);
 	if (s->links_fd < 0)
 		return s->links_fd;
-	s->staging_fd = cvol_dir_open_at(s->overlay_fd, STAGING_DIR, true, err);
+	s->staging_fd = dir_open_at(s->overlay_fd, STAGING_DIR, true, err);
 	if (s->staging_fd < 0)
 		return s->staging_fd;
 	if (mkdirat(s->overlay_fd, EMPTY_DIR, 0700) < 0 && errno != EEXIST)
@@ -201,7 +201,7 @@ static int store_open_dirs(struct cvol_store *s, struct cvol_error *err)
 	return 0;
 }
 
-static int store_locked_repair(struct cvol_store *store, struct cvol_error *err)
+static int store_locked_repair(struct cvol_layer_store *store, struct cvol_error *err)
 {
 	while (flock(store->lock_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
@@ -211,26 +211,26 @@ static int store_locked_repair(struct cvol_store *store, struct cvol_error *err)
 	return r;
 }
 
-int cvol_store_open(const char *root, struct cvol_store **ret, struct cvol_error *err)
+int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err)
 {
-	struct cvol_store *s = calloc(1, sizeof(*s));
+	struct cvol_layer_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
-	*s = (struct cvol_store){ .overlay_fd = -1, .links_fd = -1, .staging_fd = -1, .lock_fd = -1 };
-	int r = s->overlay_fd = cvol_dir_open_store(root, "overlay", &s->overlay_path, err);
+	*s = (struct cvol_layer_store){ .overlay_fd = -1, .links_fd = -1, .staging_fd = -1, .lock_fd = -1 };
+	int r = s->overlay_fd = dir_open_store(root, "overlay", &s->overlay_path, err);
 	if (r >= 0)
 		r = store_open_dirs(s, err);
 	if (r == 0)
 		r = store_locked_repair(s, err);
 	if (r < 0) {
-		cvol_store_close(s);
+		cvol_layer_store_close(s);
 		return cvol_error_wrap(err, "open store `%s`", root);
 	}
 	*ret = s;
 	return 0;
 }
 
-void cvol_store_close(struct cvol_store *s)
+void cvol_layer_store_close(struct cvol_layer_store *s)
 {
 	if (!s)
 		return;
@@ -242,7 +242,7 @@ void cvol_store_close(struct cvol_store *s)
 	free(s);
 }
 
-const char *cvol_store_get_overlay_path(const struct cvol_store *store)
+const char *cvol_layer_store_get_path(const struct cvol_layer_store *store)
 {
 	return store->overlay_path;
 }
@@ -250,7 +250,7 @@ const char *cvol_store_get_overlay_path(const struct cvol_store *store)
 /* ---- children ----------------------------------------------------------------------- */
 
 struct children_ctx {
-	struct cvol_store *store;
+	struct cvol_layer_store *store;
 	char entry[CVOL_SHORTID_LEN + 3]; /* "l/<short>" of the parent */
 	size_t found;
 	char names[512];
@@ -277,13 +277,13 @@ static int note_child(int dirfd, const char *name, unsigned char d_type, void *d
 	return 0;
 }
 
-int layer_refuse_children(struct cvol_store *store, const struct layer_meta *m, const char *why,
+int layer_refuse_children(struct cvol_layer_store *store, const struct layer_meta *m, const char *why,
 			  struct cvol_error *err)
 {
 	struct children_ctx c = { .store = store };
 
 	snprintf(c.entry, sizeof(c.entry), "l/%s", m->link);
-	int r = cvol_dir_for_each(store->overlay_fd, note_child, &c, err);
+	int r = dir_for_each(store->overlay_fd, note_child, &c, err);
 	if (r < 0)
 		return r;
 	if (c.found)
@@ -295,15 +295,15 @@ int layer_refuse_children(struct cvol_store *store, const struct layer_meta *m, 
 /* ---- create --------------------------------------------------------------------- */
 
 /* Make l/<short> with a fresh short id; it dangles until the layer is renamed into place. */
-static int link_create(struct cvol_store *store, const char *id, char *ret_short, struct cvol_error *err)
+static int link_create(struct cvol_layer_store *store, const char *id, char *ret_short, struct cvol_error *err)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		int r = cvol_shortid_generate(ret_short);
+		int r = shortid_generate(ret_short);
 		if (r < 0)
 			return cvol_error_set(err, -r, "make a short id");
 		r = link_make(store, id, ret_short);
 		if (r == 0)
-			return cvol_dir_fsync(store->links_fd, err);
+			return dir_fsync(store->links_fd, err);
 		if (r != -EEXIST)
 			return cvol_error_set(err, -r, "create link `l/%s`", ret_short);
 	}
@@ -315,7 +315,7 @@ static int staging_name(char kind, char name[CVOL_SHORTID_LEN + 3])
 {
 	name[0] = kind;
 	name[1] = '-';
-	return cvol_shortid_generate(name + 2);
+	return shortid_generate(name + 2);
 }
 
 /* What fills a new layer's diff before it appears in the store (NULL: it stays empty). */
@@ -326,29 +326,29 @@ struct layer_source {
 };
 
 /* Fill the staged layer directory @staged: diff/ and its contents, link and lower. */
-static int staged_layer_fill(struct cvol_store *store, const char *staged, const char *short_id,
+static int staged_layer_fill(struct cvol_layer_store *store, const char *staged, const char *short_id,
 			     const char *lower, const struct layer_source *src, struct cvol_error *err)
 {
-	_cleanup_close_ int fd = cvol_dir_open_at(store->staging_fd, staged, false, err);
+	_cleanup_close_ int fd = dir_open_at(store->staging_fd, staged, false, err);
 	if (fd < 0)
 		return fd;
 	if (mkdirat(fd, "diff", 0755) < 0)
 		return cvol_error_set(err, errno, "create `diff`");
 	if (src->fill) {
-		_cleanup_close_ int diff = cvol_dir_open_at(fd, "diff", false, err);
+		_cleanup_close_ int diff = dir_open_at(fd, "diff", false, err);
 		int r = diff < 0 ? diff : src->fill(diff, src->data, err);
 		if (r == 0 && diff >= 0 && syncfs(diff) < 0)
 			r = cvol_error_set(err, errno, "sync the layer");
 		if (r < 0)
 			return r;
 	}
-	int r = cvol_file_write_atomic(fd, "link", short_id, strlen(short_id), err);
+	int r = file_write_atomic(fd, "link", short_id, strlen(short_id), err);
 	if (r == 0 && lower)
-		r = cvol_file_write_atomic(fd, "lower", lower, strlen(lower), err);
+		r = file_write_atomic(fd, "lower", lower, strlen(lower), err);
 	return r;
 }
 
-static int chain_for_parent(struct cvol_store *store, const char *parent, char **ret_lower,
+static int chain_for_parent(struct cvol_layer_store *store, const char *parent, char **ret_lower,
 			    struct cvol_error *err)
 {
 	struct layer_meta pm;
@@ -366,13 +366,13 @@ static int chain_for_parent(struct cvol_store *store, const char *parent, char *
 	else if (mounts > 0)
 		r = cvol_error_setx(err, EBUSY, "parent layer `%s` is mounted read-write; unmount it first",
 				    parent);
-	else if ((r = cvol_chain_for_child(pm.link, pm.lower, ret_lower)) < 0)
+	else if ((r = chain_for_child(pm.link, pm.lower, ret_lower)) < 0)
 		cvol_error_set(err, -r, "build the chain");
 	layer_meta_done(&pm);
 	return r;
 }
 
-static int layer_create_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_create_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	const struct layer_source *src = data;
 	const char *parent = src->parent;
@@ -400,16 +400,16 @@ static int layer_create_locked(struct cvol_store *store, const char *id, void *d
 		r = cvol_error_set(err, errno, "move the layer into place");
 		goto out_remove_link;
 	}
-	return cvol_dir_fsync(store->overlay_fd, err);
+	return dir_fsync(store->overlay_fd, err);
 
 out_remove_link:
 	unlinkat(store->links_fd, short_id, 0);
 out_remove_staged:
-	cvol_dir_remove_tree(store->staging_fd, staged, &ignored);
+	dir_remove_tree(store->staging_fd, staged, &ignored);
 	return r;
 }
 
-static int layer_create_from(struct cvol_store *store, const char *what, const char *id,
+static int layer_create_from(struct cvol_layer_store *store, const char *what, const char *id,
 			     const struct layer_source *src, struct cvol_error *err)
 {
 	if (src->parent && cvol_layer_check_id(src->parent, err) < 0)
@@ -417,7 +417,7 @@ static int layer_create_from(struct cvol_store *store, const char *what, const c
 	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
 }
 
-int cvol_layer_create(struct cvol_store *store, const char *id, const char *parent, struct cvol_error *err)
+int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent, struct cvol_error *err)
 {
 	struct layer_source src = { .parent = parent };
 	return layer_create_from(store, "create", id, &src, err);
@@ -436,13 +436,13 @@ static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 {
 	struct tar_source *t = data;
 	if (t->fd >= 0)
-		return cvol_tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
-	int r = cvol_tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
+		return tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
+	int r = tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
 	/* still in .staging: a refusal here leaves no layer */
 	return r == 0 && t->finish ? t->finish(t->ctx, err) : r;
 }
 
-int cvol_layer_import(struct cvol_store *store, const char *id, const char *parent, int fd, bool userxattr,
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
 		      struct cvol_tar_stats *ret_stats, struct cvol_error *err)
 {
 	struct tar_source t = { .fd = fd, .userxattr = userxattr };
@@ -453,7 +453,7 @@ int cvol_layer_import(struct cvol_store *store, const char *id, const char *pare
 	return r;
 }
 
-int layer_import_read(struct cvol_store *store, const char *id, const char *parent,
+int layer_import_read(struct cvol_layer_store *store, const char *id, const char *parent,
 		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err),
 		      void *ctx, struct cvol_error *err)
 {
@@ -462,7 +462,7 @@ int layer_import_read(struct cvol_store *store, const char *id, const char *pare
 	return layer_create_from(store, "import", id, &src, err);
 }
 
-static int layer_export_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	_cleanup_free_ char *diff_path = NULL;
 	if (!layer_exists(store, id))
@@ -470,13 +470,13 @@ static int layer_export_locked(struct cvol_store *store, const char *id, void *d
 	if (asprintf(&diff_path, "%s/diff", id) < 0)
 		return cvol_error_set(err, ENOMEM, "export");
 	_cleanup_close_ int diff =
-		cvol_openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0);
+		openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0);
 	if (diff < 0)
 		return cvol_error_set(err, -diff, "open the layer's diff");
-	return cvol_tar_export(diff, *(int *)data, err);
+	return tar_export(diff, *(int *)data, err);
 }
 
-int cvol_layer_export(struct cvol_store *store, const char *id, int fd, struct cvol_error *err)
+int cvol_layer_export(struct cvol_layer_store *store, const char *id, int fd, struct cvol_error *err)
 {
 	return store_run_locked(store, "export", id, layer_export_locked, &fd, err);
 }
@@ -493,7 +493,7 @@ void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n)
 }
 
 struct list_ctx {
-	struct cvol_store *store;
+	struct cvol_layer_store *store;
 	struct libmnt_table *mountinfo;
 	struct cvol_layer_info *layers;
 	size_t n;
@@ -534,7 +534,7 @@ static int compare_layer_ids(const void *a, const void *b)
 	return strcmp(((const struct cvol_layer_info *)a)->id, ((const struct cvol_layer_info *)b)->id);
 }
 
-int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,
+int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,
 		    struct cvol_error *err)
 {
 	struct list_ctx c = { .store = store };
@@ -543,7 +543,7 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 		if (errno != EINTR)
 			return cvol_error_set(err, errno, "lock the store `%s`", store->overlay_path);
 	c.mountinfo = layer_mountinfo_load();
-	int r = cvol_dir_for_each(store->overlay_fd, list_one, &c, err);
+	int r = dir_for_each(store->overlay_fd, list_one, &c, err);
 	layer_mountinfo_free(c.mountinfo);
 	flock(store->lock_fd, LOCK_UN);
 	if (r < 0) {
@@ -559,7 +559,7 @@ int cvol_layer_list(struct cvol_store *store, struct cvol_layer_info **ret_layer
 
 /* ---- remove ----------------------------------------------------------------------- */
 
-static int layer_remove_locked(struct cvol_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_remove_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	struct layer_meta m;
 	char doomed[CVOL_SHORTID_LEN + 3];
@@ -589,15 +589,15 @@ static int layer_remove_locked(struct cvol_store *store, const char *id, void *d
 		goto out;
 	}
 	unlinkat(store->links_fd, m.link, 0);
-	r = cvol_dir_fsync(store->overlay_fd, err);
+	r = dir_fsync(store->overlay_fd, err);
 	if (r == 0)
-		r = cvol_dir_remove_tree(store->staging_fd, doomed, err);
+		r = dir_remove_tree(store->staging_fd, doomed, err);
 out:
 	layer_meta_done(&m);
 	return r;
 }
 
-int cvol_layer_remove(struct cvol_store *store, const char *id, struct cvol_error *err)
+int cvol_layer_remove(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
 	return store_run_locked(store, "remove", id, layer_remove_locked, NULL, err);
 }

@@ -3,7 +3,7 @@
  * path is opened beneath the layer root with openat2(RESOLVE_BENEATH): `..`, absolute
  * paths, symlinks out and hardlinks to files outside are refused, so nothing outside
  * the layer is ever written. OCI whiteouts become overlay whiteouts. */
-#include "overlay-internal.h"
+#include "layers-internal.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -123,7 +123,7 @@ static int clear_name(int dirfd, const char *name, bool is_dir, const char *entr
 	if (S_ISDIR(st.st_mode)) {
 		if (is_dir)
 			return 0;
-		return cvol_dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry)
+		return dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry)
 								  : 0;
 	}
 	if (unlinkat(dirfd, name, 0) < 0)
@@ -466,13 +466,13 @@ static int import_from(int rootfd, int fd, archive_read_callback *read_cb, void 
 	return r;
 }
 
-int cvol_tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
+int tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
 		    struct cvol_error *err)
 {
 	return import_from(rootfd, archive_fd, NULL, NULL, userxattr, ret_stats, err);
 }
 
-int cvol_tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
+int tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
 			 struct cvol_tar_stats *ret_stats, struct cvol_error *err)
 {
 	return import_from(rootfd, -1, read_cb, ctx, userxattr, ret_stats, err);

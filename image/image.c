@@ -2,7 +2,8 @@
 /* `docker save` output or an OCI image layout (a directory or a tar of one) into the
  * layer store: read the manifest, check every blob's sha256, import the layers in
  * order as a chain named by their chain IDs, and reuse the layers already there. */
-#include "overlay-internal.h"
+#include "../layers/layers-internal.h"
+#include "image.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -136,7 +137,7 @@ struct layer_reader {
 	struct archive *outer;
 	const struct small_file *small;
 	bool small_done;
-	struct cvol_sha256 hash; /* of every byte handed out */
+	struct sha256 hash; /* of every byte handed out */
 	const char *expect;	 /* the digest those bytes must have ("sha256:..."), or NULL */
 	const char *path;
 	char buf[128 * 1024];
@@ -151,7 +152,7 @@ static la_ssize_t layer_read(struct archive *a, void *ctx, const void **buf)
 	(void)a;
 	la_ssize_t n = layer_read_raw(lr, buf);
 	if (n > 0)
-		cvol_sha256_update(&lr->hash, *buf, (size_t)n);
+		sha256_update(&lr->hash, *buf, (size_t)n);
 	return n;
 }
 
@@ -168,7 +169,7 @@ static int layer_read_verify(void *ctx, struct cvol_error *err)
 		;
 	if (n < 0)
 		return cvol_error_setx(err, EIO, "read layer `%s`", lr->path);
-	cvol_sha256_final_hex(&lr->hash, hex);
+	sha256_final_hex(&lr->hash, hex);
 	if (lr->expect && strcmp(hex, lr->expect + strlen(DIGEST_PREFIX)) != 0)
 		return cvol_error_setx(err, EBADMSG,
 				       "layer `%s` changed while it was imported (now sha256:%s)", lr->path,
@@ -218,10 +219,10 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 	}
 	lr->fd = -1;
 	lr->path = path;
-	cvol_sha256_init(&lr->hash);
+	sha256_init(&lr->hash);
 	if (!img->tar_path) {
 		struct stat st;
-		lr->fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
+		lr->fd = openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
 		if (lr->fd >= 0 && fstat(lr->fd, &st) == 0 && S_ISREG(st.st_mode))
 			return lr;
 		if (lr->fd >= 0)
@@ -254,7 +255,7 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 		return 0;
 	}
 	/* a directory image: the exact bytes (the digest covers every one) */
-	_cleanup_close_ int fd = cvol_openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
+	_cleanup_close_ int fd = openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
 	struct stat st;
 	if (fd < 0)
 		return cvol_error_set(err, -fd, "open `%s`", path);
@@ -288,11 +289,11 @@ static json_t *load_json(const struct image *img, const char *path, const char *
 		return NULL;
 	json_t *doc = NULL;
 	if (expect_digest && *expect_digest) {
-		struct cvol_sha256 s;
+		struct sha256 s;
 		char hex[CVOL_SHA256_HEX_LEN + 1];
-		cvol_sha256_init(&s);
-		cvol_sha256_update(&s, data, len);
-		cvol_sha256_final_hex(&s, hex);
+		sha256_init(&s);
+		sha256_update(&s, data, len);
+		sha256_final_hex(&s, hex);
 		if (strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0) {
 			cvol_error_setx(err, EBADMSG, "`%s` does not match its digest %s", path,
 					expect_digest);
@@ -454,13 +455,13 @@ static void chain_id(const char *parent_chain, const char *diff_id, char *ret, s
 		snprintf(ret, size, "%s", diff_id);
 		return;
 	}
-	struct cvol_sha256 s;
+	struct sha256 s;
 	char hex[CVOL_SHA256_HEX_LEN + 1];
-	cvol_sha256_init(&s);
-	cvol_sha256_update(&s, parent_chain, strlen(parent_chain));
-	cvol_sha256_update(&s, " ", 1);
-	cvol_sha256_update(&s, diff_id, strlen(diff_id));
-	cvol_sha256_final_hex(&s, hex);
+	sha256_init(&s);
+	sha256_update(&s, parent_chain, strlen(parent_chain));
+	sha256_update(&s, " ", 1);
+	sha256_update(&s, diff_id, strlen(diff_id));
+	sha256_final_hex(&s, hex);
 	snprintf(ret, size, DIGEST_PREFIX "%s", hex);
 }
 
@@ -481,7 +482,7 @@ static int sha256_stored(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN +
 		bytes += (uint64_t)n;
 	if (n < 0)
 		return -EIO;
-	cvol_sha256_final_hex(&lr->hash, hex);
+	sha256_final_hex(&lr->hash, hex);
 	*ret_bytes = bytes;
 	return 0;
 }
@@ -492,14 +493,14 @@ static int sha256_uncompressed(struct layer_reader *lr, char hex[CVOL_SHA256_HEX
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
-	struct cvol_sha256 s;
+	struct sha256 s;
 	int r = 0;
 
 	if (!a)
 		return cvol_error_set(err, ENOMEM, "read layer `%s`", path);
 	archive_read_support_filter_all(a);
 	archive_read_support_format_raw(a);
-	cvol_sha256_init(&s);
+	sha256_init(&s);
 	if (archive_read_open(a, lr, NULL, layer_read, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
@@ -507,14 +508,14 @@ static int sha256_uncompressed(struct layer_reader *lr, char hex[CVOL_SHA256_HEX
 		char buf[128 * 1024];
 		la_ssize_t n;
 		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
-			cvol_sha256_update(&s, buf, (size_t)n);
+			sha256_update(&s, buf, (size_t)n);
 		if (n < 0)
 			r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path,
 					    archive_error_string(a));
 	}
 	archive_read_free(a);
 	if (r == 0)
-		cvol_sha256_final_hex(&s, hex);
+		sha256_final_hex(&s, hex);
 	return r;
 }
 
@@ -552,7 +553,7 @@ static int check_layer_digest(const struct image *img, struct image_layer *l, st
 	return 0;
 }
 
-static int import_one(struct cvol_store *store, const struct image *img, const struct image_layer *l,
+static int import_one(struct cvol_layer_store *store, const struct image *img, const struct image_layer *l,
 		      const char *id, const char *parent, struct cvol_error *err)
 {
 	struct layer_reader *lr = layer_reader_open(img, l->path, err);
@@ -564,7 +565,7 @@ static int import_one(struct cvol_store *store, const struct image *img, const s
 	return r;
 }
 
-static int import_layers(struct cvol_store *store, struct image *img, cvol_image_progress_fn progress,
+static int import_layers(struct cvol_layer_store *store, struct image *img, cvol_image_progress_fn progress,
 			 void *data, char **ret_top, struct cvol_error *err)
 {
 	char chain[80] = "", id[80] = "", parent[80] = "";
@@ -602,7 +603,7 @@ static int import_layers(struct cvol_store *store, struct image *img, cvol_image
 	return *ret_top ? 0 : cvol_error_set(err, ENOMEM, "import the image");
 }
 
-int cvol_image_import(struct cvol_store *store, const char *path, cvol_image_progress_fn progress, void *data,
+int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress, void *data,
 		      char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };

@@ -11,12 +11,12 @@
 #include <unistd.h>
 
 #include "../../common/fs.h"
-#include "../../overlay/overlay.h"
+#include "../../layers/layers.h"
 
 struct fixture {
 	char dir[64];
 	char overlay[96];
-	struct cvol_store *store;
+	struct cvol_layer_store *store;
 };
 
 static int setup(void **state)
@@ -25,7 +25,7 @@ static int setup(void **state)
 	struct cvol_error err = { 0 };
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cvol-test-store.XXXXXX");
-	if (!mkdtemp(f->dir) || cvol_store_open(f->dir, &f->store, &err) < 0)
+	if (!mkdtemp(f->dir) || cvol_layer_store_open(f->dir, &f->store, &err) < 0)
 		return -1;
 	snprintf(f->overlay, sizeof(f->overlay), "%s/overlay", f->dir);
 	*state = f;
@@ -35,8 +35,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	cvol_store_close(f->store);
-	cvol_dir_remove_tree(AT_FDCWD, f->dir, NULL);
+	cvol_layer_store_close(f->store);
+	dir_remove_tree(AT_FDCWD, f->dir, NULL);
 	free(f);
 	return 0;
 }
@@ -126,8 +126,8 @@ static void test_repair_at_open(void **state)
 	snprintf(path, sizeof(path), "%s/l/DANGLINGDANGLINGDANGLING00", f->overlay);
 	assert_int_equal(symlink("../gone/diff", path), 0);
 
-	cvol_store_close(f->store);
-	assert_int_equal(cvol_store_open(f->dir, &f->store, &err), 0);
+	cvol_layer_store_close(f->store);
+	assert_int_equal(cvol_layer_store_open(f->dir, &f->store, &err), 0);
 	assert_false(exists(f, ".staging/c-HALF"));
 	assert_false(exists(f, "l/DANGLINGDANGLINGDANGLING00"));
 	assert_int_equal(cvol_layer_list(f->store, &layers, &n, &err), 0);

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The layer store: layers and their chains, roots that hold them, tar import and export, diff. */
+#pragma once
+
+#include <stdint.h>
+
+#include "../overlay/overlay.h"
+
+/* ---- the layer store ------------------------------------------------------ */
+
+struct cvol_layer_store;
+
+struct cvol_layer_info {
+	char *id;
+	char *parent;	 /* NULL for a base layer */
+	char link[32];	 /* short name under l/ */
+	size_t depth;	 /* number of lower layers below it */
+	unsigned mounts; /* active references, 0 when not mounted */
+};
+
+/* Open (creating when missing) the store under @root; removes half-built layers. */
+int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err);
+/* Close a store. */
+void cvol_layer_store_close(struct cvol_layer_store *store);
+/* Path of the store's overlay directory ("<root>/overlay"). */
+const char *cvol_layer_store_get_path(const struct cvol_layer_store *store);
+/* Refuse an id that cannot name a layer (the rule of volume names, and not `l`). */
+int cvol_layer_check_id(const char *id, struct cvol_error *err);
+/* Create layer @id on top of @parent (NULL for a base layer). */
+int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent, struct cvol_error *err);
+/* Remove layer @id; refuses one that is mounted or has children. */
+int cvol_layer_remove(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
+/* Describe every layer, sorted by id. */
+int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,
+		    struct cvol_error *err);
+/* Free what cvol_layer_list() returned. */
+void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
+/* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */
+int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged, struct cvol_error *err);
+/* The directories of @id and its parent chain, top first: the lowers of a root built on @id. */
+int cvol_layer_get_lowers(struct cvol_layer_store *store, const char *id, char ***ret_paths,
+			  struct cvol_error *err);
+/* Drop a reference to @id; the last one (or @force) unmounts it. */
+int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force, struct cvol_error *err);
+
+struct cvol_tar_stats {
+	uint64_t entries;   /* files, directories, links and nodes made */
+	uint64_t whiteouts; /* OCI whiteouts turned into overlay ones */
+	uint64_t bytes;	    /* file data written */
+};
+
+/* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
+ * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
+		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+/* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
+int cvol_layer_export(struct cvol_layer_store *store, const char *id, int fd, struct cvol_error *err);
+
+/* Called for each change: @kind is 'A', 'C' or 'D', @path relative to the root. */
+typedef int (*cvol_layer_diff_fn)(char kind, const char *path, void *data);
+/* What layer @id adds, changes and deletes against its parent chain, in path order. */
+int cvol_layer_diff(struct cvol_layer_store *store, const char *id, cvol_layer_diff_fn fn, void *data,
+		    struct cvol_error *err);
+
+static inline void cvol_layer_store_closep(struct cvol_layer_store **s)
+{
+	if (*s)
+		cvol_layer_store_close(*s);
+}
+#define _cleanup_layer_store_ _cleanup_(cvol_layer_store_closep)
