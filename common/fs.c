@@ -8,22 +8,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+int openat_confined(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve)
 {
 	struct open_how how = {
 		.flags = (unsigned)flags | O_CLOEXEC,
 		/* O_TMPFILE includes O_DIRECTORY: test all its bits, or a plain O_DIRECTORY open gets EINVAL
 		 */
 		.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
+}
+
+int openat_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	return openat_confined(dirfd, path, flags, mode, 0);
+}
+
+int flock_retry(int fd, int how)
+{
+	while (flock(fd, how) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err)
+{
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open lock `%s`", name);
+	int r = flock_retry(fd, how);
+	if (r < 0) {
+		close(fd);
+		return r == -EWOULDBLOCK && (how & LOCK_NB) ? r : cvol_error_set(err, -r, "lock `%s`", name);
+	}
+	return fd;
 }
 
 int dir_fsync(int dirfd, struct cvol_error *err)

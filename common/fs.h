@@ -3,12 +3,21 @@
  * openat2, crash-safe file writes, recursive removal that stays on one fs. */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "error.h"
 
 /* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
 int openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* openat2() with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and @resolve added (e.g. RESOLVE_NO_SYMLINKS). */
+int openat_confined(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+/* flock(@fd, @how), retried on EINTR; 0 or -errno (-EWOULDBLOCK with LOCK_NB when taken). */
+int flock_retry(int fd, int how);
+/* Open (creating, 0600) the lock file @name in @dirfd and flock() it with @how; returns the fd
+ * (closing it unlocks), -EWOULDBLOCK with LOCK_NB when taken (without a message), or -errno. */
+int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err);
 /* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
 int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
 /* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */

@@ -60,16 +60,6 @@ static int clean_path(const char *raw, char *buf, size_t size)
 	return 0;
 }
 
-static int open_beneath(int rootfd, const char *path, int flags, unsigned long long resolve)
-{
-	struct open_how how = {
-		.flags = (unsigned)flags | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
-	};
-	int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
-}
-
 /* Open (making missing ones) the parent directories of an entry, beneath the root. */
 static int open_parent(struct importer *im, const char *dir, const char *entry, struct cvol_error *err)
 {
@@ -77,7 +67,7 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 		int fd = fcntl(im->rootfd, F_DUPFD_CLOEXEC, 3);
 		return fd < 0 ? cvol_error_set(err, errno, "open the layer root") : fd;
 	}
-	int fd = open_beneath(im->rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	int fd = openat_confined(im->rootfd, dir, O_PATH | O_DIRECTORY, 0, 0);
 	if (fd >= 0)
 		return fd;
 	if (fd == -EXDEV || fd == -ELOOP)
@@ -99,7 +89,7 @@ static int open_parent(struct importer *im, const char *dir, const char *entry, 
 			close(cur);
 			return r;
 		}
-		int next = open_beneath(cur, comp, O_PATH | O_DIRECTORY, 0);
+		int next = openat_confined(cur, comp, O_PATH | O_DIRECTORY, 0, 0);
 		close(cur);
 		if (next == -EXDEV || next == -ELOOP)
 			return cvol_error_setx(
@@ -283,7 +273,7 @@ static int make_hardlink(struct importer *im, struct archive_entry *e, int dirfd
 	if (clean_path(raw, target, sizeof(target)) < 0 || !*target)
 		return cvol_error_setx(err, EPERM, "hardlink `%s` points out of the layer, at `%s`", entry,
 				       raw);
-	int fd = open_beneath(im->rootfd, target, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+	int fd = openat_confined(im->rootfd, target, O_PATH | O_NOFOLLOW, 0, RESOLVE_NO_SYMLINKS);
 	if (fd < 0)
 		return cvol_error_setx(err, EPERM,
 				       "hardlink `%s` points at `%s`, which is not a file of the layer",
@@ -413,7 +403,7 @@ static int apply_dir_times(struct importer *im, struct cvol_error *err)
 	for (size_t i = im->n_dirs; i > 0; i--) {
 		struct dir_times *d = &im->dirs[i - 1];
 		_cleanup_close_ int fd =
-			open_beneath(im->rootfd, d->path, O_RDONLY | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+			openat_confined(im->rootfd, d->path, O_RDONLY | O_DIRECTORY, 0, RESOLVE_NO_SYMLINKS);
 		if (fd < 0)
 			continue; /* replaced by a later entry */
 		if (futimens(fd, d->times) < 0)
