@@ -14,17 +14,17 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/staging.c
 OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
-LAYERS_SRC := layers/chain.c layers/store.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
+LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
 IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
 LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(LAYERS_SRC) $(IMAGE_SRC) $(VOLUMES_SRC) $(RUNTIME_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c
-CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cvol-image.c cmd/output.c
+CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c cmd/cli.c
+CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cvol-image.c cmd/output.c cmd/cli.c
 PLUGIN_SRC := plugin/handlers.c plugin/server.c
-CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/output.c $(PLUGIN_SRC)
+CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \

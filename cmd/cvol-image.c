@@ -39,7 +39,7 @@ int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv)
 	if (cvol_layer_store_open(g->root, &store, &err) < 0 ||
 	    cvol_image_import(store, argv[2], isatty(STDERR_FILENO) ? show_progress : NULL, NULL, &top,
 			      &err) < 0) {
-		output_error("cvol", &err);
+		cli_fail("cvol", &err);
 		return 1;
 	}
 	puts(top);

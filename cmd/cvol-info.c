@@ -16,11 +16,13 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
 	bool json = g->json;
 
-	int first = cvol_parse_flags(argc, argv, &json, info_usage);
-	if (first < 0 || first != argc) {
-		if (first >= 0)
-			fprintf(stderr, "cvol info: unexpected argument `%s`\n", argv[first]);
-		return 2;
+	int first = 0;
+	enum cli_parse parse = cli_parse_flags("cvol info", argc, argv, &json, &first);
+	if (parse != CLI_PARSE_OK)
+		return cli_parse_exit(parse, info_usage);
+	if (first != argc) {
+		fprintf(stderr, "cvol info: unexpected argument `%s`\n", argv[first]);
+		return CLI_EXIT_USAGE;
 	}
 	int r = cvol_layer_store_open(g->root, &store, &err);
 	if (r == 0)
@@ -30,7 +32,7 @@ int cvol_cmd_info(const struct cvol_globals *g, int argc, char **argv)
 	if (r == 0)
 		r = cvol_layer_list(store, &layers, &n_layers, &err);
 	if (r < 0) {
-		output_error("cvol info", &err);
+		cli_fail("cvol info", &err);
 		return 1;
 	}
 	cvol_layer_info_free(layers, n_layers);

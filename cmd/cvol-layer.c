@@ -37,7 +37,7 @@ enum {
 
 static int fail(const struct cvol_error *err)
 {
-	output_error("cvol", err);
+	cli_fail("cvol", err);
 	return 1;
 }
 
@@ -167,7 +167,8 @@ static const struct layer_command {
 	{ "ls", layer_ls, LAYER_OPT_JSON, 0 },
 };
 
-static int parse_layer_args(const struct layer_command *cmd, int argc, char **argv, struct layer_args *a)
+static enum cli_parse parse_layer_args(const struct layer_command *cmd, int argc, char **argv,
+				       struct layer_args *a)
 {
 	static const struct option opts[] = {
 		{ "parent", required_argument, NULL, 'p' }, { "force", no_argument, NULL, 'f' },
@@ -184,14 +185,12 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 				: c == 'j' ? LAYER_OPT_JSON
 				: c == 'u' ? LAYER_OPT_USERXATTR
 					   : 0;
-		if (c == 'h') {
-			fputs(layer_usage, stdout);
-			exit(0);
-		}
+		if (c == 'h')
+			return CLI_PARSE_HELP;
 		if (!flag || !(cmd->options & flag)) {
 			fprintf(stderr, "cvol layer %s: unknown option or missing value `%s`\n", cmd->name,
 				argv[optind - 1]);
-			return -1;
+			return CLI_PARSE_ERROR;
 		}
 		if (c == 'p')
 			a->parent = optarg;
@@ -204,11 +203,11 @@ static int parse_layer_args(const struct layer_command *cmd, int argc, char **ar
 		static const char *const want[] = { "takes no arguments", "takes one layer id",
 						    "takes a layer id and a file" };
 		fprintf(stderr, "cvol layer %s: %s\n", cmd->name, want[cmd->operands]);
-		return -1;
+		return CLI_PARSE_ERROR;
 	}
 	a->id = operands > 0 ? argv[optind] : NULL;
 	a->file = operands > 1 ? argv[optind + 1] : NULL;
-	return 0;
+	return CLI_PARSE_OK;
 }
 
 int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
@@ -225,8 +224,9 @@ int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
 		struct layer_args a = { .json = g->json };
 		if (strcmp(argv[1], cmd->name) != 0)
 			continue;
-		if (parse_layer_args(cmd, argc - 1, argv + 1, &a) < 0)
-			return 2;
+		enum cli_parse parse = parse_layer_args(cmd, argc - 1, argv + 1, &a);
+		if (parse != CLI_PARSE_OK)
+			return cli_parse_exit(parse, layer_usage);
 		if ((a.id && cvol_layer_check_id(a.id, &err) < 0) ||
 		    (a.parent && cvol_layer_check_id(a.parent, &err) < 0))
 			return fail(&err);

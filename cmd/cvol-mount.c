@@ -6,7 +6,7 @@
 
 #include "../runtime/runtime.h"
 #include "../layers/layers.h"
-#include "cvol.h"
+#include "cli.h"
 #include "mount-args.h"
 #include "output.h"
 
@@ -19,7 +19,7 @@ static const char usage[] =
 	"  " PROG " --layers ID [--root DIR] --upper DIR MERGED   (a layer of the store and its chain)\n"
 	"  " PROG " ... MERGED --exec [--seccomp FILE|unconfined] [--keep] -- COMMAND [ARG...]\n"
 	"  " PROG " --check DIR [--json]\n"
-	"  " PROG " --umount MERGED\n"
+	"  " PROG " --umount MERGED [--root DIR]\n"
 	"\n"
 	"Mount an overlay root after checking the backing filesystem (d_type, xattrs,\n"
 	"O_TMPFILE, RENAME_WHITEOUT). Lower layers are listed top first; up to 500.\n"
@@ -34,13 +34,14 @@ static const char usage[] =
 	"                      nfs_export=on|off, uuid=on|off|null|auto, verity=on|off|require\n"
 	"  -r, --read-only     a read-only root, no upper layer\n"
 	"      --layers ID     lower layers: store layer ID and its parent chain\n"
-	"      --root DIR      the store of --layers (default $CVOL_ROOT or " CVOL_DEFAULT_ROOT ")\n"
+	"      --root DIR      the store of --layers and --umount (default $CVOL_ROOT or " CVOL_DEFAULT_ROOT
+	")\n"
 	"      --exec          run COMMAND in new mount and PID namespaces rooted at MERGED, with\n"
 	"                      /proc, a minimal /dev and a default seccomp filter; exit with its status\n"
 	"      --seccomp P     a Docker JSON seccomp profile instead, or `unconfined`\n"
 	"      --keep          leave MERGED mounted after --exec\n"
 	"      --check DIR     exit 0 if DIR's filesystem can hold an upper layer, else 1 and why\n"
-	"      --umount DIR    unmount the overlay on DIR\n"
+	"      --umount DIR    unmount the overlay on DIR (and release the layers a --layers root holds)\n"
 	"      --json          machine-readable output for --check\n"
 	"  -h, --help          show this help\n"
 	"      --version       show the version\n"
@@ -71,7 +72,7 @@ static int run_check(const struct mount_args *a)
 		return r < 0 ? 1 : 0;
 	}
 	if (r < 0) {
-		output_error(PROG, &err);
+		cli_fail(PROG, &err);
 		return 1;
 	}
 	printf("`%s` (%s) is fit for an overlay upper layer\n", a->target, fs.type);
@@ -79,36 +80,50 @@ static int run_check(const struct mount_args *a)
 	return 0;
 }
 
-/* The lowers of --layers ID: ID's directory and its parent chain in the store. */
-static int layer_lowers(const struct mount_args *a, char ***ret, struct cvol_error *err)
-{
-	const char *root = a->root ? a->root : getenv("CVOL_ROOT");
-	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
-	int r = cvol_layer_store_open(root && *root ? root : CVOL_DEFAULT_ROOT, &store, err);
-	return r < 0 ? r : cvol_layer_get_lowers(store, a->layers, ret, err);
-}
-
 /* --exec: the command on the new root; its exit status is ours. The root is unmounted
- * afterwards unless --keep. */
-static int run_exec(const struct mount_args *a)
+ * afterwards (releasing the layers of a --layers root) unless --keep. */
+static int run_exec(const struct mount_args *a, struct cvol_layer_store *store)
 {
 	struct cvol_error err = { 0 };
 	struct cvol_exec_config cfg = { .root = a->target, .argv = a->command, .seccomp = a->seccomp };
 	int status = 1;
 
 	if (cvol_exec_run(&cfg, &status, &err) < 0) {
-		output_error(PROG, &err);
+		cli_fail(PROG, &err);
 		status = 127;
 	}
-	if (!a->keep && cvol_overlay_umount(a->target, &err) < 0)
-		output_error(PROG, &err);
+	if (a->keep)
+		return status;
+	int r = store ? cvol_layer_root_umount(store, a->target, &err) : cvol_overlay_umount(a->target, &err);
+	if (r < 0)
+		cli_fail(PROG, &err);
 	return status;
+}
+
+/* A root on --layers ID: the store mounts it on the layer's chain and holds the chain. */
+static int mount_layers_root(const struct mount_args *a, struct cvol_layer_store **ret_store,
+			     struct cvol_error *err)
+{
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
+	struct cvol_layer_root root = {
+		.layer = a->layers,
+		.upper = a->upper,
+		.work = a->work,
+		.options = a->options,
+		.read_only = a->read_only,
+	};
+	int r = cvol_layer_store_open(cli_store_root(a->root), &store, err);
+	if (r == 0)
+		r = cvol_layer_root_mount(store, &root, a->target, err);
+	if (r == 0)
+		*ret_store = TAKE_PTR(store);
+	return r;
 }
 
 static int run_mount(const struct mount_args *a)
 {
 	struct cvol_error err = { 0 };
-	_cleanup_strv_free_ char **store_lowers = NULL;
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
 	struct cvol_overlay_config cfg = {
 		.lowers = a->lowers,
 		.upper = a->upper,
@@ -118,28 +133,25 @@ static int run_mount(const struct mount_args *a)
 		.base_dirfd = AT_FDCWD,
 	};
 
-	if (a->layers && layer_lowers(a, &store_lowers, &err) < 0) {
-		output_error(PROG, &err);
-		return 1;
-	}
-	if (store_lowers)
-		cfg.lowers = store_lowers;
-	if (cvol_overlay_mount(&cfg, a->target, &err) < 0) {
-		output_error(PROG, &err);
-		return 1;
-	}
-	return a->exec ? run_exec(a) : 0;
+	int r = a->layers ? mount_layers_root(a, &store, &err) : cvol_overlay_mount(&cfg, a->target, &err);
+	if (r < 0)
+		return cli_fail(PROG, &err);
+	return a->exec ? run_exec(a, store) : 0;
 }
 
 static int run_umount(const struct mount_args *a)
 {
 	struct cvol_error err = { 0 };
 
-	if (cvol_overlay_umount(a->target, &err) < 0) {
-		output_error(PROG, &err);
-		return 1;
-	}
-	return 0;
+	_cleanup_layer_store_ struct cvol_layer_store *store = NULL;
+
+	/* a root on store layers also drops its hold on them */
+	int r = cvol_layer_store_open_existing(cli_store_root(a->root), &store, &err);
+	if (r == 0)
+		r = cvol_layer_root_umount(store, a->target, &err);
+	else if (r == -ENOENT)
+		r = cvol_overlay_umount(a->target, &err);
+	return r < 0 ? cli_fail(PROG, &err) : 0;
 }
 
 int main(int argc, char **argv)

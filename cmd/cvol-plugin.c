@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../plugin/plugin.h"
-#include "cvol.h"
+#include "cli.h"
 
 #define PROG "cvol-plugin"
 
@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cvol_plugin_config cfg = { .root = getenv("CVOL_ROOT"), .socket = CVOL_PLUGIN_SOCKET };
+	struct cvol_plugin_config cfg = { .socket = CVOL_PLUGIN_SOCKET };
 	struct cvol_error err = { 0 };
 	int c;
 
@@ -72,10 +72,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": unexpected argument `%s` (see --help)\n", argv[optind]);
 		return 2;
 	}
-	if (!cfg.root || !*cfg.root)
-		cfg.root = CVOL_DEFAULT_ROOT;
+	cfg.root = cli_store_root(cfg.root);
 	if (cvol_plugin_serve(&cfg, &err) < 0) {
-		output_error(PROG, &err);
+		cli_fail(PROG, &err);
 		return 1;
 	}
 	return 0;

@@ -28,7 +28,7 @@ struct volume_args {
 
 static int fail(const struct cvol_error *err)
 {
-	output_error("cvol", err);
+	cli_fail("cvol", err);
 	return 1;
 }
 
@@ -66,7 +66,7 @@ static int volume_ls(struct cvol_volume_store *store, struct volume_args *a)
 		struct cvol_volume_info info;
 		if (cvol_volume_get(store, *n, &info, &err) < 0) {
 			if (err.code != ENOENT) { /* a volume removed meanwhile is simply gone */
-				output_error("cvol", &err);
+				cli_fail("cvol", &err);
 				status = 1;
 			}
 			continue;
@@ -133,7 +133,8 @@ static const struct volume_command {
 	{ "mount", volume_mount, 1, 2, false },	    { "umount", volume_umount, 1, 2, false },
 };
 
-static int parse_volume_args(const struct volume_command *cmd, int argc, char **argv, struct volume_args *a)
+static enum cli_parse parse_volume_args(const struct volume_command *cmd, int argc, char **argv,
+					struct volume_args *a)
 {
 	static const struct option opts[] = {
 		{ "opt", required_argument, NULL, 'o' },
@@ -146,19 +147,17 @@ static int parse_volume_args(const struct volume_command *cmd, int argc, char **
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(volume_usage, stdout);
-			exit(0);
-		}
+		if (c == 'h')
+			return CLI_PARSE_HELP;
 		if (c == 'o' && cmd->takes_options) {
 			if (add_option(a->options, optarg) < 0)
-				return -1;
+				return CLI_PARSE_ERROR;
 		} else if (c == 'j') {
 			a->json = true;
 		} else {
 			fprintf(stderr, "cvol volume %s: unknown option or missing value `%s`\n", cmd->name,
 				argv[optind - 1]);
-			return -1;
+			return CLI_PARSE_ERROR;
 		}
 	}
 	a->operands = argv + optind;
@@ -167,9 +166,9 @@ static int parse_volume_args(const struct volume_command *cmd, int argc, char **
 		fprintf(stderr, "cvol volume %s: %s\n%s", cmd->name,
 			a->n_operands < cmd->min_operands ? "no volume name given" : "too many arguments",
 			volume_usage);
-		return -1;
+		return CLI_PARSE_ERROR;
 	}
-	return 0;
+	return CLI_PARSE_OK;
 }
 
 int cvol_cmd_volume(const struct cvol_globals *g, int argc, char **argv)
@@ -186,8 +185,11 @@ int cvol_cmd_volume(const struct cvol_globals *g, int argc, char **argv)
 			continue;
 		json_auto_t *options = json_object();
 		struct volume_args a = { .options = options, .json = g->json };
-		if (!options || parse_volume_args(cmd, argc - 1, argv + 1, &a) < 0)
-			return 2;
+		if (!options)
+			return CLI_EXIT_FAILURE;
+		enum cli_parse parse = parse_volume_args(cmd, argc - 1, argv + 1, &a);
+		if (parse != CLI_PARSE_OK)
+			return cli_parse_exit(parse, volume_usage);
 		_cleanup_volume_store_ struct cvol_volume_store *store = NULL;
 		if (cvol_volume_store_open(g->root, &store, &err) < 0)
 			return fail(&err);

@@ -31,31 +31,6 @@ static void print_usage(FILE *f)
 		   "      --version   show the version\n");
 }
 
-int cvol_parse_flags(int argc, char **argv, bool *json, const char *usage)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		if (c == 'j') {
-			*json = true;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			exit(0);
-		} else {
-			fprintf(stderr, PROG ": unknown option `%s`\n%s", argv[optind - 1], usage);
-			return -1;
-		}
-	}
-	return optind;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -65,7 +40,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cvol_globals g = { .root = getenv("CVOL_ROOT") };
+	struct cvol_globals g = { 0 };
 	int c;
 
 	opterr = 0;
@@ -89,8 +64,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!g.root || !*g.root)
-		g.root = CVOL_DEFAULT_ROOT;
+	g.root = cli_store_root(g.root);
 	if (optind >= argc) {
 		print_usage(stderr);
 		return 2;

@@ -4,9 +4,8 @@
 
 #include "../image/image.h"
 #include "../layers/layers.h"
+#include "cli.h"
 #include "output.h"
-
-#define CVOL_DEFAULT_ROOT "/var/lib/cvol"
 
 struct cvol_globals {
 	const char *root; /* --root, $CVOL_ROOT, or CVOL_DEFAULT_ROOT */
@@ -21,6 +20,3 @@ int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv);
 int cvol_cmd_image(const struct cvol_globals *g, int argc, char **argv);
 /* `cvol volume create|ls|inspect|rm|mount|umount`. */
 int cvol_cmd_volume(const struct cvol_globals *g, int argc, char **argv);
-/* Parse the `--json` / `--help` flags a subcommand takes; returns the index of the first operand
- * or -1 after printing a usage error. */
-int cvol_parse_flags(int argc, char **argv, bool *json, const char *usage);

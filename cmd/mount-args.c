@@ -156,6 +156,8 @@ static int check_mount_args(struct mount_args *a, struct cvol_error *err)
 	if (a->mode != MOUNT_MODE_MOUNT) {
 		if (a->lowers || a->layers || a->upper || a->work || a->options || a->read_only || a->exec)
 			return cvol_error_setx(err, EINVAL, "--check and --umount take no mount options");
+		if (a->root && a->mode != MOUNT_MODE_UMOUNT)
+			return cvol_error_setx(err, EINVAL, "--root is for --layers and --umount");
 		return 0;
 	}
 	if (!a->lowers && !a->layers)
@@ -163,7 +165,7 @@ static int check_mount_args(struct mount_args *a, struct cvol_error *err)
 	if (a->lowers && a->layers)
 		return cvol_error_setx(err, EINVAL, "--lower and --layers cannot be combined");
 	if (a->root && !a->layers)
-		return cvol_error_setx(err, EINVAL, "--root is for --layers");
+		return cvol_error_setx(err, EINVAL, "--root is for --layers and --umount");
 	if (a->exec && !a->command)
 		return cvol_error_setx(err, EINVAL, "--exec needs a command after the mount point");
 	if ((a->keep || a->seccomp) && !a->exec)

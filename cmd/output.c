@@ -3,11 +3,6 @@
 
 #include <stdio.h>
 
-void output_error(const char *prog, const struct cvol_error *err)
-{
-	fprintf(stderr, "%s: %s\n", prog, err->msg[0] ? err->msg : "unknown error");
-}
-
 int output_json(json_t *doc)
 {
 	if (!doc)

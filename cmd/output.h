@@ -6,8 +6,6 @@
 
 #include "../overlay/overlay.h"
 
-/* Print "@prog: <message>" on stderr. */
-void output_error(const char *prog, const struct cvol_error *err);
 /* Print @doc as indented JSON on stdout and drop the reference; returns 0 or -EIO. */
 int output_json(json_t *doc);
 /* A JSON object describing a probed backing filesystem. */

@@ -40,6 +40,6 @@ bool is_mount_root(int dirfd, const char *path);
 
 /* Called for each entry but "." and ".."; a negative return stops the walk. */
 typedef int (*dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, void *data,
-				 struct cvol_error *err);
+			    struct cvol_error *err);
 /* Call @fn for every entry of the directory @dirfd. */
 int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err);

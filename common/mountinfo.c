@@ -20,7 +20,8 @@ bool mountinfo_has(struct libmnt_table *mountinfo, const char *path, const char 
 	if (!mountinfo && !(mountinfo = own = mountinfo_load()))
 		return false;
 	struct libmnt_fs *fs = mnt_table_find_target(mountinfo, path, MNT_ITER_BACKWARD);
-	bool found = fs && (!fstype || (mnt_fs_get_fstype(fs) && strcmp(mnt_fs_get_fstype(fs), fstype) == 0)) &&
+	bool found = fs &&
+		     (!fstype || (mnt_fs_get_fstype(fs) && strcmp(mnt_fs_get_fstype(fs), fstype) == 0)) &&
 		     (mnt_id <= 0 || mnt_fs_get_id(fs) == mnt_id);
 	mountinfo_free(own);
 	return found;

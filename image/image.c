@@ -138,7 +138,7 @@ struct layer_reader {
 	const struct small_file *small;
 	bool small_done;
 	struct sha256 hash; /* of every byte handed out */
-	const char *expect;	 /* the digest those bytes must have ("sha256:..."), or NULL */
+	const char *expect; /* the digest those bytes must have ("sha256:..."), or NULL */
 	const char *path;
 	char buf[128 * 1024];
 };
@@ -603,8 +603,8 @@ static int import_layers(struct cvol_layer_store *store, struct image *img, cvol
 	return *ret_top ? 0 : cvol_error_set(err, ENOMEM, "import the image");
 }
 
-int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress, void *data,
-		      char **ret_top_id, struct cvol_error *err)
+int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress,
+		      void *data, char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
 	struct stat st;

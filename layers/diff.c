@@ -104,7 +104,8 @@ struct diff_args {
 	void *data;
 };
 
-static int layer_diff_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_diff_locked(struct cvol_layer_store *store, const char *id, void *data,
+			     struct cvol_error *err)
 {
 	struct diff_args *a = data;
 	struct layer_meta m;

@@ -6,6 +6,7 @@
 
 #include "../common/fs.h"
 #include "../common/log.h"
+#include "../common/staging.h"
 #include "../common/strv.h"
 #include "layers.h"
 
@@ -29,8 +30,9 @@ int chain_parse(const char *text, char ***ret_entries);
 struct cvol_layer_store {
 	char *overlay_path; /* canonical "<root>/overlay" */
 	int overlay_fd;
-	int links_fd;	   /* l/ */
-	int staging_fd;	   /* .staging/ */
+	int links_fd; /* l/ */
+	int roots_fd; /* .roots/: a record per root mounted on the store's layers */
+	struct staging staging;
 	int lock_fd;	   /* .lock, flock()ed around every change */
 	bool made_private; /* the overlay dir is a private mount (done once per store) */
 };
@@ -45,29 +47,45 @@ struct layer_meta {
 /* An operation on one layer, run with the store locked. */
 typedef int (*store_op)(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err);
 /* Check @id, take the store's lock, run @op, and name the layer in any error ("@what layer `id`: ..."). */
-int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op, void *data,
-		     struct cvol_error *err);
+int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+		     void *data, struct cvol_error *err);
 /* Read the metadata of layer @id; -ENOENT with a clear message when it does not exist. */
-int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err);
+int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret,
+		    struct cvol_error *err);
 /* Free what layer_meta_load() filled in. */
 void layer_meta_done(struct layer_meta *m);
 /* Refuse, with EBUSY and their names, a layer that has children; @why ends the message. */
 int layer_refuse_children(struct cvol_layer_store *store, const struct layer_meta *m, const char *why,
 			  struct cvol_error *err);
-/* /proc/self/mountinfo parsed by libmount, or NULL; free with layer_mountinfo_free(). */
-struct libmnt_table *layer_mountinfo_load(void);
-void layer_mountinfo_free(struct libmnt_table *mountinfo);
-/* Active references of layer @id, from mountinfo and its count file; 0 when not mounted. */
+
+/* ---- what holds a layer (refs.c) ---------------------------------------------------- */
+
+/* "<store>/<id>/merged", where layer @id is mounted read-write. */
+int layer_merged_path(struct cvol_layer_store *store, const char *id, char **ret);
+/* References to layer @id's own mount, from mountinfo (NULL: read it) and its count file; 0 when
+ * not mounted. */
 unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struct libmnt_table *mountinfo);
+/* Store @count references to layer @id's own mount. */
+int layer_mount_count_write(struct cvol_layer_store *store, const char *id, unsigned count,
+			    struct cvol_error *err);
+/* Forget the count of the layer whose directory is @layer_fd. */
+void layer_mount_count_drop(int layer_fd);
+/* Record that the overlay with mount id @mnt_id on @merged (canonical) is a root on layer @id. */
+int layer_root_record(struct cvol_layer_store *store, const char *id, const char *merged, int mnt_id,
+		      struct cvol_error *err);
+/* Refuse, with EBUSY and their mount points, a layer that a live root uses; drops stale records. */
+int layer_refuse_roots(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
+/* Drop the records of the root on @merged (canonical), and every stale one. */
+int layer_roots_drop(struct cvol_layer_store *store, const char *merged, struct cvol_error *err);
 
 /* ---- layer tars (tar-import.c, tar-export.c) ------------------------------------ */
 
 /* Unpack the tar (plain, gzip, zstd...) read from @archive_fd into the directory @rootfd. */
 int tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
-		    struct cvol_error *err);
+	       struct cvol_error *err);
 /* Like tar_import(), reading the archive through libarchive's @read_cb with @ctx. */
 int tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
-			 struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+		    struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* Create layer @id on @parent from the tar read through @read_cb, as cvol_layer_import() does;
  * @finish (may be NULL) runs after the unpack, before the layer appears, and may refuse it. */
 int layer_import_read(struct cvol_layer_store *store, const char *id, const char *parent,

@@ -20,6 +20,8 @@ struct cvol_layer_info {
 
 /* Open (creating when missing) the store under @root; removes half-built layers. */
 int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err);
+/* Like cvol_layer_store_open(), but -ENOENT (no message) when @root holds no layer store. */
+int cvol_layer_store_open_existing(const char *root, struct cvol_layer_store **ret, struct cvol_error *err);
 /* Close a store. */
 void cvol_layer_store_close(struct cvol_layer_store *store);
 /* Path of the store's overlay directory ("<root>/overlay"). */
@@ -27,7 +29,8 @@ const char *cvol_layer_store_get_path(const struct cvol_layer_store *store);
 /* Refuse an id that cannot name a layer (the rule of volume names, and not `l`). */
 int cvol_layer_check_id(const char *id, struct cvol_error *err);
 /* Create layer @id on top of @parent (NULL for a base layer). */
-int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent, struct cvol_error *err);
+int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent,
+		      struct cvol_error *err);
 /* Remove layer @id; refuses one that is mounted or has children. */
 int cvol_layer_remove(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
 /* Describe every layer, sorted by id. */
@@ -36,12 +39,26 @@ int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret
 /* Free what cvol_layer_list() returned. */
 void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
 /* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */
-int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged, struct cvol_error *err);
-/* The directories of @id and its parent chain, top first: the lowers of a root built on @id. */
-int cvol_layer_get_lowers(struct cvol_layer_store *store, const char *id, char ***ret_paths,
-			  struct cvol_error *err);
+int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged,
+		     struct cvol_error *err);
 /* Drop a reference to @id; the last one (or @force) unmounts it. */
 int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force, struct cvol_error *err);
+
+/* A root on a store layer's chain: the layer and its parents are the lowers. */
+struct cvol_layer_root {
+	const char *layer; /* the top lower layer */
+	const char *upper; /* NULL: a read-only root */
+	const char *work;  /* NULL: "<upper>.work" */
+	char **options;	   /* extra overlay options, as cvol_overlay_config.options */
+	bool read_only;
+};
+
+/* Mount a root on @root->layer's chain on @merged, and hold the chain: `layer rm` refuses its
+ * layers while the root is mounted (believed while mountinfo shows that very mount). */
+int cvol_layer_root_mount(struct cvol_layer_store *store, const struct cvol_layer_root *root,
+			  const char *merged, struct cvol_error *err);
+/* Unmount the overlay on @merged and drop the hold of a root mounted there (if it is one). */
+int cvol_layer_root_umount(struct cvol_layer_store *store, const char *merged, struct cvol_error *err);
 
 struct cvol_tar_stats {
 	uint64_t entries;   /* files, directories, links and nodes made */
@@ -51,8 +68,8 @@ struct cvol_tar_stats {
 
 /* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
  * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
-int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
-		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd,
+		      bool userxattr, struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
 int cvol_layer_export(struct cvol_layer_store *store, const char *id, int fd, struct cvol_error *err);
 

@@ -1,80 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Mounting store layers with their parent chain, reference counted. The count
- * lives in <id>/mounts but is only believed while mountinfo shows the mount, so
- * it survives the process that made it and resets when the mount is gone. */
+/* Mounting store layers: a layer read-write on its parent chain (reference counted),
+ * and roots on a layer's chain that hold it (see refs.c for both kinds of reference). */
 #include "layers-internal.h"
 
 #include <fcntl.h>
-#include <libmount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/file.h>
 #include <sys/stat.h>
-
-#define MOUNTS_FILE "mounts"
-
-static int merged_path(struct cvol_layer_store *store, const char *id, char **ret)
-{
-	return asprintf(ret, "%s/%s/merged", store->overlay_path, id) < 0 ? -ENOMEM : 0;
-}
-
-struct libmnt_table *layer_mountinfo_load(void)
-{
-	return mnt_new_table_from_file("/proc/self/mountinfo");
-}
-
-void layer_mountinfo_free(struct libmnt_table *mountinfo)
-{
-	mnt_unref_table(mountinfo);
-}
-
-static bool is_overlay_mounted(struct libmnt_table *mountinfo, const char *path)
-{
-	struct libmnt_fs *fs = mnt_table_find_target(mountinfo, path, MNT_ITER_BACKWARD);
-	return fs && mnt_fs_get_fstype(fs) && strcmp(mnt_fs_get_fstype(fs), "overlay") == 0;
-}
-
-static unsigned read_count_file(struct cvol_layer_store *store, const char *id)
-{
-	_cleanup_free_ char *path = NULL, *text = NULL;
-
-	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 ||
-	    file_read_text(store->overlay_fd, path, &text, NULL) < 0)
-		return 0;
-	return (unsigned)strtoul(text, NULL, 10);
-}
-
-unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struct libmnt_table *mountinfo)
-{
-	_cleanup_free_ char *merged = NULL;
-	struct libmnt_table *own = NULL;
-
-	if (merged_path(store, id, &merged) < 0)
-		return 0;
-	if (!mountinfo)
-		mountinfo = own = layer_mountinfo_load();
-	bool mounted = mountinfo && is_overlay_mounted(mountinfo, merged);
-	layer_mountinfo_free(own);
-	if (!mounted)
-		return 0;
-	unsigned count = read_count_file(store, id);
-	return count > 0 ? count : 1;
-}
+#include <unistd.h>
 
 static int open_layer_dir(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
 	int fd = openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	return fd < 0 ? cvol_error_set(err, -fd, "open layer `%s`", id) : fd;
-}
-
-static int write_count_file(struct cvol_layer_store *store, const char *id, unsigned count, struct cvol_error *err)
-{
-	char text[32];
-	_cleanup_close_ int fd = open_layer_dir(store, id, err);
-	if (fd < 0)
-		return fd;
-	int n = snprintf(text, sizeof(text), "%u\n", count);
-	return file_write_atomic(fd, MOUNTS_FILE, text, (size_t)n, err);
 }
 
 /* After the last unmount (or a failed first mount): drop the count, work dir and mount point. */
@@ -84,8 +24,8 @@ static void layer_mount_dirs_remove(struct cvol_layer_store *store, const char *
 
 	if (fd < 0)
 		return;
-	unlinkat(fd, MOUNTS_FILE, 0);
-	dir_remove_tree(fd, "work", NULL);
+	layer_mount_count_drop(fd);
+	(void)dir_remove_tree(fd, "work", NULL);
 	unlinkat(fd, "merged", AT_REMOVEDIR);
 }
 
@@ -135,14 +75,16 @@ static int layer_overlay_mount(struct cvol_layer_store *store, const char *id, c
 static int layer_mount_first(struct cvol_layer_store *store, const char *id, const struct layer_meta *m,
 			     const char *merged, struct cvol_error *err)
 {
-	/* Its diff would be the upper of this mount and a lower of its children's. */
+	/* Its diff would be the upper of this mount and a lower of its children's or roots'. */
 	int r = layer_refuse_children(store, m, "a layer with children is read-only; mount a child", err);
+	if (r == 0)
+		r = layer_refuse_roots(store, id, err);
 	if (r == 0)
 		r = store_make_private(store, err);
 	if (r == 0)
 		r = layer_overlay_mount(store, id, m, merged, err);
 	if (r == 0) {
-		r = write_count_file(store, id, 1, err);
+		r = layer_mount_count_write(store, id, 1, err);
 		if (r < 0)
 			umount2(merged, UMOUNT_NOFOLLOW | MNT_DETACH);
 	}
@@ -151,7 +93,8 @@ static int layer_mount_first(struct cvol_layer_store *store, const char *id, con
 	return r;
 }
 
-static int layer_mount_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_mount_locked(struct cvol_layer_store *store, const char *id, void *data,
+			      struct cvol_error *err)
 {
 	const char *merged = data;
 	struct layer_meta m;
@@ -162,16 +105,17 @@ static int layer_mount_locked(struct cvol_layer_store *store, const char *id, vo
 	if (count == 0)
 		r = layer_mount_first(store, id, &m, merged, err);
 	else
-		r = write_count_file(store, id, count + 1, err);
+		r = layer_mount_count_write(store, id, count + 1, err);
 	layer_meta_done(&m);
 	return r;
 }
 
-int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged, struct cvol_error *err)
+int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_merged,
+		     struct cvol_error *err)
 {
 	_cleanup_free_ char *merged = NULL;
 
-	if (merged_path(store, id, &merged) < 0)
+	if (layer_merged_path(store, id, &merged) < 0)
 		return cvol_error_set(err, ENOMEM, "mount layer `%s`", id);
 	int r = store_run_locked(store, "mount", id, layer_mount_locked, merged, err);
 	if (r < 0)
@@ -185,7 +129,8 @@ struct umount_args {
 	bool force;
 };
 
-static int layer_umount_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_umount_locked(struct cvol_layer_store *store, const char *id, void *data,
+			       struct cvol_error *err)
 {
 	const struct umount_args *a = data;
 	struct layer_meta m;
@@ -197,7 +142,7 @@ static int layer_umount_locked(struct cvol_layer_store *store, const char *id, v
 	if (count == 0)
 		return cvol_error_setx(err, EINVAL, "it is not mounted");
 	if (count > 1 && !a->force)
-		return write_count_file(store, id, count - 1, err);
+		return layer_mount_count_write(store, id, count - 1, err);
 	r = cvol_overlay_umount(a->merged, err);
 	if (r < 0)
 		return r;
@@ -209,36 +154,148 @@ int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force
 {
 	_cleanup_free_ char *merged = NULL;
 
-	if (merged_path(store, id, &merged) < 0)
+	if (layer_merged_path(store, id, &merged) < 0)
 		return cvol_error_set(err, ENOMEM, "unmount layer `%s`", id);
 	struct umount_args a = { .merged = merged, .force = force };
 	return store_run_locked(store, "unmount", id, layer_umount_locked, &a, err);
 }
 
-static int layer_lowers_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
-{
-	char ***ret = data;
-	struct layer_meta m;
-	_cleanup_strv_free_ char **paths = calloc(1, sizeof(char *));
-	char path[4096];
+/* ---- roots on a layer's chain ------------------------------------------------------- */
 
-	int r = layer_meta_load(store, id, &m, err);
+/* @path made absolute against the working directory: the mount runs relative to the store. */
+static int path_absolute(const char *path, char **ret)
+{
+	if (!path || path[0] == '/')
+		return (*ret = path ? strdup(path) : NULL) || !path ? 0 : -ENOMEM;
+	_cleanup_free_ char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return -errno;
+	return asprintf(ret, "%s/%s", cwd, path) < 0 ? -ENOMEM : 0;
+}
+
+/* What a root mount works on, prepared before anything is mounted. */
+struct root_mount {
+	const struct cvol_layer_root *root;
+	char *merged; /* canonical: the path mountinfo shows */
+	char *upper, *work;
+	char **lowers; /* l/<short> of the layer, then its chain: short names, relative to the store */
+};
+
+static void root_mount_done(struct root_mount *rm)
+{
+	free(rm->merged);
+	free(rm->upper);
+	free(rm->work);
+	cvol_strv_free(rm->lowers);
+}
+
+static int root_mount_prepare(struct cvol_layer_store *store, const char *id, struct root_mount *rm,
+			      const char *merged, struct cvol_error *err)
+{
+	struct layer_meta m;
+	char top[CVOL_SHORTID_LEN + 3];
+
+	if (!(rm->merged = realpath(merged, NULL)))
+		return cvol_error_set(err, errno, "mount point `%s`", merged);
+	if (strchr(rm->merged, '\n'))
+		return cvol_error_setx(err, EINVAL, "mount point `%s` has a newline in its path", merged);
+	int r = path_absolute(rm->root->upper, &rm->upper);
+	if (r == 0)
+		r = path_absolute(rm->root->work, &rm->work);
+	if (r < 0)
+		return cvol_error_set(err, -r, "resolve the upper dir of `%s`", merged);
+	r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/%s/diff", store->overlay_path, id);
-	r = paths && cvol_strv_push(&paths, path) == 0 ? 0 : -ENOMEM;
-	for (char **e = m.chain; r == 0 && *e; e++) {
-		snprintf(path, sizeof(path), "%s/%s", store->overlay_path, *e);
-		r = cvol_strv_push(&paths, path);
-	}
+	unsigned mounts = layer_mount_count(store, id, NULL);
+	snprintf(top, sizeof(top), "l/%s", m.link);
+	if (mounts > 0)
+		r = cvol_error_setx(err, EBUSY, "it is mounted read-write; unmount it first");
+	else if ((r = cvol_strv_push(&rm->lowers, top)) == 0)
+		for (char **e = m.chain; r == 0 && *e; e++)
+			r = cvol_strv_push(&rm->lowers, *e);
+	if (r == -ENOMEM)
+		cvol_error_set(err, ENOMEM, "list the chain");
 	layer_meta_done(&m);
-	if (r < 0)
-		return cvol_error_set(err, -r, "list the chain");
-	*ret = TAKE_PTR(paths);
+	return r;
+}
+
+/* The mount id of what is mounted on @path now. */
+static int mount_id_of(const char *path, int *ret)
+{
+	struct statx stx;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	*ret = (int)stx.stx_mnt_id;
 	return 0;
 }
 
-int cvol_layer_get_lowers(struct cvol_layer_store *store, const char *id, char ***ret_paths, struct cvol_error *err)
+struct root_args {
+	const struct cvol_layer_root *root;
+	const char *merged;
+};
+
+static int root_overlay_mount(struct cvol_layer_store *store, const struct root_mount *rm,
+			      struct cvol_error *err)
 {
-	return store_run_locked(store, "read", id, layer_lowers_locked, ret_paths, err);
+	struct cvol_overlay_config cfg = {
+		.lowers = rm->lowers,
+		.upper = rm->upper,
+		.work = rm->work,
+		.options = rm->root->options,
+		.read_only = rm->root->read_only,
+		.base_dirfd = store->overlay_fd,
+	};
+	return cvol_overlay_mount(&cfg, rm->merged, err);
+}
+
+/* Prepare (the chain, absolute paths), mount, then record the reference; the mount is undone
+ * when the reference cannot be recorded. */
+static int root_mount_locked(struct cvol_layer_store *store, const char *id, void *data,
+			     struct cvol_error *err)
+{
+	const struct root_args *a = data;
+	struct root_mount rm = { .root = a->root };
+	int mnt_id = 0;
+
+	int r = root_mount_prepare(store, id, &rm, a->merged, err);
+	if (r == 0)
+		r = root_overlay_mount(store, &rm, err);
+	if (r < 0) {
+		root_mount_done(&rm);
+		return r;
+	}
+	r = mount_id_of(rm.merged, &mnt_id);
+	if (r < 0)
+		cvol_error_set(err, -r, "read the mount id of `%s`", rm.merged);
+	else
+		r = layer_root_record(store, id, rm.merged, mnt_id, err);
+	if (r < 0)
+		(void)umount2(rm.merged, UMOUNT_NOFOLLOW | MNT_DETACH);
+	root_mount_done(&rm);
+	return r;
+}
+
+int cvol_layer_root_mount(struct cvol_layer_store *store, const struct cvol_layer_root *root,
+			  const char *merged, struct cvol_error *err)
+{
+	struct root_args a = { .root = root, .merged = merged };
+	return store_run_locked(store, "mount a root on", root->layer, root_mount_locked, &a, err);
+}
+
+int cvol_layer_root_umount(struct cvol_layer_store *store, const char *merged, struct cvol_error *err)
+{
+	_cleanup_free_ char *canonical = realpath(merged, NULL);
+	if (!canonical)
+		return cvol_error_set(err, errno, "unmount `%s`", merged);
+	int r = flock_retry(store->lock_fd, LOCK_EX);
+	if (r < 0)
+		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
+	r = cvol_overlay_umount(canonical, err);
+	if (r == 0)
+		r = layer_roots_drop(store, canonical, err);
+	(void)flock_retry(store->lock_fd, LOCK_UN);
+	return r;
 }

@@ -3,6 +3,8 @@
  * links under l/, metadata written crash-safely (see DESIGN.md). */
 #include "layers-internal.h"
 
+#include "../common/mountinfo.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,10 +13,10 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define LINKS_DIR   "l"
-#define STAGING_DIR ".staging"
-#define EMPTY_DIR   ".empty"
-#define LOCK_FILE   ".lock"
+#define LINKS_DIR "l"
+#define ROOTS_DIR ".roots"
+#define EMPTY_DIR ".empty"
+#define LOCK_FILE ".lock"
 
 static bool layer_id_is_valid(const char *id)
 {
@@ -31,15 +33,15 @@ int cvol_layer_check_id(const char *id, struct cvol_error *err)
 	return 0;
 }
 
-int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op, void *data,
-		     struct cvol_error *err)
+int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+		     void *data, struct cvol_error *err)
 {
 	int r = cvol_layer_check_id(id, err);
 	if (r < 0)
 		return r;
-	while (flock(store->lock_fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return cvol_error_set(err, errno, "lock the store `%s`", store->overlay_path);
+	r = flock_retry(store->lock_fd, LOCK_EX);
+	if (r < 0)
+		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
 	r = op(store, id, data, err);
 	flock(store->lock_fd, LOCK_UN);
 	if (r < 0)
@@ -63,7 +65,8 @@ void layer_meta_done(struct layer_meta *m)
 	m->chain = NULL;
 }
 
-int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret, struct cvol_error *err)
+int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret,
+		    struct cvol_error *err)
 {
 	struct layer_meta m = { 0 };
 	_cleanup_free_ char *link = NULL, *link_path = NULL, *lower_path = NULL;
@@ -123,15 +126,6 @@ static int link_make(struct cvol_layer_store *store, const char *id, const char 
 
 /* ---- opening and repairing -------------------------------------------------------- */
 
-static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data,
-			 struct cvol_error *err)
-{
-	(void)d_type;
-	(void)data;
-	log_debug(CVOL_LOG_STORE, "removing half-built layer `%s`", name);
-	return dir_remove_tree(dirfd, name, err);
-}
-
 /* A layer whose l/ link was lost (a crash before the link reached the disk) gets it back. */
 static int restore_link(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
 {
@@ -173,15 +167,13 @@ static int remove_dangling_link(int dirfd, const char *name, unsigned char d_typ
 static int store_repair(struct cvol_layer_store *store, void *data, struct cvol_error *err)
 {
 	(void)data;
-	int r = dir_for_each(store->staging_fd, remove_staged, NULL, err);
+	int r = staging_cleanup(&store->staging, err);
 	if (r == 0)
 		r = dir_for_each(store->overlay_fd, restore_link, store, err);
 	if (r == 0)
 		r = dir_for_each(store->links_fd, remove_dangling_link, NULL, err);
 	if (r == 0)
 		r = dir_fsync(store->links_fd, err);
-	if (r == 0)
-		r = dir_fsync(store->staging_fd, err);
 	return r;
 }
 
@@ -190,9 +182,12 @@ static int store_open_dirs(struct cvol_layer_store *s, struct cvol_error *err)
 	s->links_fd = dir_open_at(s->overlay_fd, LINKS_DIR, true, err);
 	if (s->links_fd < 0)
 		return s->links_fd;
-	s->staging_fd = dir_open_at(s->overlay_fd, STAGING_DIR, true, err);
-	if (s->staging_fd < 0)
-		return s->staging_fd;
+	s->roots_fd = dir_open_at(s->overlay_fd, ROOTS_DIR, true, err);
+	if (s->roots_fd < 0)
+		return s->roots_fd;
+	int r = staging_open(s->overlay_fd, &s->staging, err);
+	if (r < 0)
+		return r;
 	if (mkdirat(s->overlay_fd, EMPTY_DIR, 0700) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create `%s/" EMPTY_DIR "`", s->overlay_path);
 	s->lock_fd = openat(s->overlay_fd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -203,10 +198,10 @@ static int store_open_dirs(struct cvol_layer_store *s, struct cvol_error *err)
 
 static int store_locked_repair(struct cvol_layer_store *store, struct cvol_error *err)
 {
-	while (flock(store->lock_fd, LOCK_EX) < 0)
-		if (errno != EINTR)
-			return cvol_error_set(err, errno, "lock the store `%s`", store->overlay_path);
-	int r = store_repair(store, NULL, err);
+	int r = flock_retry(store->lock_fd, LOCK_EX);
+	if (r < 0)
+		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
+	r = store_repair(store, NULL, err);
 	flock(store->lock_fd, LOCK_UN);
 	return r;
 }
@@ -216,7 +211,9 @@ int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struc
 	struct cvol_layer_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
-	*s = (struct cvol_layer_store){ .overlay_fd = -1, .links_fd = -1, .staging_fd = -1, .lock_fd = -1 };
+	*s = (struct cvol_layer_store){
+		.overlay_fd = -1, .links_fd = -1, .roots_fd = -1, .staging = { .dir_fd = -1 }, .lock_fd = -1
+	};
 	int r = s->overlay_fd = dir_open_store(root, "overlay", &s->overlay_path, err);
 	if (r >= 0)
 		r = store_open_dirs(s, err);
@@ -230,13 +227,26 @@ int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struc
 	return 0;
 }
 
+int cvol_layer_store_open_existing(const char *root, struct cvol_layer_store **ret, struct cvol_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+
+	if (asprintf(&path, "%s/overlay", root) < 0)
+		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	return cvol_layer_store_open(root, ret, err);
+}
+
 void cvol_layer_store_close(struct cvol_layer_store *s)
 {
 	if (!s)
 		return;
 	cvol_closep(&s->overlay_fd);
 	cvol_closep(&s->links_fd);
-	cvol_closep(&s->staging_fd);
+	cvol_closep(&s->roots_fd);
+	staging_close(&s->staging);
 	cvol_closep(&s->lock_fd);
 	free(s->overlay_path);
 	free(s);
@@ -295,7 +305,8 @@ int layer_refuse_children(struct cvol_layer_store *store, const struct layer_met
 /* ---- create --------------------------------------------------------------------- */
 
 /* Make l/<short> with a fresh short id; it dangles until the layer is renamed into place. */
-static int link_create(struct cvol_layer_store *store, const char *id, char *ret_short, struct cvol_error *err)
+static int link_create(struct cvol_layer_store *store, const char *id, char *ret_short,
+		       struct cvol_error *err)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		int r = shortid_generate(ret_short);
@@ -310,14 +321,6 @@ static int link_create(struct cvol_layer_store *store, const char *id, char *ret
 	return cvol_error_setx(err, EEXIST, "no free short id");
 }
 
-/* A fresh random name in .staging/ for a layer being built ('c') or removed ('r'). */
-static int staging_name(char kind, char name[CVOL_SHORTID_LEN + 3])
-{
-	name[0] = kind;
-	name[1] = '-';
-	return shortid_generate(name + 2);
-}
-
 /* What fills a new layer's diff before it appears in the store (NULL: it stays empty). */
 struct layer_source {
 	const char *parent;
@@ -326,12 +329,9 @@ struct layer_source {
 };
 
 /* Fill the staged layer directory @staged: diff/ and its contents, link and lower. */
-static int staged_layer_fill(struct cvol_layer_store *store, const char *staged, const char *short_id,
-			     const char *lower, const struct layer_source *src, struct cvol_error *err)
+static int staged_layer_fill(int fd, const char *short_id, const char *lower, const struct layer_source *src,
+			     struct cvol_error *err)
 {
-	_cleanup_close_ int fd = dir_open_at(store->staging_fd, staged, false, err);
-	if (fd < 0)
-		return fd;
 	if (mkdirat(fd, "diff", 0755) < 0)
 		return cvol_error_set(err, errno, "create `diff`");
 	if (src->fill) {
@@ -372,40 +372,36 @@ static int chain_for_parent(struct cvol_layer_store *store, const char *parent, 
 	return r;
 }
 
-static int layer_create_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_create_locked(struct cvol_layer_store *store, const char *id, void *data,
+			       struct cvol_error *err)
 {
 	const struct layer_source *src = data;
 	const char *parent = src->parent;
 	_cleanup_free_ char *lower = NULL;
-	char staged[CVOL_SHORTID_LEN + 3], short_id[CVOL_SHORTID_LEN + 1];
-	struct cvol_error ignored;
+	char staged[STAGING_NAME_MAX], short_id[CVOL_SHORTID_LEN + 1];
 	int r;
 
 	if (layer_exists(store, id))
 		return cvol_error_setx(err, EEXIST, "a layer with this id already exists");
 	if (parent && (r = chain_for_parent(store, parent, &lower, err)) < 0)
 		return r;
-	r = staging_name('c', staged);
-	if (r < 0)
-		return cvol_error_set(err, -r, "name a staging dir");
-	if (mkdirat(store->staging_fd, staged, 0700) < 0)
-		return cvol_error_set(err, errno, "create a staging dir");
+	_cleanup_close_ int hold = staging_hold(&store->staging, err);
+	if (hold < 0)
+		return hold;
+	_cleanup_close_ int fd = staging_make(&store->staging, 'c', staged, err);
+	if (fd < 0)
+		return fd;
 	r = link_create(store, id, short_id, err);
 	if (r < 0)
-		goto out_remove_staged;
-	r = staged_layer_fill(store, staged, short_id, lower, src, err);
-	if (r < 0)
-		goto out_remove_link;
-	if (renameat2(store->staging_fd, staged, store->overlay_fd, id, RENAME_NOREPLACE) < 0) {
-		r = cvol_error_set(err, errno, "move the layer into place");
-		goto out_remove_link;
-	}
-	return dir_fsync(store->overlay_fd, err);
-
-out_remove_link:
-	unlinkat(store->links_fd, short_id, 0);
-out_remove_staged:
-	dir_remove_tree(store->staging_fd, staged, &ignored);
+		goto out_discard;
+	r = staged_layer_fill(fd, short_id, lower, src, err);
+	if (r == 0)
+		r = staging_commit(&store->staging, staged, id, err);
+	if (r == 0)
+		return 0;
+	(void)unlinkat(store->links_fd, short_id, 0);
+out_discard:
+	staging_discard(&store->staging, staged);
 	return r;
 }
 
@@ -417,7 +413,8 @@ static int layer_create_from(struct cvol_layer_store *store, const char *what, c
 	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
 }
 
-int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent, struct cvol_error *err)
+int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent,
+		      struct cvol_error *err)
 {
 	struct layer_source src = { .parent = parent };
 	return layer_create_from(store, "create", id, &src, err);
@@ -442,8 +439,8 @@ static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 	return r == 0 && t->finish ? t->finish(t->ctx, err) : r;
 }
 
-int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
-		      struct cvol_tar_stats *ret_stats, struct cvol_error *err)
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd,
+		      bool userxattr, struct cvol_tar_stats *ret_stats, struct cvol_error *err)
 {
 	struct tar_source t = { .fd = fd, .userxattr = userxattr };
 	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
@@ -462,15 +459,15 @@ int layer_import_read(struct cvol_layer_store *store, const char *id, const char
 	return layer_create_from(store, "import", id, &src, err);
 }
 
-static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data,
+			       struct cvol_error *err)
 {
 	_cleanup_free_ char *diff_path = NULL;
 	if (!layer_exists(store, id))
 		return cvol_error_setx(err, ENOENT, "no such layer");
 	if (asprintf(&diff_path, "%s/diff", id) < 0)
 		return cvol_error_set(err, ENOMEM, "export");
-	_cleanup_close_ int diff =
-		openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0);
+	_cleanup_close_ int diff = openat_beneath(store->overlay_fd, diff_path, O_RDONLY | O_DIRECTORY, 0);
 	if (diff < 0)
 		return cvol_error_set(err, -diff, "open the layer's diff");
 	return tar_export(diff, *(int *)data, err);
@@ -539,12 +536,12 @@ int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret
 {
 	struct list_ctx c = { .store = store };
 
-	while (flock(store->lock_fd, LOCK_SH) < 0)
-		if (errno != EINTR)
-			return cvol_error_set(err, errno, "lock the store `%s`", store->overlay_path);
-	c.mountinfo = layer_mountinfo_load();
-	int r = dir_for_each(store->overlay_fd, list_one, &c, err);
-	layer_mountinfo_free(c.mountinfo);
+	int r = flock_retry(store->lock_fd, LOCK_SH);
+	if (r < 0)
+		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
+	c.mountinfo = mountinfo_load();
+	r = dir_for_each(store->overlay_fd, list_one, &c, err);
+	mountinfo_free(c.mountinfo);
 	flock(store->lock_fd, LOCK_UN);
 	if (r < 0) {
 		cvol_layer_info_free(c.layers, c.n);
@@ -559,40 +556,36 @@ int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret
 
 /* ---- remove ----------------------------------------------------------------------- */
 
-static int layer_remove_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+/* Refuse to remove a layer something holds: its own mount, a root on it, a child. */
+static int layer_refuse_held(struct cvol_layer_store *store, const char *id, const struct layer_meta *m,
+			     struct cvol_error *err)
+{
+	unsigned mounts = layer_mount_count(store, id, NULL);
+	if (mounts > 0)
+		return cvol_error_setx(err, EBUSY, "it is mounted (%u reference%s); unmount it first", mounts,
+				       mounts == 1 ? "" : "s");
+	int r = layer_refuse_roots(store, id, err);
+	return r < 0 ? r : layer_refuse_children(store, m, "remove them first", err);
+}
+
+static int layer_remove_locked(struct cvol_layer_store *store, const char *id, void *data,
+			       struct cvol_error *err)
 {
 	struct layer_meta m;
-	char doomed[CVOL_SHORTID_LEN + 3];
-	int r;
 
 	(void)data;
-	r = layer_meta_load(store, id, &m, err);
+	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		return r;
-	unsigned mounts = layer_mount_count(store, id, NULL);
-	if (mounts > 0) {
-		r = cvol_error_setx(err, EBUSY, "it is mounted (%u reference%s); unmount it first", mounts,
-				    mounts == 1 ? "" : "s");
-		goto out;
+	_cleanup_close_ int hold = -1;
+	r = layer_refuse_held(store, id, &m, err);
+	if (r == 0 && (hold = staging_hold(&store->staging, err)) < 0)
+		r = hold;
+	if (r == 0) {
+		r = staging_remove(&store->staging, id, err);
+		if (!layer_exists(store, id)) /* renamed out: its link dangles (removal is retried at open) */
+			(void)unlinkat(store->links_fd, m.link, 0);
 	}
-	r = layer_refuse_children(store, &m, "remove them first", err);
-	if (r < 0)
-		goto out;
-	r = staging_name('r', doomed);
-	if (r < 0) {
-		cvol_error_set(err, -r, "name a staging dir");
-		goto out;
-	}
-	/* Out of sight in one rename; a crash after it leaves only .staging/ to clean. */
-	if (renameat(store->overlay_fd, id, store->staging_fd, doomed) < 0) {
-		r = cvol_error_set(err, errno, "move the layer out of the store");
-		goto out;
-	}
-	unlinkat(store->links_fd, m.link, 0);
-	r = dir_fsync(store->overlay_fd, err);
-	if (r == 0)
-		r = dir_remove_tree(store->staging_fd, doomed, err);
-out:
 	layer_meta_done(&m);
 	return r;
 }

@@ -113,8 +113,7 @@ static int clear_name(int dirfd, const char *name, bool is_dir, const char *entr
 	if (S_ISDIR(st.st_mode)) {
 		if (is_dir)
 			return 0;
-		return dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry)
-								  : 0;
+		return dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry) : 0;
 	}
 	if (unlinkat(dirfd, name, 0) < 0)
 		return cvol_error_set(err, errno, "replace `%s`", entry);
@@ -457,13 +456,13 @@ static int import_from(int rootfd, int fd, archive_read_callback *read_cb, void 
 }
 
 int tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats *ret_stats,
-		    struct cvol_error *err)
+	       struct cvol_error *err)
 {
 	return import_from(rootfd, archive_fd, NULL, NULL, userxattr, ret_stats, err);
 }
 
 int tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
-			 struct cvol_tar_stats *ret_stats, struct cvol_error *err)
+		    struct cvol_tar_stats *ret_stats, struct cvol_error *err)
 {
 	return import_from(rootfd, -1, read_cb, ctx, userxattr, ret_stats, err);
 }

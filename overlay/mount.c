@@ -117,8 +117,8 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 
 /* ---- steps ---------------------------------------------------------------- */
 
-static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step,
-			   struct opened_layers *o, struct cvol_error *err)
+static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
+			   struct cvol_error *err)
 {
 	int base = plan->cfg->base_dirfd;
 	struct stat upper_st, work_st;
@@ -150,8 +150,7 @@ static bool has_option(char **options, const char *name)
 }
 
 /* The d_type and feature checks, run on the work dir (same fs as the upper). */
-static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o,
-			    struct cvol_error *err)
+static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o, struct cvol_error *err)
 {
 	struct cvol_backing_fs fs;
 	_cleanup_close_ int dfd = openat(o->work, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -287,8 +286,8 @@ static int configure_fs_context(int fsfd, const struct mount_plan *plan, enum cv
 	return 0;
 }
 
-static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api,
-			     struct opened_layers *o, const char *merged, struct cvol_error *err)
+static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api, struct opened_layers *o,
+			     const char *merged, struct cvol_error *err)
 {
 	const char *what = NULL;
 
@@ -376,8 +375,8 @@ static int mount_with_mount2(const struct mount_plan *plan, const char *merged, 
 
 /* ---- running the plan ---------------------------------------------------------- */
 
-static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step,
-			      struct opened_layers *o, struct cvol_error *err)
+static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
+			      struct cvol_error *err)
 {
 	struct cvol_kernel_features k;
 	int r;
@@ -391,7 +390,7 @@ static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *
 	if (r < 0)
 		return r;
 	log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path, o->n_lowers,
-		       cvol_mount_api_name(k.api));
+		  cvol_mount_api_name(k.api));
 	if (k.api == CVOL_MOUNT_API_LEGACY)
 		r = mount_with_mount2(plan, step->path, err);
 	else

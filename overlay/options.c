@@ -106,7 +106,7 @@ static int append_path_option(char *buf, size_t size, size_t *len, const char *k
 }
 
 int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
-			    struct cvol_error *err)
+		       struct cvol_error *err)
 {
 	size_t len = 0;
 	int r;

@@ -18,12 +18,12 @@ int mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s
 int mount_opts_append(char *buf, size_t size, size_t *len, const char *s);
 /* Build the mount(2) data string for @cfg with @work as the work dir; -E2BIG when it does not fit. */
 int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
-			    struct cvol_error *err);
+		       struct cvol_error *err);
 
 /* ---- mount plans (plan.c) ------------------------------------------------ */
 
 enum mount_step_kind {
-	MOUNT_STEP_ENSURE_DIR,	 /* mkdir when missing; undo removes it only if made */
+	MOUNT_STEP_ENSURE_DIR,	  /* mkdir when missing; undo removes it only if made */
 	MOUNT_STEP_MOUNT_OVERLAY, /* mount the config on the target; undo unmounts */
 };
 
@@ -41,8 +41,7 @@ struct mount_plan {
 };
 
 /* Lay out the steps that mount @cfg on @merged; touches nothing. */
-int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged,
-			  struct mount_plan *ret_plan, struct cvol_error *err);
+int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged, struct mount_plan *ret_plan,
+		     struct cvol_error *err);
 /* Free what mount_plan_build() allocated. */
 void mount_plan_done(struct mount_plan *plan);
-

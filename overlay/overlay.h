@@ -88,4 +88,3 @@ bool cvol_whiteout_dir_is_opaque(int dirfd);
 /* True for xattrs overlay itself owns (trusted.overlay.*, user.overlay.*): never copied from or into a tar.
  */
 bool cvol_whiteout_xattr_is_overlay(const char *name);
-

@@ -26,8 +26,8 @@ static int plan_add(struct mount_plan *plan, enum mount_step_kind kind, const ch
 	return 0;
 }
 
-int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged,
-			  struct mount_plan *ret_plan, struct cvol_error *err)
+int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged, struct mount_plan *ret_plan,
+		     struct cvol_error *err)
 {
 	struct mount_plan plan = { .cfg = cfg };
 	size_t n_lowers = cvol_strv_length(cfg->lowers);

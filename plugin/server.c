@@ -227,7 +227,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	}
 	if (r > 0)
 		log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
-				 err->msg);
+			    err->msg);
 	cvol_error_clear(err);
 	int fd = socket_from_systemd();
 	bool own_socket = fd < 0;
@@ -244,8 +244,8 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		close(fd);
 	} else {
-		log_info("serving %s, volumes in %s/volumes",
-			      own_socket ? cfg->socket : "the systemd socket", cfg->root);
+		log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket",
+			 cfg->root);
 		while (sigwait(&stop, &sig) != 0)
 			;
 		log_info("%s: finishing requests in flight", strsignal(sig));

@@ -119,8 +119,8 @@ int volume_backend_mount(const char *dir, const struct volume_opts *o, struct cv
 		fstype = o->type;
 		break;
 	}
-	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source,
-		       target, options);
+	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source, target,
+		  options);
 	return libmount_mount(source, target, fstype, options, err);
 }
 

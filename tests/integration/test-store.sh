@@ -267,3 +267,58 @@ test_help_and_version() {
 	assert_one_line "$out" "unknown option"
 	assert_contains "$out" '`--frob`' "unknown option"
 }
+
+# A root mounted on store layers (cvol-mount --layers) holds its chain: `layer rm` refuses
+# the layer while the root is mounted, naming the mount point, and allows it after --umount.
+test_layer_root_holds_its_layers() {
+	store layer create base >/dev/null
+	store layer create --parent base app >/dev/null
+	echo from-app >"$WORK/root/overlay/app/diff/f"
+	mkdir "$WORK/m" "$WORK/u"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers app --upper "$WORK/u" "$WORK/m"
+	assert_file_content "$WORK/m/f" from-app
+	expect_failure store layer rm app
+	assert_contains "$out" "remove layer \`app\`: it is used by 1 mounted root: \`$WORK/m\`" "rm of a layer under a root"
+	assert_eq 1 "$(ls -A "$WORK/root/overlay/.roots" | wc -l)" "root records"
+	expect_failure store layer mount app
+	assert_contains "$out" "used by 1 mounted root" "a read-write mount of a layer under a root"
+	"$CVOL_MOUNT" --root "$WORK/root" --umount "$WORK/m"
+	assert_not_mounted "$WORK/m"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.roots")" "root records after --umount"
+	store layer rm app >/dev/null
+	assert_missing "$WORK/root/overlay/app"
+}
+
+# A static busybox as /true in layer $1, for --exec.
+store_add_true() {
+	local busybox
+	busybox=$(command -v busybox) || skip "busybox-static is not installed"
+	cp "$busybox" "$WORK/root/overlay/$1/diff/true"
+}
+
+# The same hold through --exec --keep; a root unmounted behind cvol's back holds nothing.
+test_layer_root_exec_keep_and_plain_umount() {
+	store layer create base >/dev/null
+	store_add_true base
+	mkdir "$WORK/m" "$WORK/u"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers base --upper "$WORK/u" "$WORK/m" --exec --keep -- /true
+	is_mounted "$WORK/m" || fail "--keep left nothing mounted"
+	expect_failure store layer rm base
+	assert_contains "$out" "\`$WORK/m\`" "rm names the mount point"
+	"$CVOL_MOUNT" --root "$WORK/root" --umount "$WORK/m"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers base --upper "$WORK/u" "$WORK/m"
+	umount "$WORK/m"
+	store layer rm base >/dev/null
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.roots")" "stale root records after rm"
+}
+
+# Without --keep the root is unmounted after the command and holds nothing.
+test_layer_root_exec_releases() {
+	store layer create base >/dev/null
+	store_add_true base
+	mkdir "$WORK/m" "$WORK/u"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers base --upper "$WORK/u" "$WORK/m" --exec -- /true
+	assert_not_mounted "$WORK/m"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.roots")" "root records after --exec"
+	store layer rm base >/dev/null
+}
