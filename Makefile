@@ -70,7 +70,11 @@ unit: $(UNIT_BINS)
 integration: $(BINS)
 	tests/integration/run-all.sh
 
-check: unit integration
+# No file-level loops and no upward arrows between folders, read off the objects.
+lint-deps: $(LIB)
+	tests/lint/deps.sh $(BUILD)
+
+check: unit lint-deps integration
 
 # The unit tests again under AddressSanitizer and UBSan, in a build dir of their own.
 check-asan:
@@ -103,5 +107,5 @@ clean:
 	rm -rf build build-asan $(BINS) libcvol.a
 
 .SECONDARY:
-.PHONY: all unit integration check check-asan unit-asan deps bench format clean
+.PHONY: all unit lint-deps integration check check-asan unit-asan deps bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
