@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fs.h"
 #include "strv.h"
+#include "walk.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -144,125 +145,52 @@ bool is_mount_root(int dirfd, const char *path)
 	       (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-static int remove_children(int dfd, dev_t dev, struct cvol_error *err);
-
-static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_error *err)
+/* Tree removal: files as they come, a directory after its entries, never into another mount. */
+static int remove_enter(const struct walk_entry *e, void *data, struct cvol_error *err)
 {
-	struct statx stx;
-
-	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
-		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", name);
-	if (S_ISDIR(stx.stx_mode)) {
+	const dev_t *dev = data;
+	if (S_ISDIR(e->st->st_mode)) {
 		/* A bind mount from the same filesystem has the same device: ask about mounts too. */
-		if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != dev ||
-		    (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-			return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
-		_cleanup_close_ int cfd =
-			openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0)
-			return cvol_error_set(err, errno, "open `%s`", name);
-		int r = remove_children(cfd, dev, err);
-		if (r < 0)
-			return cvol_error_wrap(err, "remove `%s`", name);
-		if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			return cvol_error_set(err, errno, "remove directory `%s`", name);
-		return 0;
+		if (e->st->st_dev != *dev || is_mount_root(e->dirfd, e->name))
+			return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", e->path);
+		return WALK_CONTINUE;
 	}
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-		return cvol_error_set(err, errno, "remove `%s`", name);
+	if (unlinkat(e->dirfd, e->name, 0) < 0 && errno != ENOENT)
+		return cvol_error_set(err, errno, "remove `%s`", e->path);
+	return WALK_CONTINUE;
+}
+
+static int remove_leave(const struct walk_entry *e, void *data, struct cvol_error *err)
+{
+	(void)data;
+	if (unlinkat(e->dirfd, e->name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return cvol_error_set(err, errno, "remove directory `%s`", e->path);
 	return 0;
-}
-
-struct remove_ctx {
-	dev_t dev;
-};
-
-static int remove_child(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
-{
-	(void)d_type;
-	return remove_entry(dirfd, name, ((struct remove_ctx *)data)->dev, err);
-}
-
-static int remove_children(int dfd, dev_t dev, struct cvol_error *err)
-{
-	struct remove_ctx ctx = { .dev = dev };
-	return dir_for_each(dfd, remove_child, &ctx, err);
-}
-
-int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
-{
-	/* A new open file description: a dup would share its offset with every other walk. */
-	int walkfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (walkfd < 0)
-		return cvol_error_set(err, errno, "read directory");
-	DIR *d = fdopendir(walkfd);
-	if (!d) {
-		close(walkfd);
-		return cvol_error_set(err, errno, "read directory");
-	}
-	int r = 0;
-	struct dirent *de;
-	while (r == 0 && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = fn(dirfd, de->d_name, de->d_type, data, err);
-	closedir(d);
-	return r;
 }
 
 int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 {
+	static const struct walk_ops remove_ops = { .enter = remove_enter, .leave = remove_leave };
 	struct statx stx;
 
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
 		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", name);
 	if (stx.stx_attributes & stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
 		return cvol_error_setx(err, EBUSY, "`%s` is a mount point; not removing", name);
-	return remove_entry(dirfd, name, makedev(stx.stx_dev_major, stx.stx_dev_minor), err);
-}
-
-struct name_vector {
-	char **v;
-	size_t n, cap;
-};
-
-static int add_to_vector(int dirfd, const char *name, unsigned char d_type, void *data,
-			 struct cvol_error *err)
-{
-	struct name_vector *nv = data;
-	(void)dirfd;
-	(void)d_type;
-	if (nv->n + 2 > nv->cap) {
-		size_t cap = nv->cap ? nv->cap * 2 : 16;
-		char **grown = realloc(nv->v, cap * sizeof(char *));
-		if (!grown)
-			return cvol_error_set(err, ENOMEM, "list a directory");
-		nv->v = grown;
-		nv->cap = cap;
+	if (!S_ISDIR(stx.stx_mode)) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+			return cvol_error_set(err, errno, "remove `%s`", name);
+		return 0;
 	}
-	if (!(nv->v[nv->n] = strdup(name)))
-		return cvol_error_set(err, ENOMEM, "list a directory");
-	nv->v[++nv->n] = NULL;
-	return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
-{
-	struct name_vector nv = { 0 };
-	int r = dir_for_each(dirfd, add_to_vector, &nv, err);
-	if (r == 0 && !nv.v && !(nv.v = calloc(1, sizeof(char *))))
-		r = cvol_error_set(err, ENOMEM, "list a directory");
-	if (r < 0) {
-		cvol_strv_free(nv.v);
-		return r;
-	}
-	if (nv.n > 1)
-		qsort(nv.v, nv.n, sizeof(char *), compare_names);
-	*ret_names = nv.v;
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", name);
+	dev_t dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	int r = tree_walk(fd, &remove_ops, &dev, err);
+	if (r < 0)
+		return cvol_error_wrap(err, "remove `%s`", name);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return cvol_error_set(err, errno, "remove directory `%s`", name);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "walk.h"
 
 /* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
 int openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
@@ -26,8 +27,6 @@ int file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_err
 int dir_fsync(int dirfd, struct cvol_error *err);
 /* Remove @name in @dirfd and everything below it, never crossing into another mount. */
 int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err);
-/* The names in the directory @dirfd (but "." and ".."), sorted; free with cvol_strv_free(). */
-int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err);
 /* Open the directory @name in @dirfd (not following a symlink), first making it (0700) if @create. */
 int dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err);
 /* Make <@root>/@sub (and its parents, 0700) and open it; *@ret_path is its canonical path.
@@ -37,9 +36,3 @@ int dir_open_store(const char *root, const char *sub, char **ret_path, struct cv
 int dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
 /* True when @path under @dirfd ("" for @dirfd itself) is the root of a mount (statx). */
 bool is_mount_root(int dirfd, const char *path);
-
-/* Called for each entry but "." and ".."; a negative return stops the walk. */
-typedef int (*dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, void *data,
-			    struct cvol_error *err);
-/* Call @fn for every entry of the directory @dirfd. */
-int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err);

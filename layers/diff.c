@@ -3,6 +3,8 @@
  * path no lower layer has, C for one it changes, D for one it deletes (a whiteout). */
 #include "layers-internal.h"
 
+#include "../common/walk.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -65,38 +67,12 @@ static bool lower_has(struct differ *d, const char *path)
 	return false;
 }
 
-static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err);
-
-static int diff_one(struct differ *d, int dirfd, const char *dir, const char *name, struct cvol_error *err)
+static int diff_enter(const struct walk_entry *e, void *data, struct cvol_error *err)
 {
-	/* on the heap: one frame per directory level, and layers can be deep */
-	_cleanup_free_ char *path = NULL;
-	struct stat st;
-
-	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
-		return cvol_error_set(err, ENOMEM, "diff `%s`", name);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "stat `%s`", path);
-	if (cvol_whiteout_is(dirfd, name, &st))
-		return d->fn('D', path, d->data);
-	int r = d->fn(lower_has(d, path) ? 'C' : 'A', path, d->data);
-	if (r < 0 || !S_ISDIR(st.st_mode))
-		return r;
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "open `%s`", path);
-	return diff_dir(d, fd, path, err);
-}
-
-static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_error *err)
-{
-	_cleanup_strv_free_ char **names = NULL;
-	int r = dir_list_sorted(dirfd, &names, err);
-	if (r < 0)
-		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
-	for (char **n = names; r == 0 && *n; n++)
-		r = diff_one(d, dirfd, dir, *n, err);
-	return r;
+	struct differ *d = data;
+	char kind = cvol_whiteout_is(e->dirfd, e->name, e->st) ? 'D' : lower_has(d, e->path) ? 'C' : 'A';
+	int r = d->fn(kind, e->path, d->data);
+	return r < 0 ? cvol_error_set(err, r, "diff `%s`", e->path) : WALK_CONTINUE;
 }
 
 struct diff_args {
@@ -135,7 +111,7 @@ static int layer_diff_locked(struct cvol_layer_store *store, const char *id, voi
 	if (r == 0 && diff < 0)
 		r = cvol_error_set(err, -diff, "open the layer's diff");
 	if (r == 0)
-		r = diff_dir(&d, diff, "", err);
+		r = tree_walk(diff, &(const struct walk_ops){ .enter = diff_enter }, &d, err);
 	for (size_t i = 0; i < d.n_lowers; i++)
 		close(d.lowers[i]);
 	free(d.lowers);

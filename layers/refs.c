@@ -25,7 +25,8 @@ static unsigned read_count_file(struct cvol_layer_store *store, const char *id)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
 
-	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 || file_read_text(store->overlay_fd, path, &text, NULL) < 0)
+	if (asprintf(&path, "%s/" MOUNTS_FILE, id) < 0 ||
+	    file_read_text(store->overlay_fd, path, &text, NULL) < 0)
 		return 0;
 	return (unsigned)strtoul(text, NULL, 10);
 }
@@ -44,7 +45,8 @@ int layer_mount_count_write(struct cvol_layer_store *store, const char *id, unsi
 			    struct cvol_error *err)
 {
 	char text[32];
-	_cleanup_close_ int fd = openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	_cleanup_close_ int fd =
+		openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return cvol_error_set(err, -fd, "open layer `%s`", id);
 	int n = snprintf(text, sizeof(text), "%u\n", count);
@@ -130,7 +132,8 @@ static void roots_walk_note(struct roots_walk *w, const char *merged)
 	w->found++;
 }
 
-static int roots_walk_one(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+static int roots_walk_one(int dirfd, const char *name, unsigned char d_type, void *data,
+			  struct cvol_error *err)
 {
 	struct roots_walk *w = data;
 	struct root_record rec;
@@ -171,7 +174,8 @@ int layer_refuse_roots(struct cvol_layer_store *store, const char *id, struct cv
 		return r;
 	if (w.found)
 		return cvol_error_setx(err, EBUSY, "it is used by %zu mounted root%s: %s; unmount %s first",
-				       w.found, w.found == 1 ? "" : "s", w.names, w.found == 1 ? "it" : "them");
+				       w.found, w.found == 1 ? "" : "s", w.names,
+				       w.found == 1 ? "it" : "them");
 	return 0;
 }
 

@@ -4,6 +4,8 @@
  * as tar hardlinks, xattrs but overlay's own. Importing the result gives the same tree. */
 #include "layers-internal.h"
 
+#include "../common/walk.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -37,11 +39,13 @@ static int write_header(struct exporter *ex, const char *path, struct cvol_error
 }
 
 /* An empty regular file named @name in @dir: the OCI whiteout forms. */
-static int write_marker(struct exporter *ex, const char *dir, const char *name, const struct stat *st,
-			struct cvol_error *err)
+/* Write the whiteout marker @name in the directory whose path is the first @dir_len bytes of @dir. */
+static int write_marker(struct exporter *ex, const char *dir, size_t dir_len, const char *name,
+			const struct stat *st, struct cvol_error *err)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%.*s%s%s", (int)dir_len, dir, dir_len ? "/" : "", name) < 0)
+		return cvol_error_set(err, ENOMEM, "export `%s`", name);
 	archive_entry_clear(ex->e);
 	archive_entry_set_pathname(ex->e, path);
 	archive_entry_set_filetype(ex->e, AE_IFREG);
@@ -105,23 +109,19 @@ static const char *hardlink_of(struct exporter *ex, const struct stat *st, const
 	return NULL;
 }
 
-static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err);
-
-static int export_one(struct exporter *ex, int dirfd, const char *dir, const char *name,
-		      struct cvol_error *err)
+/* One entry of the layer; the walk goes on into a directory after its header. */
+static int export_enter(const struct walk_entry *w, void *data, struct cvol_error *err)
 {
-	/* on the heap: one frame per directory level, and layers can be deep */
-	_cleanup_free_ char *path = NULL;
-	struct stat st;
+	struct exporter *ex = data;
+	int dirfd = w->dirfd;
+	const char *name = w->name, *path = w->path;
+	struct stat st = *w->st;
 
-	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
-		return cvol_error_set(err, ENOMEM, "export `%s`", name);
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "stat `%s`", path);
 	if (cvol_whiteout_is(dirfd, name, &st)) {
+		size_t dir_len = strlen(path) - strlen(name);
 		char marker[NAME_MAX + 8];
 		snprintf(marker, sizeof(marker), ".wh.%s", name);
-		return write_marker(ex, dir, marker, &st, err);
+		return write_marker(ex, path, dir_len ? dir_len - 1 : 0, marker, &st, err);
 	}
 	archive_entry_clear(ex->e);
 	archive_entry_copy_stat(ex->e, &st);
@@ -158,19 +158,8 @@ static int export_one(struct exporter *ex, int dirfd, const char *dir, const cha
 	}
 	int r = write_header(ex, path, err);
 	if (r == 0 && cvol_whiteout_dir_is_opaque(fd))
-		r = write_marker(ex, path, ".wh..wh..opq", &st, err);
-	return r < 0 ? r : export_dir(ex, fd, path, err);
-}
-
-static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cvol_error *err)
-{
-	_cleanup_strv_free_ char **names = NULL;
-	int r = dir_list_sorted(dirfd, &names, err);
-	if (r < 0)
-		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
-	for (char **n = names; r == 0 && *n; n++)
-		r = export_one(ex, dirfd, dir, *n, err);
-	return r;
+		r = write_marker(ex, path, strlen(path), ".wh..wh..opq", &st, err);
+	return r < 0 ? r : WALK_CONTINUE;
 }
 
 int tar_export(int rootfd, int out_fd, struct cvol_error *err)
@@ -190,7 +179,7 @@ int tar_export(int rootfd, int out_fd, struct cvol_error *err)
 		r = cvol_error_setx(err, EIO, "write the layer archive: %s", archive_error_string(ex.a));
 		goto out;
 	}
-	r = export_dir(&ex, rootfd, "", err);
+	r = tree_walk(rootfd, &(const struct walk_ops){ .enter = export_enter }, &ex, err);
 	if (archive_write_close(ex.a) != ARCHIVE_OK && r == 0)
 		r = cvol_error_setx(err, EIO, "finish the layer archive: %s", archive_error_string(ex.a));
 out:

@@ -515,7 +515,7 @@ test_layer_tar_userxattr() {
 		"trusted.overlay.opaque by default"
 }
 
-# A deep layer exports and diffs (they recurse per directory level; the paths live on the heap).
+# A deep layer exports and diffs (one walk with its place on the heap).
 test_layer_tar_deep_tree() {
 	python3 - "$WORK/deep.tar" <<'PY'
 import io, sys, tarfile
@@ -541,4 +541,32 @@ PY
 	assert_one_line "$out" "a file where a directory is needed"
 	assert_contains "$out" 'open the directory of entry `a/b`: Not a directory' "a file where a directory is needed"
 	assert_eq 1 "$("$CVOL" --root "$WORK/root" layer ls | wc -l)" "layers after the refused import"
+}
+
+# A tree deeper than PATH_MAX (1,500 levels, 6,000-byte paths) is exported, diffed and removed:
+# the walks keep their place on the heap, not in stack frames or descriptors. Import takes
+# entry names up to PATH_MAX and refuses longer ones cleanly.
+test_layer_tar_deeper_than_path_max() {
+	ltar layer create deep >/dev/null
+	python3 - "$(ltar_diff deep)" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(1500):
+    os.mkdir("d00", dir_fd=fd)
+    nfd = os.open("d00", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+with open(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
+    f.write("bottom\n")
+PY
+	ltar layer export deep >"$WORK/deep.tar"
+	assert_eq 1501 "$(ltar layer diff deep | grep -c '^A ')" "entries the diff adds"
+	assert_contains "$(ltar layer diff deep | tail -1)" "/d00/leaf" "the deepest entry"
+	assert_eq 1501 "$(tar -tf "$WORK/deep.tar" | wc -l)" "entries exported"
+	expect_failure ltar layer import copy "$WORK/deep.tar"
+	assert_contains "$out" "is too long" "import of a name longer than PATH_MAX"
+	assert_missing "$WORK/root/overlay/copy"
+	ltar layer rm deep >/dev/null
+	assert_missing "$WORK/root/overlay/deep"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.staging")" "staging after removing deep layers"
 }

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "walk.h"
+#include "strv.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- listings ------------------------------------------------------------------------ */
+
+int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
+{
+	/* A new open file description: a dup would share its offset with every other walk. */
+	int walkfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (walkfd < 0)
+		return cvol_error_set(err, errno, "read directory");
+	DIR *d = fdopendir(walkfd);
+	if (!d) {
+		close(walkfd);
+		return cvol_error_set(err, errno, "read directory");
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			r = fn(dirfd, de->d_name, de->d_type, data, err);
+	closedir(d);
+	return r;
+}
+
+struct name_vector {
+	char **v;
+	size_t n, cap;
+};
+
+static int add_to_vector(int dirfd, const char *name, unsigned char d_type, void *data,
+			 struct cvol_error *err)
+{
+	struct name_vector *nv = data;
+	(void)dirfd;
+	(void)d_type;
+	if (nv->n + 2 > nv->cap) {
+		size_t cap = nv->cap ? nv->cap * 2 : 16;
+		char **grown = realloc(nv->v, cap * sizeof(char *));
+		if (!grown)
+			return cvol_error_set(err, ENOMEM, "list a directory");
+		nv->v = grown;
+		nv->cap = cap;
+	}
+	if (!(nv->v[nv->n] = strdup(name)))
+		return cvol_error_set(err, ENOMEM, "list a directory");
+	nv->v[++nv->n] = NULL;
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
+{
+	struct name_vector nv = { 0 };
+	int r = dir_for_each(dirfd, add_to_vector, &nv, err);
+	if (r == 0 && !nv.v && !(nv.v = calloc(1, sizeof(char *))))
+		r = cvol_error_set(err, ENOMEM, "list a directory");
+	if (r < 0) {
+		cvol_strv_free(nv.v);
+		return r;
+	}
+	if (nv.n > 1)
+		qsort(nv.v, nv.n, sizeof(char *), compare_names);
+	*ret_names = nv.v;
+	return 0;
+}
+
+/* ---- tree walks ---------------------------------------------------------------------- */
+
+/* A directory being walked: its sorted names, the next one, and who it is. */
+struct frame {
+	char **names;
+	size_t next;
+	char *path; /* from the root; "" for the root */
+	struct stat st;
+};
+
+struct walker {
+	const struct walk_ops *ops;
+	void *data;
+	struct frame *frames;
+	size_t depth, cap;
+	int fd; /* the directory of the top frame */
+};
+
+static void frame_done(struct frame *f)
+{
+	cvol_strv_free(f->names);
+	free(f->path);
+}
+
+static int walker_push(struct walker *w, int fd, char *path, const struct stat *st, struct cvol_error *err)
+{
+	if (w->depth == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct frame *grown = realloc(w->frames, cap * sizeof(*grown));
+		if (!grown) {
+			int r = cvol_error_set(err, ENOMEM, "walk `%s`", path);
+			free(path);
+			return r;
+		}
+		w->frames = grown;
+		w->cap = cap;
+	}
+	struct frame *f = &w->frames[w->depth];
+	*f = (struct frame){ .path = path, .st = *st };
+	int r = dir_list_sorted(fd, &f->names, err);
+	if (r < 0) {
+		r = cvol_error_wrap(err, "read `%s`", *path ? path : "/");
+		free(path);
+		return r;
+	}
+	w->depth++;
+	return 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Into the directory @name of the top frame (whose lstat is @st). */
+static int walker_descend(struct walker *w, const char *name, char *path, const struct stat *st,
+			  struct cvol_error *err)
+{
+	struct stat now;
+	int fd = openat(w->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int r = cvol_error_set(err, errno, "open `%s`", path);
+		free(path);
+		return r;
+	}
+	if (fstat(fd, &now) < 0 || !same_file(&now, st)) {
+		close(fd);
+		int r = cvol_error_setx(err, ESTALE, "`%s` changed while it was read", path);
+		free(path);
+		return r;
+	}
+	int r = walker_push(w, fd, path, st, err);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	close(w->fd);
+	w->fd = fd;
+	return 0;
+}
+
+/* Out of the top frame, back into its parent's directory, then leave() the directory. */
+static int walker_ascend(struct walker *w, struct cvol_error *err)
+{
+	struct frame done = w->frames[--w->depth];
+	struct frame *parent = &w->frames[w->depth - 1];
+	struct stat now;
+	int r = 0;
+
+	int fd = openat(w->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		r = cvol_error_set(err, errno, "open the parent of `%s`", done.path);
+	else if (fstat(fd, &now) < 0 || !same_file(&now, &parent->st))
+		r = cvol_error_setx(err, ESTALE, "`%s` moved while it was read", done.path);
+	if (r < 0) {
+		cvol_closep(&fd);
+		frame_done(&done);
+		return r;
+	}
+	close(w->fd);
+	w->fd = fd;
+	if (w->ops->leave) {
+		const char *slash = strrchr(done.path, '/');
+		struct walk_entry e = { w->fd, slash ? slash + 1 : done.path, done.path, &done.st };
+		r = w->ops->leave(&e, w->data, err);
+	}
+	frame_done(&done);
+	return r;
+}
+
+/* The next entry of the top frame. */
+static int walker_step(struct walker *w, struct cvol_error *err)
+{
+	struct frame *f = &w->frames[w->depth - 1];
+	const char *name = f->names[f->next++];
+	struct stat st;
+	char *path = NULL;
+
+	if (asprintf(&path, "%s%s%s", f->path, *f->path ? "/" : "", name) < 0)
+		return cvol_error_set(err, ENOMEM, "walk `%s`", name);
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", path);
+		free(path);
+		return r; /* an entry gone since the listing is no entry */
+	}
+	struct walk_entry e = { w->fd, name, path, &st };
+	int r = w->ops->enter(&e, w->data, err);
+	if (r == WALK_CONTINUE && S_ISDIR(st.st_mode))
+		return walker_descend(w, name, path, &st, err);
+	free(path);
+	return r < 0 ? r : 0;
+}
+
+int tree_walk(int rootfd, const struct walk_ops *ops, void *data, struct cvol_error *err)
+{
+	struct walker w = { .ops = ops, .data = data };
+	struct stat st;
+	int r = 0;
+
+	w.fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w.fd < 0 || fstat(w.fd, &st) < 0)
+		r = cvol_error_set(err, errno, "open the tree");
+	char *root = r == 0 ? strdup("") : NULL;
+	if (r == 0)
+		r = root ? walker_push(&w, w.fd, root, &st, err) : cvol_error_set(err, ENOMEM, "walk");
+	while (r == 0 && w.depth > 0) {
+		struct frame *f = &w.frames[w.depth - 1];
+		if (f->names[f->next])
+			r = walker_step(&w, err);
+		else if (w.depth > 1)
+			r = walker_ascend(&w, err);
+		else
+			frame_done(&w.frames[--w.depth]);
+	}
+	while (w.depth > 0)
+		frame_done(&w.frames[--w.depth]);
+	free(w.frames);
+	cvol_closep(&w.fd);
+	return r;
+}
