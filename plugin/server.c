@@ -220,14 +220,15 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
 	if (r < 0)
 		return r;
-	r = cvol_volume_store_reconcile(srv.store, err);
+	size_t failed = 0;
+	r = cvol_volume_store_reconcile(srv.store, &failed, err);
 	if (r < 0) {
 		cvol_volume_store_close(srv.store);
 		return r;
 	}
-	if (r > 0)
-		log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
-				 err->msg);
+	if (failed > 0)
+		log_warning("%zu volume%s could not be reconciled; the last: %s", failed,
+			    failed == 1 ? "" : "s", err->msg);
 	cvol_error_clear(err);
 	int fd = socket_from_systemd();
 	bool own_socket = fd < 0;
