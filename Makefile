@@ -12,7 +12,8 @@ override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-fiel
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 BUILD ?= build
-COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/staging.c common/walk.c
+COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c \
+	      common/staging.c common/walk.c common/mount-opts.c
 OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
 IMAGE_SRC := image/image.c
@@ -28,7 +29,7 @@ CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-layer-store test-volume-options test-plugin-handlers test-whiteout test-sha256 test-image
+	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout test-sha256 test-image
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a

@@ -10,7 +10,6 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#define STAGING_DIR  ".staging"
 #define STAGING_LOCK ".staging.lock"
 
 int staging_open(int store_fd, struct staging *ret, struct cvol_error *err)
@@ -28,23 +27,34 @@ void staging_close(struct staging *s)
 	s->dir_fd = -1;
 }
 
+struct leftover_hook {
+	dir_entry_fn before;
+	void *data;
+};
+
 static int remove_leftover(int dirfd, const char *name, unsigned char d_type, void *data,
 			   struct cvol_error *err)
 {
-	(void)d_type;
-	(void)data;
+	const struct leftover_hook *hook = data;
 	log_debug(CVOL_LOG_STORE, "removing leftover `" STAGING_DIR "/%s`", name);
-	return dir_remove_tree(dirfd, name, err);
+	int r = hook->before ? hook->before(dirfd, name, d_type, hook->data, err) : 0;
+	return r < 0 ? r : dir_remove_tree(dirfd, name, err);
 }
 
 int staging_cleanup(struct staging *s, struct cvol_error *err)
 {
+	return staging_cleanup_with(s, NULL, NULL, err);
+}
+
+int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, struct cvol_error *err)
+{
+	struct leftover_hook hook = { .before = before, .data = data };
 	_cleanup_close_ int lock = lock_file_take(s->store_fd, STAGING_LOCK, LOCK_EX | LOCK_NB, err);
 	if (lock == -EWOULDBLOCK)
 		return 0;
 	if (lock < 0)
 		return lock;
-	int r = dir_for_each(s->dir_fd, remove_leftover, NULL, err);
+	int r = dir_for_each(s->dir_fd, remove_leftover, &hook, err);
 	return r < 0 ? r : dir_fsync(s->dir_fd, err);
 }
 

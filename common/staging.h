@@ -7,7 +7,9 @@
 #pragma once
 
 #include "error.h"
+#include "fs.h"
 
+#define STAGING_DIR	 ".staging" /* in the store directory */
 #define STAGING_NAME_MAX 32
 
 struct staging {
@@ -21,6 +23,9 @@ int staging_open(int store_fd, struct staging *ret, struct cvol_error *err);
 void staging_close(struct staging *s);
 /* Remove every leftover in .staging/, unless a build or removal holds the lock now. */
 int staging_cleanup(struct staging *s, struct cvol_error *err);
+/* staging_cleanup(), calling @before on each leftover first (e.g. to unmount what a crash left
+ * mounted in it); a negative return from @before stops the cleanup. */
+int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, struct cvol_error *err);
 /* Hold the staging lock shared for a build or removal; returns the lock fd (close it to release). */
 int staging_hold(struct staging *s, struct cvol_error *err);
 /* Make a fresh directory in .staging/ named @kind-<random> into @ret_name; returns its fd. */

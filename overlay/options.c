@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Extra overlay options, and the one place that builds mount(2) option strings. */
+/* Extra overlay options, and overlay's mount(2) data string (built with common/mount-opts.h). */
 #include "overlay-internal.h"
 
 #include <string.h>
@@ -65,46 +65,6 @@ int cvol_overlay_option_check(const char *option, struct cvol_error *err)
 	return cvol_error_setx(err, EINVAL, "unknown overlay option `%s` (known: %s)", option, known);
 }
 
-static int opts_append(char *buf, size_t size, size_t *len, const char *s, bool escape)
-{
-	size_t n = *len;
-
-	for (; *s; s++) {
-		bool special = escape && (*s == '\\' || *s == ',' || *s == ':');
-		if (n + (special ? 2 : 1) >= size) {
-			if (*len < size)
-				buf[*len] = '\0'; /* refused: leave the text as it was */
-			return -E2BIG;
-		}
-		if (special)
-			buf[n++] = '\\';
-		buf[n++] = *s;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-int mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s)
-{
-	return opts_append(buf, size, len, s, true);
-}
-
-int mount_opts_append(char *buf, size_t size, size_t *len, const char *s)
-{
-	return opts_append(buf, size, len, s, false);
-}
-
-static int append_path_option(char *buf, size_t size, size_t *len, const char *key, const char *path)
-{
-	int r = mount_opts_append(buf, size, len, *len ? "," : "");
-	if (r == 0)
-		r = mount_opts_append(buf, size, len, key);
-	if (r == 0)
-		r = mount_opts_append_escaped(buf, size, len, path);
-	return r;
-}
-
 int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
 		       struct cvol_error *err)
 {
@@ -122,9 +82,9 @@ int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, 
 			r = mount_opts_append_escaped(buf, size, &len, cfg->lowers[i]);
 	}
 	if (r == 0 && cfg->upper)
-		r = append_path_option(buf, size, &len, "upperdir=", cfg->upper);
+		r = mount_opts_add(buf, size, &len, "upperdir", cfg->upper);
 	if (r == 0 && cfg->upper)
-		r = append_path_option(buf, size, &len, "workdir=", work);
+		r = mount_opts_add(buf, size, &len, "workdir", work);
 	for (size_t i = 0; r == 0 && cfg->options && cfg->options[i]; i++) {
 		r = mount_opts_append(buf, size, &len, ",");
 		if (r == 0)

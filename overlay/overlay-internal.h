@@ -4,6 +4,7 @@
 
 #include "../common/fs.h"
 #include "../common/log.h"
+#include "../common/mount-opts.h"
 #include "../common/strv.h"
 #include "overlay.h"
 
@@ -12,10 +13,6 @@ struct stat;
 
 /* ---- option strings (options.c) ------------------------------------------ */
 
-/* Append @s to @buf (of @size, holding *@len bytes) with `\`, `,` and `:` escaped. */
-int mount_opts_append_escaped(char *buf, size_t size, size_t *len, const char *s);
-/* Append @s to @buf unescaped. */
-int mount_opts_append(char *buf, size_t size, size_t *len, const char *s);
 /* Build the mount(2) data string for @cfg with @work as the work dir; -E2BIG when it does not fit. */
 int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, char *buf, size_t size,
 		       struct cvol_error *err);

@@ -220,14 +220,15 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
 	if (r < 0)
 		return r;
-	r = cvol_volume_store_reconcile(srv.store, err);
+	size_t failed = 0;
+	r = cvol_volume_store_reconcile(srv.store, &failed, err);
 	if (r < 0) {
 		cvol_volume_store_close(srv.store);
 		return r;
 	}
-	if (r > 0)
-		log_warning("%d volume%s could not be reconciled; the last: %s", r, r == 1 ? "" : "s",
-			    err->msg);
+	if (failed > 0)
+		log_warning("%zu volume%s could not be reconciled; the last: %s", failed,
+			    failed == 1 ? "" : "s", err->msg);
 	cvol_error_clear(err);
 	int fd = socket_from_systemd();
 	bool own_socket = fd < 0;
@@ -244,8 +245,8 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		close(fd);
 	} else {
-		log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket",
-			 cfg->root);
+		log_info("serving %s, volumes in %s/volumes",
+			      own_socket ? cfg->socket : "the systemd socket", cfg->root);
 		while (sigwait(&stop, &sig) != 0)
 			;
 		log_info("%s: finishing requests in flight", strsignal(sig));

@@ -1,29 +1,112 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What each backend does to prepare, mount and unmount a volume's _data. Mounts go
- * through libmount (which also sets up loop devices, with autoclear, so the device
- * goes away with the unmount); mkfs runs as a child, never through a shell. */
+/* The table of backends: what each one prepares, mounts, unmounts and reports for a volume's
+ * _data. Mounts go through libmount (which also sets up loop devices, with autoclear, so the
+ * device goes away with the unmount); mkfs runs as a child, never through a shell. Owner and
+ * mode are set on an open directory, never through a path. */
 #include "volumes-internal.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <libmount.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DATA_DIR   "_data"
-#define IMAGE_FILE "image"
+#include "../common/mount-opts.h"
 
 extern char **environ;
 
-bool volume_backend_needs_mount(const struct volume_opts *o)
+/* ---- what is mounted: source, type and options ------------------------------------- */
+
+/* Append the option @key (=@value) to @m's options; -E2BIG when they grow too long. */
+static int add_option(struct volume_mount *m, const char *key, const char *value)
 {
-	return o->backend != CVOL_BACKEND_DIR || o->ro;
+	return mount_opts_add(m->options, sizeof(m->options), &m->options_len, key, value);
 }
+
+static int add_number(struct volume_mount *m, const char *key, unsigned long long n, bool octal)
+{
+	char text[32];
+	snprintf(text, sizeof(text), octal ? "%llo" : "%llu", n);
+	return add_option(m, key, text);
+}
+
+/* The user's `o`, as given: a list of options for the filesystem. */
+static int add_user_options(struct volume_mount *m, const struct volume_opts *o)
+{
+	return o->o && *o->o ? add_option(m, o->o, NULL) : 0;
+}
+
+/* `ro` last when asked for, and one message for options that do not fit. */
+static int finish_options(const struct volume *v, struct volume_mount *m, int r, struct cvol_error *err)
+{
+	if (r == 0 && v->opts.ro)
+		r = add_option(m, "ro", NULL);
+	if (r < 0)
+		return cvol_error_setx(err, E2BIG, "mount options for `%s` are too long", v->data);
+	return 0;
+}
+
+/* A read-only dir volume is its own _data bound on itself, read-only. */
+static int dir_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	*m = (struct volume_mount){ .source = v->data };
+	return finish_options(v, m, add_option(m, "bind", NULL), err);
+}
+
+static int bind_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	*m = (struct volume_mount){ .source = v->opts.device };
+	return finish_options(v, m, add_option(m, "bind", NULL), err);
+}
+
+static int tmpfs_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	const struct volume_opts *o = &v->opts;
+	*m = (struct volume_mount){ .source = "tmpfs", .fstype = "tmpfs" };
+	int r = add_user_options(m, o);
+	if (r == 0 && o->size)
+		r = add_number(m, "size", o->size, false);
+	if (r == 0 && o->has_uid)
+		r = add_number(m, "uid", o->uid, false);
+	if (r == 0 && o->has_gid)
+		r = add_number(m, "gid", o->gid, false);
+	if (r == 0 && o->has_mode)
+		r = add_number(m, "mode", o->mode, true);
+	return finish_options(v, m, r, err);
+}
+
+/* <dir>/image: the one place its path is made. */
+static int image_path(const struct volume *v, char buf[PATH_MAX], struct cvol_error *err)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/" VOLUME_IMAGE_FILE, v->dir);
+	if (n < 0 || n >= PATH_MAX)
+		return cvol_error_setx(err, ENAMETOOLONG, "the image path of `%s` is too long", v->dir);
+	return 0;
+}
+
+static int loop_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	*m = (struct volume_mount){ .source = m->source_buf, .fstype = v->opts.fs };
+	int r = image_path(v, m->source_buf, err);
+	if (r < 0)
+		return r;
+	return finish_options(v, m, add_option(m, "loop", NULL), err);
+}
+
+static int any_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	*m = (struct volume_mount){ .source = v->opts.device, .fstype = v->opts.type };
+	return finish_options(v, m, add_user_options(m, &v->opts), err);
+}
+
+/* ---- mount and unmount ----------------------------------------------------------------- */
 
 /* Mount @source on @target through libmount; its message names what failed. */
 static int libmount_mount(const char *source, const char *target, const char *fstype, const char *options,
@@ -54,94 +137,117 @@ static int libmount_mount(const char *source, const char *target, const char *fs
 			       target, msg[0] ? msg : "failed");
 }
 
-/* Options for libmount: the user's `o`, then what cvol adds. */
-static int build_options(const struct volume_opts *o, char *buf, size_t size)
+/* Mount what the backend's mount_args() says on _data. */
+static int mount_by_args(const struct volume *v, struct cvol_error *err)
 {
-	size_t len = 0;
-	int n;
+	struct volume_mount m;
+	int r = v->ops->mount_args(v, &m, err);
+	if (r < 0)
+		return r;
+	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", m.fstype ? m.fstype : "bind", m.source,
+		  v->data, m.options);
+	return libmount_mount(m.source, v->data, m.fstype, m.options, err);
+}
 
-#define ADD(...)                                                                                             \
-	do {                                                                                                 \
-		n = snprintf(buf + len, size - len, "%s", len ? "," : "");                                   \
-		len += (size_t)n;                                                                            \
-		n = snprintf(buf + len, len < size ? size - len : 0, __VA_ARGS__);                           \
-		if (n < 0 || (len += (size_t)n) >= size)                                                     \
-			return -E2BIG;                                                                       \
-	} while (0)
-
-	buf[0] = '\0';
-	if (o->o && *o->o)
-		ADD("%s", o->o);
-	if (o->backend == CVOL_BACKEND_LOOP)
-		ADD("loop");
-	if (o->backend == CVOL_BACKEND_BIND || (o->backend == CVOL_BACKEND_DIR && o->ro))
-		ADD("bind");
-	if (o->backend == CVOL_BACKEND_TMPFS && o->size)
-		ADD("size=%llu", (unsigned long long)o->size);
-	if (o->backend == CVOL_BACKEND_TMPFS && o->has_uid)
-		ADD("uid=%u", (unsigned)o->uid);
-	if (o->backend == CVOL_BACKEND_TMPFS && o->has_gid)
-		ADD("gid=%u", (unsigned)o->gid);
-	if (o->backend == CVOL_BACKEND_TMPFS && o->has_mode)
-		ADD("mode=%o", (unsigned)o->mode);
-	if (o->ro)
-		ADD("ro");
-#undef ADD
+static int unmount_data(const struct volume *v, struct cvol_error *err)
+{
+	if (umount2(v->data, UMOUNT_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "unmount `%s`", v->data);
 	return 0;
 }
 
-int volume_backend_mount(const char *dir, const struct volume_opts *o, struct cvol_error *err)
+int volume_staged_unmount(int dirfd, const char *name, unsigned char d_type, void *data,
+			  struct cvol_error *err)
 {
-	char target[4096], image[4096], options[4096];
-	const char *source = NULL, *fstype = NULL;
-
-	snprintf(target, sizeof(target), "%s/" DATA_DIR, dir);
-	if (build_options(o, options, sizeof(options)) < 0)
-		return cvol_error_setx(err, E2BIG, "mount options for `%s` are too long", target);
-	switch (o->backend) {
-	case CVOL_BACKEND_DIR:
-		source = target;
-		break;
-	case CVOL_BACKEND_BIND:
-		source = o->device;
-		break;
-	case CVOL_BACKEND_TMPFS:
-		source = "tmpfs";
-		fstype = "tmpfs";
-		break;
-	case CVOL_BACKEND_LOOP:
-		snprintf(image, sizeof(image), "%s/" IMAGE_FILE, dir);
-		source = image;
-		fstype = o->fs;
-		break;
-	case CVOL_BACKEND_MOUNT:
-		source = o->device;
-		fstype = o->type;
-		break;
-	}
-	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", fstype ? fstype : "bind", source, target,
-		  options);
-	return libmount_mount(source, target, fstype, options, err);
-}
-
-int volume_backend_umount(const char *dir, struct cvol_error *err)
-{
-	char target[4096];
-
-	snprintf(target, sizeof(target), "%s/" DATA_DIR, dir);
-	if (umount2(target, UMOUNT_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "unmount `%s`", target);
+	char data_dir[PATH_MAX];
+	(void)d_type;
+	(void)data;
+	(void)err;
+	/* a create that died while its loop image was mounted to set its owner */
+	snprintf(data_dir, sizeof(data_dir), "%s/" VOLUME_DATA_DIR, name);
+	if (!is_mount_root(dirfd, data_dir))
+		return 0;
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, data_dir) > 0)
+		umount2(path, MNT_DETACH);
 	return 0;
 }
 
-int volume_backend_apply_owner(const char *path, const struct volume_opts *o, struct cvol_error *err)
+/* ---- owner and mode ---------------------------------------------------------------------- */
+
+static bool wants_owner(const struct volume_opts *o)
+{
+	return o->has_uid || o->has_gid || o->has_mode;
+}
+
+/* Apply uid/gid/mode to the open directory @fd (@path names it in messages). */
+static int set_owner(int fd, const char *path, const struct volume_opts *o, struct cvol_error *err)
 {
 	if ((o->has_uid || o->has_gid) &&
-	    chown(path, o->has_uid ? o->uid : (uid_t)-1, o->has_gid ? o->gid : (gid_t)-1) < 0)
+	    fchown(fd, o->has_uid ? o->uid : (uid_t)-1, o->has_gid ? o->gid : (gid_t)-1) < 0)
 		return cvol_error_set(err, errno, "chown `%s`", path);
-	if (o->has_mode && chmod(path, o->mode) < 0)
+	if (o->has_mode && fchmod(fd, o->mode) < 0)
 		return cvol_error_set(err, errno, "chmod `%s`", path);
 	return 0;
+}
+
+/* Apply uid/gid/mode to _data (or the root of what is mounted on it). */
+static int set_data_owner(const struct volume *v, struct cvol_error *err)
+{
+	if (!wants_owner(&v->opts))
+		return 0;
+	_cleanup_close_ int fd =
+		openat(v->dirfd, VOLUME_DATA_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", v->data);
+	return set_owner(fd, v->data, &v->opts, err);
+}
+
+/* ---- prepare ------------------------------------------------------------------------------- */
+
+static int make_data(const struct volume *v, struct cvol_error *err)
+{
+	if (mkdirat(v->dirfd, VOLUME_DATA_DIR, 0755) < 0)
+		return cvol_error_set(err, errno, "create `%s`", v->data);
+	return 0;
+}
+
+static int only_data(const struct volume *v, struct cvol_error *err)
+{
+	return make_data(v, err);
+}
+
+static int dir_prepare(const struct volume *v, struct cvol_error *err)
+{
+	int r = make_data(v, err);
+	return r < 0 ? r : set_data_owner(v, err);
+}
+
+/* Open the bind source (made first with create=true): a directory, as mount would follow it. */
+static int open_bind_source(const struct volume_opts *o, struct cvol_error *err)
+{
+	if (o->create && mkdir(o->device, 0755) < 0 && errno != EEXIST)
+		return cvol_error_set(err, errno, "create bind source `%s`", o->device);
+	int fd = open(o->device, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		return cvol_error_setx(err, EINVAL, "bind source `%s` does not exist (create=true makes it)",
+				       o->device);
+	if (errno == ENOTDIR)
+		return cvol_error_setx(err, EINVAL, "bind source `%s` is not a directory", o->device);
+	return cvol_error_set(err, errno, "bind source `%s`", o->device);
+}
+
+static int bind_prepare(const struct volume *v, struct cvol_error *err)
+{
+	int r = make_data(v, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_bind_source(&v->opts, err);
+	if (fd < 0)
+		return fd;
+	return set_owner(fd, v->opts.device, &v->opts, err);
 }
 
 /* Run mkfs for @fs on @image; its own message on failure. */
@@ -192,64 +298,164 @@ static int run_mkfs(const char *fs, const char *image, struct cvol_error *err)
 	return 0;
 }
 
-/* A sparse image of the asked size with a fresh filesystem, owned as asked. */
-static int prepare_loop_image(int dirfd, const char *dir, const struct volume_opts *o, struct cvol_error *err)
+/* Mount the fresh image read-write, set the owner of its root, unmount. */
+static int loop_set_owner(const struct volume *v, struct cvol_error *err)
 {
-	char image[4096], data[4096];
-	snprintf(image, sizeof(image), "%s/" IMAGE_FILE, dir);
-	snprintf(data, sizeof(data), "%s/" DATA_DIR, dir);
+	struct volume rw = *v;
+	struct cvol_error umount_err;
 
-	_cleanup_close_ int fd = openat(dirfd, IMAGE_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "create `%s`", image);
-	if (ftruncate(fd, (off_t)o->size) < 0)
-		return cvol_error_set(err, errno, "size `%s` to %llu bytes", image,
-				      (unsigned long long)o->size);
-	int r = run_mkfs(o->fs, image, err);
-	if (r < 0 || !(o->has_uid || o->has_gid || o->has_mode))
-		return r;
-	struct volume_opts rw = *o;
-	rw.ro = false;
-	r = volume_backend_mount(dir, &rw, err);
+	rw.opts.ro = false;
+	int r = mount_by_args(&rw, err);
 	if (r < 0)
 		return r;
-	r = volume_backend_apply_owner(data, o, err);
-	struct cvol_error umount_err;
-	if (volume_backend_umount(dir, &umount_err) < 0 && r == 0) {
+	r = set_data_owner(v, err);
+	if (unmount_data(v, &umount_err) < 0 && r == 0) {
 		*err = umount_err;
 		r = -umount_err.code;
 	}
 	return r;
 }
 
-int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts *o, struct cvol_error *err)
+/* A sparse image of the asked size with a fresh filesystem, owned as asked. */
+static int loop_prepare(const struct volume *v, struct cvol_error *err)
 {
-	char data[4096];
-	struct stat st;
+	char image[PATH_MAX];
+	int r = make_data(v, err);
+	if (r == 0)
+		r = image_path(v, image, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd =
+		openat(v->dirfd, VOLUME_IMAGE_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "create `%s`", image);
+	if (ftruncate(fd, (off_t)v->opts.size) < 0)
+		return cvol_error_set(err, errno, "size `%s` to %llu bytes", image,
+				      (unsigned long long)v->opts.size);
+	r = run_mkfs(v->opts.fs, image, err);
+	if (r < 0 || !wants_owner(&v->opts))
+		return r;
+	return loop_set_owner(v, err);
+}
 
-	snprintf(data, sizeof(data), "%s/" DATA_DIR, dir);
-	if (mkdirat(dirfd, DATA_DIR, 0755) < 0)
-		return cvol_error_set(err, errno, "create `%s`", data);
-	switch (o->backend) {
-	case CVOL_BACKEND_DIR:
-		return volume_backend_apply_owner(data, o, err);
-	case CVOL_BACKEND_BIND:
-		if (o->create && mkdir(o->device, 0755) < 0 && errno != EEXIST)
-			return cvol_error_set(err, errno, "create bind source `%s`", o->device);
-		if (stat(o->device, &st) < 0 && errno == ENOENT)
-			return cvol_error_setx(err, EINVAL,
-					       "bind source `%s` does not exist (create=true makes it)",
-					       o->device);
-		if (stat(o->device, &st) < 0)
-			return cvol_error_set(err, errno, "bind source `%s`", o->device);
-		if (!S_ISDIR(st.st_mode))
-			return cvol_error_setx(err, EINVAL, "bind source `%s` is not a directory", o->device);
-		return volume_backend_apply_owner(o->device, o, err);
-	case CVOL_BACKEND_LOOP:
-		return prepare_loop_image(dirfd, dir, o, err);
-	case CVOL_BACKEND_TMPFS:
-	case CVOL_BACKEND_MOUNT:
-		break;
+/* ---- mount with an owner ------------------------------------------------------------------- */
+
+/* Any filesystem: mounted, then its root owned as asked (unmounted again when that fails). */
+static int any_mount(const struct volume *v, struct cvol_error *err)
+{
+	int r = mount_by_args(v, err);
+	if (r == 0 && (r = set_data_owner(v, err)) < 0)
+		unmount_data(v, NULL);
+	return r;
+}
+
+/* ---- usage ----------------------------------------------------------------------------------- */
+
+/* What the filesystem on _data holds; false when it cannot tell. */
+static bool fs_usage(const struct volume *v, uint64_t *ret_size, uint64_t *ret_used)
+{
+	struct statvfs sv;
+	_cleanup_close_ int fd =
+		openat(v->dirfd, VOLUME_DATA_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstatvfs(fd, &sv) < 0)
+		return false;
+	*ret_size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	*ret_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	return true;
+}
+
+static void dir_usage(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used)
+{
+	(void)mounted;
+	(void)fs_usage(v, ret_size, ret_used);
+}
+
+static void mounted_usage(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used)
+{
+	if (mounted)
+		(void)fs_usage(v, ret_size, ret_used);
+}
+
+/* Mounted: the filesystem's numbers; not: the image's size and the blocks it takes. */
+static void loop_usage(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used)
+{
+	struct stat st;
+	if (mounted && fs_usage(v, ret_size, ret_used))
+		return;
+	if (fstatat(v->dirfd, VOLUME_IMAGE_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		*ret_size = (uint64_t)st.st_size;
+		*ret_used = (uint64_t)st.st_blocks * 512;
 	}
-	return 0;
+}
+
+/* ---- the table ------------------------------------------------------------------------------- */
+
+static bool dir_needs_mount(const struct volume_opts *o)
+{
+	return o->ro;
+}
+
+static bool always(const struct volume_opts *o)
+{
+	(void)o;
+	return true;
+}
+
+static const struct volume_backend_ops backends[] = {
+	[CVOL_BACKEND_DIR] = {
+		.name = "dir",
+		.needs_mount = dir_needs_mount,
+		.prepare = dir_prepare,
+		.mount_args = dir_mount_args,
+		.mount = mount_by_args,
+		.unmount = unmount_data,
+		.usage = dir_usage,
+	},
+	[CVOL_BACKEND_BIND] = {
+		.name = "bind",
+		.needs_mount = always,
+		.prepare = bind_prepare,
+		.mount_args = bind_mount_args,
+		.mount = mount_by_args,
+		.unmount = unmount_data,
+		.usage = mounted_usage,
+	},
+	[CVOL_BACKEND_TMPFS] = {
+		.name = "tmpfs",
+		.needs_mount = always,
+		.prepare = only_data,
+		.mount_args = tmpfs_mount_args,
+		.mount = mount_by_args,
+		.unmount = unmount_data,
+		.usage = mounted_usage,
+	},
+	[CVOL_BACKEND_LOOP] = {
+		.name = "loop",
+		.needs_mount = always,
+		.prepare = loop_prepare,
+		.mount_args = loop_mount_args,
+		.mount = mount_by_args,
+		.unmount = unmount_data,
+		.usage = loop_usage,
+	},
+	[CVOL_BACKEND_MOUNT] = {
+		.name = "mount",
+		.needs_mount = always,
+		.prepare = only_data,
+		.mount_args = any_mount_args,
+		.mount = any_mount,
+		.unmount = unmount_data,
+		.usage = mounted_usage,
+	},
+};
+
+const struct volume_backend_ops *volume_backend_ops(enum cvol_volume_backend backend)
+{
+	return (size_t)backend < ARRAY_SIZE(backends) ? &backends[backend] : NULL;
+}
+
+const char *cvol_volume_backend_name(enum cvol_volume_backend backend)
+{
+	const struct volume_backend_ops *ops = volume_backend_ops(backend);
+	return ops ? ops->name : "?";
 }

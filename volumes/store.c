@@ -6,35 +6,24 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <libmount.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 
-#define STAGING_DIR  ".staging"
-#define STAGING_LOCK ".staging.lock" /* shared while building or removing, exclusive to clean */
-#define LOCKS_DIR    ".locks"
+#include "../common/mountinfo.h"
+#include "../common/staging.h"
+
+#define LOCKS_DIR ".locks"
 
 struct cvol_volume_store {
-	char *path; /* canonical <root>/volumes */
+	char *path;	    /* canonical <root>/volumes */
+	char *staging_path; /* <path>/.staging */
 	int dirfd;
-	int staging_fd;
 	int locks_fd;
+	struct staging staging; /* .staging/ and .staging.lock */
 };
-
-const char *cvol_volume_backend_name(enum cvol_volume_backend backend)
-{
-	static const char *const names[] = {
-		[CVOL_BACKEND_DIR] = "dir",   [CVOL_BACKEND_BIND] = "bind",   [CVOL_BACKEND_TMPFS] = "tmpfs",
-		[CVOL_BACKEND_LOOP] = "loop", [CVOL_BACKEND_MOUNT] = "mount",
-	};
-	return backend < ARRAY_SIZE(names) ? names[backend] : "?";
-}
 
 static int check_name(const char *name, struct cvol_error *err)
 {
@@ -50,45 +39,34 @@ static int check_name(const char *name, struct cvol_error *err)
 /* Lock volume @name (even one that does not exist yet); returns the lock fd. */
 static int lock_volume(struct cvol_volume_store *store, const char *name, struct cvol_error *err)
 {
-	int fd = openat(store->locks_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "lock volume `%s`", name);
-	while (flock(fd, LOCK_EX) < 0)
-		if (errno != EINTR) {
-			int r = cvol_error_set(err, errno, "lock volume `%s`", name);
-			close(fd);
-			return r;
-		}
-	return fd;
+	int fd = lock_file_take(store->locks_fd, name, LOCK_EX, err);
+	return fd < 0 ? cvol_error_wrap(err, "lock volume `%s`", name) : fd;
 }
 
-static char *volume_dir(struct cvol_volume_store *store, const char *name)
+/* <@parent>/@name and its _data into @v: the one place a volume's paths are made. */
+static int volume_set_paths(struct volume *v, const char *parent, const char *name, struct cvol_error *err)
 {
-	char *dir = NULL;
-	return asprintf(&dir, "%s/%s", store->path, name) < 0 ? NULL : dir;
+	if (asprintf(&v->dir, "%s/%s", parent, name) < 0) {
+		v->dir = NULL;
+		return cvol_error_set(err, ENOMEM, "open volume");
+	}
+	if (asprintf(&v->data, "%s/" VOLUME_DATA_DIR, v->dir) < 0) {
+		v->data = NULL;
+		return cvol_error_set(err, ENOMEM, "open volume");
+	}
+	return 0;
 }
 
-static bool data_is_mounted(const char *dir)
+static bool data_is_mounted(const struct volume *v)
 {
-	char data[4096];
-	snprintf(data, sizeof(data), "%s/_data", dir);
-	return is_mount_root(AT_FDCWD, data);
+	return is_mount_root(v->dirfd, VOLUME_DATA_DIR);
 }
-
-/* A loaded volume: its directory, record and parsed options; locked when lock_fd >= 0. */
-struct volume {
-	char *dir;
-	int dirfd;
-	int lock_fd;
-	struct volume_record rec;
-	struct volume_opts opts;
-	bool dirty; /* rec differs from the file (IDs of an earlier boot dropped) */
-};
 
 static void volume_done(struct volume *v)
 {
 	volume_record_done(&v->rec);
 	free(v->dir);
+	free(v->data);
 	cvol_closep(&v->dirfd);
 	cvol_closep(&v->lock_fd); /* closing drops the flock */
 	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
@@ -118,12 +96,13 @@ static int volume_load(struct cvol_volume_store *store, const char *name, struct
 	if (v->dirfd < 0)
 		return errno == ENOENT ? cvol_error_setx(err, ENOENT, "no such volume")
 				       : cvol_error_set(err, errno, "open volume");
-	v->dir = volume_dir(store, name);
-	if (!v->dir)
-		return cvol_error_set(err, ENOMEM, "open volume");
-	int r = volume_record_load(v->dirfd, &v->rec, err);
+	int r = volume_set_paths(v, store->path, name, err);
+	if (r == 0)
+		r = volume_record_load(v->dirfd, &v->rec, err);
 	if (r == 0)
 		r = volume_opts_parse(v->rec.options, &v->opts, err);
+	if (r == 0)
+		v->ops = volume_backend_ops(v->opts.backend);
 	if (r == 0)
 		r = forget_earlier_boot(v, err);
 	return r;
@@ -131,28 +110,10 @@ static int volume_load(struct cvol_volume_store *store, const char *name, struct
 
 /* ---- open and reconcile -------------------------------------------------------- */
 
-static int attach(struct volume *v, struct cvol_error *err);
-
-static int remove_staged(int dirfd, const char *name, unsigned char d_type, void *data,
-			 struct cvol_error *err)
-{
-	char data_dir[512];
-	(void)d_type;
-	(void)data;
-	/* a create that died while its loop image was mounted to set its owner */
-	snprintf(data_dir, sizeof(data_dir), "%s/_data", name);
-	if (is_mount_root(dirfd, data_dir)) {
-		_cleanup_free_ char *path = NULL;
-		if (asprintf(&path, "/proc/self/fd/%d/%s", dirfd, data_dir) > 0)
-			umount2(path, MNT_DETACH);
-	}
-	return dir_remove_tree(dirfd, name, err);
-}
-
 struct reconcile_ctx {
 	struct cvol_volume_store *store;
 	struct libmnt_table *mountinfo;
-	int failed;		/* volumes that could not be brought in line */
+	size_t failed;		/* volumes that could not be brought in line */
 	struct cvol_error last; /* why the last of them could not */
 };
 
@@ -162,7 +123,6 @@ struct reconcile_ctx {
 static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_error *err)
 {
 	struct volume v = { .dirfd = -1, .lock_fd = -1 };
-	char data[4096];
 	int r;
 
 	int lock = lock_volume(c->store, name, err);
@@ -172,17 +132,16 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	v.lock_fd = lock;
 	if (r < 0)
 		goto out;
-	snprintf(data, sizeof(data), "%s/_data", v.dir);
-	bool needs = volume_backend_needs_mount(&v.opts);
-	bool mounted = needs && c->mountinfo && mnt_table_find_target(c->mountinfo, data, MNT_ITER_BACKWARD);
+	bool needs = v.ops->needs_mount(&v.opts);
+	bool mounted = needs && mountinfo_has(c->mountinfo, v.data, NULL, 0);
 	bool held = v.rec.ids[0] != NULL;
 
 	if (needs && held && !mounted) {
 		log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
-		r = attach(&v, err);
+		r = v.ops->mount(&v, err);
 	} else if (needs && !held && mounted) {
 		log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
-		r = volume_backend_umount(v.dir, err);
+		r = v.ops->unmount(&v, err);
 	}
 	if (r == 0 && v.dirty)
 		r = volume_record_save(v.dirfd, &v.rec, err);
@@ -204,48 +163,29 @@ static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, vo
 	return 0;
 }
 
-int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_error *err)
+int cvol_volume_store_reconcile(struct cvol_volume_store *store, size_t *ret_failed, struct cvol_error *err)
 {
-	struct reconcile_ctx c = { .store = store,
-				   .mountinfo = mnt_new_table_from_file("/proc/self/mountinfo") };
+	struct reconcile_ctx c = { .store = store, .mountinfo = mountinfo_load() };
 	int r = dir_for_each(store->dirfd, reconcile_entry, &c, err);
-	mnt_unref_table(c.mountinfo);
+	mountinfo_free(c.mountinfo);
 	if (r < 0)
 		return r;
 	if (c.failed && err)
 		*err = c.last;
-	return c.failed;
+	*ret_failed = c.failed;
+	return 0;
 }
 
-/* Hold .staging.lock in @how (LOCK_SH or LOCK_EX|LOCK_NB); returns the fd, -EWOULDBLOCK or -errno. */
-static int staging_lock(struct cvol_volume_store *store, int how, struct cvol_error *err)
+/* Open .staging/ and remove what crashed creates and removes left there, unless one is running
+ * now (in another thread or process: a `cvol volume ls` must not break the plugin's Create). */
+static int open_staging(struct cvol_volume_store *s, struct cvol_error *err)
 {
-	int fd = openat(store->dirfd, STAGING_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "open `" STAGING_LOCK "`");
-	while (flock(fd, how) < 0) {
-		if (errno == EINTR)
-			continue;
-		int r = errno == EWOULDBLOCK ? -EWOULDBLOCK
-					     : cvol_error_set(err, errno, "lock `" STAGING_LOCK "`");
-		close(fd);
-		return r;
+	int r = staging_open(s->dirfd, &s->staging, err);
+	if (r == 0 && asprintf(&s->staging_path, "%s/" STAGING_DIR, s->path) < 0) {
+		s->staging_path = NULL;
+		r = cvol_error_set(err, ENOMEM, "open `" STAGING_DIR "`");
 	}
-	return fd;
-}
-
-/* Remove what crashed creates and removes left in .staging/, unless one is running now
- * (in another thread or process: a `cvol volume ls` must not break the plugin's Create). */
-static int staging_cleanup(struct cvol_volume_store *store, struct cvol_error *err)
-{
-	int fd = staging_lock(store, LOCK_EX | LOCK_NB, err);
-	if (fd == -EWOULDBLOCK)
-		return 0;
-	if (fd < 0)
-		return fd;
-	int r = dir_for_each(store->staging_fd, remove_staged, NULL, err);
-	close(fd);
-	return r;
+	return r < 0 ? r : staging_cleanup_with(&s->staging, volume_staged_unmount, NULL, err);
 }
 
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
@@ -253,15 +193,15 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 	struct cvol_volume_store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
-	*s = (struct cvol_volume_store){ .dirfd = -1, .staging_fd = -1, .locks_fd = -1 };
+	*s = (struct cvol_volume_store){ .dirfd = -1,
+					 .locks_fd = -1,
+					 .staging = { .store_fd = -1, .dir_fd = -1 } };
 	s->dirfd = dir_open_store(root, "volumes", &s->path, err);
 	int r = s->dirfd < 0 ? s->dirfd : 0;
-	if (r == 0 && (s->staging_fd = dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
-		r = s->staging_fd;
 	if (r == 0 && (s->locks_fd = dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
 		r = s->locks_fd;
 	if (r == 0)
-		r = staging_cleanup(s, err);
+		r = open_staging(s, err);
 	if (r < 0) {
 		cvol_volume_store_close(s);
 		return cvol_error_wrap(err, "open volume store `%s`", root);
@@ -274,9 +214,10 @@ void cvol_volume_store_close(struct cvol_volume_store *s)
 {
 	if (!s)
 		return;
+	staging_close(&s->staging);
 	cvol_closep(&s->dirfd);
-	cvol_closep(&s->staging_fd);
 	cvol_closep(&s->locks_fd);
+	free(s->staging_path);
 	free(s->path);
 	free(s);
 }
@@ -292,50 +233,33 @@ static void now_rfc3339(char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int staging_dir_make(struct cvol_volume_store *store, char name[32], struct cvol_error *err)
-{
-	uint64_t rnd;
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return cvol_error_set(err, errno, "name a staging dir");
-	snprintf(name, 32, "v-%016llx", (unsigned long long)rnd);
-	if (mkdirat(store->staging_fd, name, 0700) < 0)
-		return cvol_error_set(err, errno, "create a staging dir");
-	return 0;
-}
-
-/* Build the volume in .staging/ and rename it into place. */
+/* Build the volume in .staging/ (its backend prepares it there) and rename it into place. */
 static int create_new(struct cvol_volume_store *store, const char *name, json_t *options,
 		      const struct volume_opts *o, struct cvol_error *err)
 {
-	char staged[32], staged_path[4096];
-	struct volume_record rec = { .options = options };
 	static char *no_ids[] = { NULL };
-	struct cvol_error ignored;
+	struct volume_record rec = { .options = options, .ids = no_ids };
+	struct volume staged = { .lock_fd = -1, .opts = *o, .ops = volume_backend_ops(o->backend) };
+	char staged_name[STAGING_NAME_MAX];
 
-	_cleanup_close_ int staging = staging_lock(store, LOCK_SH, err);
-	if (staging < 0)
-		return staging;
-	int r = staging_dir_make(store, staged, err);
-	if (r < 0)
-		return r;
-	snprintf(staged_path, sizeof(staged_path), "%s/" STAGING_DIR "/%s", store->path, staged);
-	_cleanup_close_ int fd = openat(store->staging_fd, staged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = cvol_error_set(err, errno, "open the staging dir");
-		goto out_remove;
-	}
-	rec.ids = no_ids;
+	_cleanup_close_ int hold = staging_hold(&store->staging, err);
+	if (hold < 0)
+		return hold;
+	staged.dirfd = staging_make(&store->staging, 'v', staged_name, err);
+	if (staged.dirfd < 0)
+		return staged.dirfd;
 	now_rfc3339(rec.created_at, sizeof(rec.created_at));
 	snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", volume_boot_id());
-	r = volume_backend_prepare(fd, staged_path, o, err);
+	int r = volume_set_paths(&staged, store->staging_path, staged_name, err);
 	if (r == 0)
-		r = volume_record_save(fd, &rec, err);
-	if (r == 0 && renameat2(store->staging_fd, staged, store->dirfd, name, RENAME_NOREPLACE) < 0)
-		r = cvol_error_set(err, errno, "move the volume into place");
+		r = staged.ops->prepare(&staged, err);
 	if (r == 0)
-		return dir_fsync(store->dirfd, err);
-out_remove:
-	dir_remove_tree(store->staging_fd, staged, &ignored);
+		r = volume_record_save(staged.dirfd, &rec, err);
+	if (r == 0)
+		r = staging_commit(&store->staging, staged_name, name, err);
+	if (r < 0)
+		staging_discard(&store->staging, staged_name);
+	volume_done(&staged);
 	return r;
 }
 
@@ -413,7 +337,7 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 static int remove_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	const char *name = data;
-	char doomed[32], ids[CVOL_ERROR_MSG_MAX - 128] = "";
+	char ids[CVOL_ERROR_MSG_MAX - 128] = "";
 	size_t len = 0;
 
 	size_t n = cvol_strv_length(v->rec.ids);
@@ -428,26 +352,15 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "",
 				       ids);
 	}
-	if (volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir)) {
-		int r = volume_backend_umount(v->dir, err);
+	if (v->ops->needs_mount(&v->opts) && data_is_mounted(v)) {
+		int r = v->ops->unmount(v, err);
 		if (r < 0)
 			return r;
 	}
-	_cleanup_close_ int staging = staging_lock(store, LOCK_SH, err);
-	if (staging < 0)
-		return staging;
-	int r = staging_dir_make(store, doomed, err);
-	if (r < 0)
-		return r;
-	if (renameat(store->dirfd, name, store->staging_fd, doomed) < 0) {
-		r = cvol_error_set(err, errno, "move the volume out of the store");
-		unlinkat(store->staging_fd, doomed, AT_REMOVEDIR);
-		return r;
-	}
-	r = dir_fsync(store->dirfd, err);
-	if (r == 0)
-		r = dir_remove_tree(store->staging_fd, doomed, err);
-	return r;
+	_cleanup_close_ int hold = staging_hold(&store->staging, err);
+	if (hold < 0)
+		return hold;
+	return staging_remove(&store->staging, name, err);
 }
 
 int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct cvol_error *err)
@@ -455,36 +368,20 @@ int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct
 	return run_on_volume(store, "remove", name, true, remove_op, (void *)name, err);
 }
 
-static void fill_usage(const struct volume *v, struct cvol_volume_info *info)
-{
-	struct statvfs sv;
-	struct stat st;
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/_data", v->dir);
-	if ((info->mounted || v->opts.backend == CVOL_BACKEND_DIR) && statvfs(path, &sv) == 0) {
-		info->size_bytes = (uint64_t)sv.f_blocks * sv.f_frsize;
-		info->used_bytes = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-	} else if (v->opts.backend == CVOL_BACKEND_LOOP && fstatat(v->dirfd, "image", &st, 0) == 0) {
-		info->size_bytes = (uint64_t)st.st_size;
-		info->used_bytes = (uint64_t)st.st_blocks * 512;
-	}
-}
-
 static int get_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct cvol_volume_info *info = data;
 	(void)store;
 
-	info->mountpoint = NULL;
-	if (asprintf(&info->mountpoint, "%s/_data", v->dir) < 0)
+	info->mountpoint = strdup(v->data);
+	if (!info->mountpoint)
 		return cvol_error_set(err, ENOMEM, "describe");
 	snprintf(info->created_at, sizeof(info->created_at), "%s", v->rec.created_at);
 	info->backend = v->opts.backend;
 	info->options = json_incref(v->rec.options);
 	info->mount_ids = TAKE_PTR(v->rec.ids);
-	info->mounted = data_is_mounted(v->dir);
-	fill_usage(v, info);
+	info->mounted = data_is_mounted(v);
+	v->ops->usage(v, info->mounted, &info->size_bytes, &info->used_bytes);
 	return 0;
 }
 
@@ -548,8 +445,10 @@ int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, s
 
 char *cvol_volume_mountpoint_of(const struct cvol_volume_store *store, const char *name)
 {
-	char *path = NULL;
-	return asprintf(&path, "%s/%s/_data", store->path, name) < 0 ? NULL : path;
+	struct volume v = { 0 };
+	int r = volume_set_paths(&v, store->path, name, NULL);
+	free(v.dir);
+	return r < 0 ? NULL : v.data;
 }
 
 /* ---- mount and unmount -------------------------------------------------------------- */
@@ -566,17 +465,6 @@ struct mount_req {
 	char *path;
 };
 
-static int attach(struct volume *v, struct cvol_error *err)
-{
-	char data[4096];
-	snprintf(data, sizeof(data), "%s/_data", v->dir);
-	int r = volume_backend_mount(v->dir, &v->opts, err);
-	if (r == 0 && v->opts.backend == CVOL_BACKEND_MOUNT &&
-	    (r = volume_backend_apply_owner(data, &v->opts, err)) < 0)
-		volume_backend_umount(v->dir, NULL);
-	return r;
-}
-
 static int mount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct mount_req *req = data;
@@ -584,11 +472,12 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	int r;
 
 	(void)store;
-	if (asprintf(&req->path, "%s/_data", v->dir) < 0)
+	req->path = strdup(v->data);
+	if (!req->path)
 		return cvol_error_set(err, ENOMEM, "mount");
 	/* never stack a second mount on the path: what is there is used */
-	if (volume_backend_needs_mount(&v->opts) && !data_is_mounted(v->dir)) {
-		r = attach(v, err);
+	if (v->ops->needs_mount(&v->opts) && !data_is_mounted(v)) {
+		r = v->ops->mount(v, err);
 		if (r < 0)
 			return r;
 		attached = true;
@@ -600,7 +489,7 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	else
 		r = volume_record_save(v->dirfd, &v->rec, err);
 	if (r < 0 && attached)
-		volume_backend_umount(v->dir, NULL);
+		v->ops->unmount(v, NULL);
 	return r;
 }
 
@@ -639,8 +528,8 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 	/* The record first: a crash before the unmount leaves a mount no ID holds, which the
 	 * next start unmounts; the other order would leave an ID dockerd has let go of. */
 	int r = volume_record_save(v->dirfd, &v->rec, err);
-	if (r == 0 && !kept[0] && volume_backend_needs_mount(&v->opts) && data_is_mounted(v->dir))
-		r = volume_backend_umount(v->dir, err);
+	if (r == 0 && !kept[0] && v->ops->needs_mount(&v->opts) && data_is_mounted(v))
+		r = v->ops->unmount(v, err);
 	return r;
 }
 

@@ -53,15 +53,56 @@ const char *volume_boot_id(void);
 /* True when @id is among @ids. */
 bool volume_ids_contain(char **ids, const char *id);
 
+/* ---- a volume on disk ------------------------------------------------------ */
+
+#define VOLUME_DATA_DIR	  "_data" /* the mountpoint */
+#define VOLUME_IMAGE_FILE "image" /* a loop volume's filesystem image */
+
+struct volume_backend_ops;
+
+/* A volume as the store and its backend work on it. */
+struct volume {
+	char *dir;   /* <root>/volumes/<name>, or its directory in .staging/ while it is made */
+	char *data;  /* <dir>/_data, formatted once */
+	int dirfd;   /* @dir */
+	int lock_fd; /* .locks/<name>, held while >= 0 */
+	struct volume_record rec;
+	struct volume_opts opts;
+	const struct volume_backend_ops *ops; /* of opts.backend, looked up once */
+	bool dirty;			      /* rec differs from the file (IDs of an earlier boot dropped) */
+};
+
 /* ---- backends (backend.c) ------------------------------------------------ */
 
-/* True when the backend needs something mounted on the mountpoint while in use. */
-bool volume_backend_needs_mount(const struct volume_opts *o);
-/* Prepare a new volume in @dirfd (an empty staging dir at @dir): _data, the image, ownership. */
-int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts *o, struct cvol_error *err);
-/* Mount the volume in @dir on @dir/_data. */
-int volume_backend_mount(const char *dir, const struct volume_opts *o, struct cvol_error *err);
-/* Unmount @dir/_data (a loop device goes with it). */
-int volume_backend_umount(const char *dir, struct cvol_error *err);
-/* Apply uid/gid/mode to the root at @path. */
-int volume_backend_apply_owner(const char *path, const struct volume_opts *o, struct cvol_error *err);
+/* What a backend mounts on _data. */
+struct volume_mount {
+	const char *source;
+	const char *fstype; /* NULL for a bind mount */
+	char options[4096]; /* for libmount */
+	size_t options_len;
+	char source_buf[4096]; /* the source when it is a path in the volume (the loop image) */
+};
+
+/* What each backend does; the store never asks which backend it holds. */
+struct volume_backend_ops {
+	const char *name; /* as `Status.Backend` shows it */
+	/* True when something is mounted on _data while the volume is in use. */
+	bool (*needs_mount)(const struct volume_opts *o);
+	/* Make _data and what else a new volume needs (image, bind source, owner) in @v->dirfd. */
+	int (*prepare)(const struct volume *v, struct cvol_error *err);
+	/* What mount() mounts, into *@ret; touches nothing. */
+	int (*mount_args)(const struct volume *v, struct volume_mount *ret, struct cvol_error *err);
+	/* Mount the volume on _data. */
+	int (*mount)(const struct volume *v, struct cvol_error *err);
+	/* Unmount _data (a loop device goes with it). */
+	int (*unmount)(const struct volume *v, struct cvol_error *err);
+	/* Capacity and use as Status shows them (0 when unknown); @mounted: something is on _data. */
+	void (*usage)(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used);
+};
+
+/* The operations of @backend, NULL for an unknown one. */
+const struct volume_backend_ops *volume_backend_ops(enum cvol_volume_backend backend);
+/* Detach whatever a crash left mounted on <@dirfd>/@name/_data (a staging leftover of any
+ * backend, which may have no record); a dir_entry_fn for staging_cleanup_with(). */
+int volume_staged_unmount(int dirfd, const char *name, unsigned char d_type, void *data,
+			  struct cvol_error *err);

@@ -37,9 +37,10 @@ const char *cvol_volume_backend_name(enum cvol_volume_backend backend);
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err);
 /* Reconcile every record with mountinfo (libmount), as the plugin does at start: re-attach
  * what mount IDs need, unmount what none holds, never stack a second mount on a path.
- * Mount IDs of an earlier boot are dropped whenever a volume is read. Returns how many
- * volumes could not be brought in line (the last reason in @err), or -errno. */
-int cvol_volume_store_reconcile(struct cvol_volume_store *store, struct cvol_error *err);
+ * Mount IDs of an earlier boot are dropped whenever a volume is read. Returns 0 with how many
+ * volumes could not be brought in line in *@ret_failed (when some, the last reason in @err),
+ * or -errno when the store cannot be walked. */
+int cvol_volume_store_reconcile(struct cvol_volume_store *store, size_t *ret_failed, struct cvol_error *err);
 /* Close a volume store. */
 void cvol_volume_store_close(struct cvol_volume_store *store);
 /* Create volume @name with @options (a JSON object of strings); the same again succeeds. */

@@ -181,3 +181,26 @@ test_volume_cli_umount_killed_before_unmount() {
 	vcli rm t
 	assert_missing "$(vcli_dir t)"
 }
+
+# A create killed while its new loop image is mounted to set the owner leaves a mount inside
+# .staging/: the next start detaches it (the loop device goes with it) and removes the dir.
+test_volume_cli_create_killed_with_image_mounted() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed (e2fsprogs)"
+	vcli ls >/dev/null # make the store
+	set +e
+	strace -f -o /dev/null -e trace=umount2 -e inject=umount2:signal=SIGKILL \
+		"$CVOL" --root "$WORK/root" volume create -o size=64M -o uid=1000 -o mode=0750 owned
+	set -e
+	local staged
+	staged=$(ls -A "$WORK/root/volumes/.staging")
+	[ -n "$staged" ] || fail "the kill left nothing in .staging"
+	local data
+	data="$(cd "$WORK/root/volumes/.staging" && pwd -P)/$staged/_data"
+	is_mounted "$data" || fail "the kill came before the owner was set on the mounted image"
+	vcli ls >/dev/null
+	assert_not_mounted "$data"
+	assert_eq "" "$(ls -A "$WORK/root/volumes/.staging")" ".staging after the next start"
+	assert_missing "$(vcli_dir owned)"
+	assert_eq 1 "$(vcli ls | wc -l)" "ls after the killed create"
+}

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Extra overlay options and the mount(2) option string. */
+/* Extra overlay options, the mount(2) option string and its builder (common/mount-opts.c). */
 #include "unit.h"
 
 #include <errno.h>
 #include <fcntl.h>
 
+#include "../../common/mount-opts.h"
 #include "../../overlay/overlay-internal.h"
 
 static void test_option_check_known(void **state)
@@ -162,6 +163,24 @@ static void test_append_too_big(void **state)
 	assert_int_equal(zlen, 0);
 }
 
+/* A key=value option goes in whole, after a comma, or not at all. */
+static void test_add_option(void **state)
+{
+	char buf[16] = "";
+	size_t len = 0;
+	(void)state;
+
+	assert_int_equal(mount_opts_add(buf, sizeof(buf), &len, "ro", NULL), 0);
+	assert_string_equal(buf, "ro");
+	assert_int_equal(mount_opts_add(buf, sizeof(buf), &len, "a", "b,c"), 0);
+	assert_string_equal(buf, "ro,a=b\\,c");
+	assert_int_equal(len, strlen(buf));
+	/* ",size" fits, "=12" does not: nothing of the option stays */
+	assert_int_equal(mount_opts_add(buf, sizeof(buf), &len, "size", "12"), -E2BIG);
+	assert_string_equal(buf, "ro,a=b\\,c");
+	assert_int_equal(len, strlen(buf));
+}
+
 static void test_append_escape_pair_at_end(void **state)
 {
 	char buf[8];
@@ -316,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_append_escaped),
 		cmocka_unit_test(test_append_too_big),
 		cmocka_unit_test(test_append_escape_pair_at_end),
+		cmocka_unit_test(test_add_option),
 		cmocka_unit_test(test_data_build_full),
 		cmocka_unit_test(test_data_build_escapes_paths),
 		cmocka_unit_test(test_data_build_read_only),

@@ -53,6 +53,11 @@ static void expect_ok(const char *opts_json, json_t **ret_doc, struct volume_opt
 		fail_msg("`%s`: refused (%d): %s", opts_json, r, err.msg);
 }
 
+static bool needs_mount(const struct volume_opts *o)
+{
+	return volume_backend_ops(o->backend)->needs_mount(o);
+}
+
 /* ---- backend decisions ------------------------------------------------------- */
 
 static void test_backend_dir(void **state)
@@ -82,11 +87,11 @@ static void test_backend_dir(void **state)
 	assert_true(o.ro);
 	assert_true(o.has_mode);
 	assert_int_equal(o.mode, 0700);
-	assert_true(volume_backend_needs_mount(&o)); /* a read-only dir is a bind mount */
+	assert_true(needs_mount(&o)); /* a read-only dir is a bind mount */
 	json_decref(doc);
 
 	expect_ok("{}", &doc, &o);
-	assert_false(volume_backend_needs_mount(&o));
+	assert_false(needs_mount(&o));
 	json_decref(doc);
 }
 
@@ -102,7 +107,7 @@ static void test_backend_loop(void **state)
 	assert_non_null(o.fs);
 	assert_string_equal(o.fs, "ext4"); /* the default */
 	assert_null(o.type);
-	assert_true(volume_backend_needs_mount(&o));
+	assert_true(needs_mount(&o));
 	json_decref(doc);
 
 	expect_ok("{\"size\": \"10G\", \"fs\": \"xfs\"}", &doc, &o);
@@ -135,7 +140,7 @@ static void test_backend_bind(void **state)
 	assert_string_equal(o.device, "/srv/data");
 	assert_false(o.create);
 	assert_false(o.ro);
-	assert_true(volume_backend_needs_mount(&o));
+	assert_true(needs_mount(&o));
 	json_decref(doc);
 
 	expect_ok("{\"type\": \"bind\", \"device\": \"/srv/new\", \"create\": \"true\", \"ro\": \"1\"}", &doc,
@@ -163,7 +168,7 @@ static void test_backend_tmpfs(void **state)
 	assert_string_equal(o.type, "tmpfs");
 	assert_int_equal(o.size, 0);
 	assert_null(o.fs);
-	assert_true(volume_backend_needs_mount(&o));
+	assert_true(needs_mount(&o));
 	json_decref(doc);
 
 	expect_ok("{\"type\": \"tmpfs\", \"size\": \"64m\", \"o\": \"nr_inodes=1k\", \"mode\": \"1777\"}",
@@ -191,7 +196,7 @@ static void test_backend_generic(void **state)
 	assert_string_equal(o.type, "nfs");
 	assert_string_equal(o.device, ":/export");
 	assert_string_equal(o.o, "addr=10.0.0.1,rw");
-	assert_true(volume_backend_needs_mount(&o));
+	assert_true(needs_mount(&o));
 	json_decref(doc);
 
 	expect_ok("{\"type\": \"fuse.sshfs\", \"device\": \"me@host:/x\"}", &doc, &o);

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The volume backends' table: the source, type and option string each backend mounts for a
+ * set of options (what libmount gets), whether it needs a mount, what Status shows as size and
+ * use, and the preparations that need no root (dir owner and mode, the bind source). */
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../volumes/volumes-internal.h"
+
+#define VOL_DIR "/srv/cvol/volumes/v"
+
+/* A volume in @dir (opened when @dirfd >= 0) with the options @opts_json; free with volume_free(). */
+struct test_volume {
+	struct volume v;
+	json_t *doc; /* the options point into it */
+};
+
+static void volume_setup(struct test_volume *t, const char *opts_json, const char *dir, int dirfd)
+{
+	struct cvol_error err = { 0 };
+	json_error_t jerr;
+
+	t->doc = json_loads(opts_json, 0, &jerr);
+	if (!t->doc)
+		fail_msg("bad fixture `%s`: %s", opts_json, jerr.text);
+	t->v = (struct volume){ .dirfd = dirfd, .lock_fd = -1 };
+	if (volume_opts_parse(t->doc, &t->v.opts, &err) < 0)
+		fail_msg("`%s`: refused: %s", opts_json, err.msg);
+	t->v.ops = volume_backend_ops(t->v.opts.backend);
+	assert_non_null(t->v.ops);
+	t->v.dir = strdup(dir);
+	assert_int_not_equal(asprintf(&t->v.data, "%s/" VOLUME_DATA_DIR, dir), -1);
+}
+
+static void volume_free(struct test_volume *t)
+{
+	free(t->v.dir);
+	free(t->v.data);
+	json_decref(t->doc);
+}
+
+/* Fail unless the backend of @opts_json mounts @source (type @fstype, NULL: a bind) with @options. */
+static void expect_mount(const char *opts_json, const char *source, const char *fstype, const char *options)
+{
+	struct cvol_error err = { 0 };
+	struct test_volume t;
+	struct volume_mount m;
+
+	volume_setup(&t, opts_json, VOL_DIR, -1);
+	if (t.v.ops->mount_args(&t.v, &m, &err) < 0)
+		fail_msg("`%s`: %s", opts_json, err.msg);
+	if (strcmp(m.source, source) != 0)
+		fail_msg("`%s`: source `%s`, want `%s`", opts_json, m.source, source);
+	if (!fstype && m.fstype)
+		fail_msg("`%s`: type `%s`, want a bind mount", opts_json, m.fstype);
+	if (fstype && (!m.fstype || strcmp(m.fstype, fstype) != 0))
+		fail_msg("`%s`: type `%s`, want `%s`", opts_json, m.fstype ? m.fstype : "(bind)", fstype);
+	if (strcmp(m.options, options) != 0)
+		fail_msg("`%s`: options `%s`, want `%s`", opts_json, m.options, options);
+	assert_int_equal(m.options_len, strlen(options));
+	volume_free(&t);
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+static void test_table_names(void **state)
+{
+	static const struct {
+		enum cvol_volume_backend backend;
+		const char *name;
+	} names[] = {
+		{ CVOL_BACKEND_DIR, "dir" },	 { CVOL_BACKEND_BIND, "bind" },
+		{ CVOL_BACKEND_TMPFS, "tmpfs" }, { CVOL_BACKEND_LOOP, "loop" },
+		{ CVOL_BACKEND_MOUNT, "mount" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		const struct volume_backend_ops *ops = volume_backend_ops(names[i].backend);
+		assert_non_null(ops);
+		assert_string_equal(ops->name, names[i].name);
+		assert_string_equal(cvol_volume_backend_name(names[i].backend), names[i].name);
+		/* every backend has every operation: the store never checks */
+		assert_true(ops->needs_mount && ops->prepare && ops->mount_args && ops->mount &&
+			    ops->unmount && ops->usage);
+	}
+	assert_null(volume_backend_ops((enum cvol_volume_backend)99));
+	assert_string_equal(cvol_volume_backend_name((enum cvol_volume_backend)99), "?");
+}
+
+static void test_needs_mount(void **state)
+{
+	static const struct {
+		const char *opts;
+		bool needs;
+	} cases[] = {
+		{ "{}", false },
+		{ "{\"mode\": \"0700\"}", false },
+		{ "{\"ro\": \"true\"}", true }, /* a read-only dir is bound on itself */
+		{ "{\"type\": \"bind\", \"device\": \"/srv/www\"}", true },
+		{ "{\"type\": \"tmpfs\"}", true },
+		{ "{\"size\": \"1G\"}", true },
+		{ "{\"type\": \"nfs\", \"device\": \":/export\"}", true },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct test_volume t;
+		volume_setup(&t, cases[i].opts, VOL_DIR, -1);
+		if (t.v.ops->needs_mount(&t.v.opts) != cases[i].needs)
+			fail_msg("`%s`: needs_mount is %d", cases[i].opts, !cases[i].needs);
+		volume_free(&t);
+	}
+}
+
+/* ---- what each backend mounts ------------------------------------------------------ */
+
+static void test_mount_tmpfs(void **state)
+{
+	(void)state;
+	expect_mount("{\"type\": \"tmpfs\"}", "tmpfs", "tmpfs", "");
+	expect_mount("{\"type\": \"tmpfs\", \"o\": \"size=64m,mode=1777\"}", "tmpfs", "tmpfs",
+		     "size=64m,mode=1777");
+	/* size and mode as options: bytes, octal */
+	expect_mount("{\"type\": \"tmpfs\", \"size\": \"64m\", \"mode\": \"1777\"}", "tmpfs", "tmpfs",
+		     "size=67108864,mode=1777");
+	/* the user's `o` first, then what cvol adds, `ro` last */
+	expect_mount("{\"type\": \"tmpfs\", \"o\": \"nr_inodes=1k\", \"size\": \"1G\", \"uid\": \"1000\", "
+		     "\"gid\": \"100\", \"mode\": \"0750\", \"ro\": \"true\"}",
+		     "tmpfs", "tmpfs", "nr_inodes=1k,size=1073741824,uid=1000,gid=100,mode=750,ro");
+}
+
+static void test_mount_loop(void **state)
+{
+	(void)state;
+	expect_mount("{\"size\": \"1G\"}", VOL_DIR "/image", "ext4", "loop");
+	expect_mount("{\"size\": \"1G\", \"fs\": \"xfs\"}", VOL_DIR "/image", "xfs", "loop");
+	expect_mount("{\"size\": \"512M\", \"fs\": \"ext4\", \"ro\": \"1\"}", VOL_DIR "/image", "ext4",
+		     "loop,ro");
+	/* owner and mode are set on the filesystem's root at create, not as options */
+	expect_mount("{\"size\": \"1G\", \"uid\": \"1000\", \"mode\": \"0700\"}", VOL_DIR "/image", "ext4",
+		     "loop");
+}
+
+static void test_mount_bind(void **state)
+{
+	(void)state;
+	expect_mount("{\"type\": \"bind\", \"device\": \"/srv/www\"}", "/srv/www", NULL, "bind");
+	expect_mount("{\"type\": \"bind\", \"device\": \"/srv/new\", \"create\": \"true\"}", "/srv/new", NULL,
+		     "bind");
+	expect_mount("{\"type\": \"bind\", \"device\": \"/srv/www\", \"create\": \"true\", \"ro\": \"true\"}",
+		     "/srv/www", NULL, "bind,ro");
+	/* a comma in the path is the source's, not an option */
+	expect_mount("{\"type\": \"bind\", \"device\": \"/srv/a,ro=false\"}", "/srv/a,ro=false", NULL,
+		     "bind");
+}
+
+static void test_mount_dir(void **state)
+{
+	(void)state;
+	/* only a read-only dir volume is mounted: _data bound on itself */
+	expect_mount("{\"ro\": \"true\"}", VOL_DIR "/_data", NULL, "bind,ro");
+	expect_mount("{\"ro\": \"true\", \"mode\": \"0700\"}", VOL_DIR "/_data", NULL, "bind,ro");
+}
+
+static void test_mount_any_type(void **state)
+{
+	(void)state;
+	expect_mount("{\"type\": \"nfs\", \"device\": \":/export\", \"o\": \"addr=10.0.0.1,rw\"}", ":/export",
+		     "nfs", "addr=10.0.0.1,rw");
+	expect_mount(
+		"{\"type\": \"nfs\", \"device\": \":/export\", \"o\": \"addr=10.0.0.1\", \"ro\": \"true\"}",
+		":/export", "nfs", "addr=10.0.0.1,ro");
+	expect_mount("{\"type\": \"fuse.sshfs\", \"device\": \"me@host:/x\"}", "me@host:/x", "fuse.sshfs",
+		     "");
+	expect_mount("{\"type\": \"ext4\", \"device\": \"/dev/sdb1\", \"ro\": \"true\"}", "/dev/sdb1", "ext4",
+		     "ro");
+	/* uid and gid are applied to the mounted root, not passed to a filesystem that may not take them */
+	expect_mount("{\"type\": \"ext4\", \"device\": \"/dev/sdb1\", \"uid\": \"1000\", \"gid\": \"1000\"}",
+		     "/dev/sdb1", "ext4", "");
+}
+
+static void test_mount_too_long(void **state)
+{
+	char opts[6000], o[5000];
+	struct cvol_error err = { 0 };
+	struct test_volume t;
+	struct volume_mount m;
+	(void)state;
+
+	memset(o, 'x', sizeof(o) - 1);
+	o[sizeof(o) - 1] = '\0';
+	snprintf(opts, sizeof(opts), "{\"type\": \"nfs\", \"device\": \":/e\", \"o\": \"%s\"}", o);
+	volume_setup(&t, opts, VOL_DIR, -1);
+	assert_int_equal(t.v.ops->mount_args(&t.v, &m, &err), -E2BIG);
+	assert_string_equal(err.msg, "mount options for `" VOL_DIR "/_data` are too long");
+	volume_free(&t);
+
+	/* a volume dir so long that its image path does not fit */
+	char dir[5000];
+	memset(dir, 'd', sizeof(dir) - 1);
+	dir[0] = '/';
+	dir[sizeof(dir) - 1] = '\0';
+	volume_setup(&t, "{\"size\": \"1G\"}", dir, -1);
+	assert_int_equal(t.v.ops->mount_args(&t.v, &m, &err), -ENAMETOOLONG);
+	assert_contains(err.msg, "the image path of");
+	volume_free(&t);
+}
+
+/* ---- on disk, without root ---------------------------------------------------------- */
+
+struct fixture {
+	char dir[64];
+	int dirfd;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cvol-test-volume-backend.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->dirfd < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	close(f->dirfd);
+	dir_remove_tree(AT_FDCWD, f->dir, NULL);
+	free(f);
+	return 0;
+}
+
+static void test_prepare_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	struct test_volume t;
+	struct stat st;
+	char opts[128];
+
+	snprintf(opts, sizeof(opts), "{\"uid\": \"%u\", \"mode\": \"0710\"}", (unsigned)getuid());
+	volume_setup(&t, opts, f->dir, f->dirfd);
+	assert_int_equal(t.v.ops->prepare(&t.v, &err), 0);
+	assert_int_equal(fstatat(f->dirfd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0710);
+	assert_int_equal(st.st_uid, getuid());
+
+	/* a second prepare finds _data there and says so */
+	assert_int_equal(t.v.ops->prepare(&t.v, &err), -EEXIST);
+	assert_contains(err.msg, "/_data`");
+	volume_free(&t);
+}
+
+static void test_prepare_bind(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	struct test_volume t;
+	struct stat st;
+	char opts[512];
+
+	/* create=true makes the host directory, with the mode asked for */
+	snprintf(opts, sizeof(opts),
+		 "{\"type\": \"bind\", \"device\": \"%s/src\", \"create\": \"true\", \"mode\": \"0705\"}",
+		 f->dir);
+	volume_setup(&t, opts, f->dir, f->dirfd);
+	assert_int_equal(t.v.ops->prepare(&t.v, &err), 0);
+	assert_int_equal(fstatat(f->dirfd, "src", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0705);
+	assert_int_equal(fstatat(f->dirfd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
+	volume_free(&t);
+	assert_int_equal(unlinkat(f->dirfd, "_data", AT_REMOVEDIR), 0);
+
+	/* without create, a missing source is refused with the hint */
+	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/missing\"}", f->dir);
+	volume_setup(&t, opts, f->dir, f->dirfd);
+	assert_int_equal(t.v.ops->prepare(&t.v, &err), -EINVAL);
+	assert_contains(err.msg, "/missing` does not exist (create=true makes it)");
+	volume_free(&t);
+	assert_int_equal(unlinkat(f->dirfd, "_data", AT_REMOVEDIR), 0);
+
+	/* a file is no bind source */
+	assert_int_equal(close(openat(f->dirfd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
+	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/file\"}", f->dir);
+	volume_setup(&t, opts, f->dir, f->dirfd);
+	assert_int_equal(t.v.ops->prepare(&t.v, &err), -EINVAL);
+	assert_contains(err.msg, "/file` is not a directory");
+	volume_free(&t);
+}
+
+static void test_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct test_volume t;
+	uint64_t size = 0, used = 0;
+
+	assert_int_equal(mkdirat(f->dirfd, "_data", 0755), 0);
+
+	/* a dir volume: the filesystem it is on */
+	volume_setup(&t, "{}", f->dir, f->dirfd);
+	t.v.ops->usage(&t.v, false, &size, &used);
+	assert_true(size > 0);
+	volume_free(&t);
+
+	/* an unmounted loop volume: the image's size and the blocks it takes */
+	int fd = openat(f->dirfd, "image", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 64 << 20), 0);
+	close(fd);
+	size = used = 0;
+	volume_setup(&t, "{\"size\": \"64M\"}", f->dir, f->dirfd);
+	t.v.ops->usage(&t.v, false, &size, &used);
+	assert_int_equal(size, 64 << 20);
+	assert_true(used < size); /* sparse */
+	volume_free(&t);
+
+	/* an unmounted tmpfs: nothing to tell */
+	size = used = 0;
+	volume_setup(&t, "{\"type\": \"tmpfs\"}", f->dir, f->dirfd);
+	t.v.ops->usage(&t.v, false, &size, &used);
+	assert_int_equal(size, 0);
+	assert_int_equal(used, 0);
+	volume_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_names),
+		cmocka_unit_test(test_needs_mount),
+		cmocka_unit_test(test_mount_tmpfs),
+		cmocka_unit_test(test_mount_loop),
+		cmocka_unit_test(test_mount_bind),
+		cmocka_unit_test(test_mount_dir),
+		cmocka_unit_test(test_mount_any_type),
+		cmocka_unit_test(test_mount_too_long),
+		cmocka_unit_test_setup_teardown(test_prepare_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_bind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("volume-backend", tests, NULL, NULL);
+}
