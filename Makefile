@@ -13,7 +13,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/staging.c
-OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
+OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
 IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
