@@ -69,11 +69,12 @@ static int cache_dir_open(const char *dir, bool create)
 	return fd;
 }
 
-int probe_cache_key(int dirfd, const struct statfs *sfs, char *buf, size_t size)
+int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret)
 {
 	struct statx stx;
 
-	if (!cache_dir() || (sfs->f_flags & ST_RDONLY))
+	ret->dir = cache_dir();
+	if (!ret->dir || (sfs->f_flags & ST_RDONLY))
 		return -EOPNOTSUPP; /* a read-only fs is probed afresh: the probe fails as it should */
 	if (statx(dirfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE | STATX_MNT_ID, &stx) < 0)
 		return -errno;
@@ -84,9 +85,9 @@ int probe_cache_key(int dirfd, const struct statfs *sfs, char *buf, size_t size)
 	unsigned fsid0, fsid1;
 	memcpy(&fsid0, &sfs->f_fsid.__val[0], sizeof(fsid0));
 	memcpy(&fsid1, &sfs->f_fsid.__val[1], sizeof(fsid1));
-	int n = snprintf(buf, size, "%c%llx-%x.%x-%08x%08x-%lx", kind, (unsigned long long)stx.stx_mnt_id,
+	int n = snprintf(ret->key, sizeof(ret->key), "%c%llx-%x.%x-%08x%08x-%lx", kind, (unsigned long long)stx.stx_mnt_id,
 			 stx.stx_dev_major, stx.stx_dev_minor, fsid0, fsid1, (unsigned long)sfs->f_type);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	return n < 0 || (size_t)n >= sizeof(ret->key) ? -ENAMETOOLONG : 0;
 }
 
 static const struct {
@@ -126,14 +127,12 @@ static bool cache_parse(char *text, const char *key, struct cvol_backing_fs *fs)
 	return true;
 }
 
-bool probe_cache_load(const char *key, struct cvol_backing_fs *fs)
+bool probe_cache_load(const struct probe_cache *cache, struct cvol_backing_fs *fs)
 {
-	const char *dir = cache_dir();
+	const char *dir = cache->dir, *key = cache->key;
 	char text[CACHE_FILE_MAX + 1];
 	ssize_t len = 0, n;
 
-	if (!dir)
-		return false;
 	_cleanup_close_ int dfd = cache_dir_open(dir, false);
 	if (dfd < 0)
 		return false;
@@ -153,15 +152,13 @@ bool probe_cache_load(const char *key, struct cvol_backing_fs *fs)
 	return true;
 }
 
-void probe_cache_store(const char *key, const struct cvol_backing_fs *fs)
+void probe_cache_store(const struct probe_cache *cache, const struct cvol_backing_fs *fs)
 {
-	const char *dir = cache_dir();
+	const char *dir = cache->dir, *key = cache->key;
 	char text[CACHE_FILE_MAX];
 	size_t len;
 	int n;
 
-	if (!dir)
-		return;
 	n = snprintf(text, sizeof(text), CACHE_MAGIC "\nkey=%s\n", key);
 	for (size_t i = 0; n > 0 && i < ARRAY_SIZE(cached_fields); i++) {
 		len = (size_t)n;

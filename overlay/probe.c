@@ -144,15 +144,16 @@ static int backing_fs_probe(int dirfd, const char *path, bool use_cache, struct 
 {
 	struct cvol_backing_fs fs = { 0 };
 	struct statfs sfs;
-	char name[64], key[128];
+	struct probe_cache cache;
+	char name[64];
 
 	if (fstatfs(dirfd, &sfs) < 0)
 		return cvol_error_set(err, errno, "statfs `%s`", path);
 	name_fs_type((unsigned long)sfs.f_type, fs.type, sizeof(fs.type));
 	fs.is_overlay = sfs.f_type == OVERLAYFS_SUPER_MAGIC;
 
-	bool cacheable = probe_cache_key(dirfd, &sfs, key, sizeof(key)) == 0;
-	if (use_cache && cacheable && probe_cache_load(key, &fs)) {
+	bool cacheable = probe_cache_key(dirfd, &sfs, &cache) == 0;
+	if (use_cache && cacheable && probe_cache_load(&cache, &fs)) {
 		*ret_fs = fs;
 		return 0;
 	}
@@ -170,7 +171,7 @@ static int backing_fs_probe(int dirfd, const char *path, bool use_cache, struct 
 	if (r < 0)
 		return r;
 	if (cacheable)
-		probe_cache_store(key, &fs);
+		probe_cache_store(&cache, &fs);
 	*ret_fs = fs;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../../overlay/overlay-internal.h"
@@ -315,7 +316,7 @@ static void test_cache_off(void **state)
 static void test_cache_key(void **state)
 {
 	(void)state;
-	char a[128], b[128], c[128];
+	struct probe_cache a, b, c;
 	struct statfs sfs_tmp, sfs_proc;
 
 	int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -325,15 +326,17 @@ static void test_cache_key(void **state)
 	assert_int_equal(fstatfs(tmp, &sfs_tmp), 0);
 	assert_int_equal(fstatfs(proc, &sfs_proc), 0);
 	if (geteuid() != 0) {
-		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, a, sizeof(a)), -EOPNOTSUPP);
+		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, &a), -EOPNOTSUPP);
 	} else {
-		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, a, sizeof(a)), 0);
-		assert_int_equal(probe_cache_key(tmp_dot, &sfs_tmp, b, sizeof(b)), 0);
-		assert_int_equal(probe_cache_key(proc, &sfs_proc, c, sizeof(c)), 0);
-		assert_string_equal(a, b);
-		assert_string_not_equal(a, c);
-		assert_null(strchr(a, '/'));
-		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, a, 8), -ENAMETOOLONG);
+		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, &a), 0);
+		assert_int_equal(probe_cache_key(tmp_dot, &sfs_tmp, &b), 0);
+		assert_int_equal(probe_cache_key(proc, &sfs_proc, &c), 0);
+		assert_string_equal(a.key, b.key);
+		assert_string_not_equal(a.key, c.key);
+		assert_null(strchr(a.key, '/'));
+		assert_string_equal(a.dir, cache_dir);
+		sfs_tmp.f_flags |= ST_RDONLY; /* a read-only fs: probed, never cached */
+		assert_int_equal(probe_cache_key(tmp, &sfs_tmp, &a), -EOPNOTSUPP);
 	}
 	close(tmp);
 	close(proc);
