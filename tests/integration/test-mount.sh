@@ -333,3 +333,31 @@ test_probe_cache_off() {
 		"$CVOL_MOUNT" --umount "$WORK/m"
 	done
 }
+
+# cvol-mount tries the fd API first and probes the kernel only when that is refused in a way
+# that may mean the kernel lacks it. Kernels without it are played by strace's fault injection.
+test_mount_api_fallback() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	require_api fd
+	mkdir -p "$WORK/a" "$WORK/b" "$WORK/u" "$WORK/m"
+	echo a >"$WORK/a/fa"
+	local args=(--lower "$WORK/a:$WORK/b" --upper "$WORK/u" "$WORK/m")
+	export CVOL_DEBUG=overlay
+
+	# 6.8-6.12: lowerdir+ by fd refused (fsconfig calls 2, the first layer, and 4, the probe's).
+	out=$(strace -qq -f -o /dev/null -e inject=fsconfig:error=EINVAL:when=2..4+2 "$CVOL_MOUNT" "${args[@]}" 2>&1)
+	assert_contains "$out" "via fsopen, lowerdir+ by path" "mount API after a refused fd"
+	assert_file_content "$WORK/m/fa" a
+	"$CVOL_MOUNT" --umount "$WORK/m"
+
+	# no fsopen for overlay at all: mount(2)
+	out=$(strace -qq -f -o /dev/null -e inject=fsopen:error=ENODEV "$CVOL_MOUNT" "${args[@]}" 2>&1)
+	assert_contains "$out" "via mount(2)" "mount API without fsopen"
+	assert_file_content "$WORK/m/fa" a
+	"$CVOL_MOUNT" --umount "$WORK/m"
+
+	# The first layer refused on a kernel that has the fd API: that refusal is the error.
+	expect_failure strace -qq -f -o /dev/null -e inject=fsconfig:error=EINVAL:when=2 "$CVOL_MOUNT" "${args[@]}"
+	assert_contains "$out" "cvol-mount: mount overlay on \`$WORK/m\`: set \`$WORK/a\`: Invalid argument" "refused layer"
+	assert_not_mounted "$WORK/m"
+}
