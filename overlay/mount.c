@@ -154,10 +154,8 @@ static int check_backing_fs(const struct mount_plan *plan, struct opened_layers 
 			    struct cvol_error *err)
 {
 	struct cvol_backing_fs fs;
-	_cleanup_close_ int dfd = openat(o->work, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return cvol_error_set(err, errno, "open work dir `%s`", plan->work);
-	int r = cvol_backing_fs_probe_cached(dfd, plan->work, &fs, err);
+	/* the O_PATH fd does: fstatfs, statx and the *at() calls of a probe take it */
+	int r = cvol_backing_fs_probe_cached(o->work, plan->work, &fs, err);
 	if (r < 0)
 		return r;
 	return cvol_backing_fs_check(&fs, plan->cfg->upper, has_option(plan->cfg->options, "userxattr"), err);
