@@ -76,7 +76,8 @@ int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret
 	ret->dir = cache_dir();
 	if (!ret->dir || (sfs->f_flags & ST_RDONLY))
 		return -EOPNOTSUPP; /* a read-only fs is probed afresh: the probe fails as it should */
-	if (statx(dirfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE | STATX_MNT_ID, &stx) < 0)
+	if (statx(dirfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE | STATX_MNT_ID, &stx) <
+	    0)
 		return -errno;
 	/* "u": a unique mount id (6.8+); "m": a mount id that may come back after an unmount */
 	char kind = (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? 'u' : (stx.stx_mask & STATX_MNT_ID) ? 'm' : 0;
@@ -85,8 +86,9 @@ int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret
 	unsigned fsid0, fsid1;
 	memcpy(&fsid0, &sfs->f_fsid.__val[0], sizeof(fsid0));
 	memcpy(&fsid1, &sfs->f_fsid.__val[1], sizeof(fsid1));
-	int n = snprintf(ret->key, sizeof(ret->key), "%c%llx-%x.%x-%08x%08x-%lx", kind, (unsigned long long)stx.stx_mnt_id,
-			 stx.stx_dev_major, stx.stx_dev_minor, fsid0, fsid1, (unsigned long)sfs->f_type);
+	int n = snprintf(ret->key, sizeof(ret->key), "%c%llx-%x.%x-%08x%08x-%lx", kind,
+			 (unsigned long long)stx.stx_mnt_id, stx.stx_dev_major, stx.stx_dev_minor, fsid0,
+			 fsid1, (unsigned long)sfs->f_type);
 	return n < 0 || (size_t)n >= sizeof(ret->key) ? -ENAMETOOLONG : 0;
 }
 
