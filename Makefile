@@ -4,17 +4,30 @@ PKG_CONFIG ?= pkg-config
 PKGS := mount jansson libmicrohttpd libarchive libseccomp
 VERSION := 0.1.0
 
+# What each binary links (pkg-config names): only what it uses, so that a plain mount does not
+# load libarchive and its dozen dependencies. Objects are built with a section per function and
+# linked with --gc-sections --as-needed, so a binary keeps only the library code it calls, and
+# references from the parts it does not call (cvol-mount reaches layers/store.o, whose import
+# calls libarchive) go too. A link error naming a library's symbol means a binary now uses it:
+# add the package to its list. PKGS (everything) gives the compile flags and the unit tests.
+CVOL_MOUNT_PKGS := mount jansson libseccomp
+CVOL_PKGS := mount jansson libarchive libcrypto
+CVOL_PLUGIN_PKGS := mount jansson libmicrohttpd
+UNIT_PKGS := $(PKGS)
+pkg_libs = $(shell $(PKG_CONFIG) --libs $(1))
+
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
 	  -D_GNU_SOURCE -DCVOL_VERSION='"$(VERSION)"' -fno-strict-aliasing \
-	  $(shell $(PKG_CONFIG) --cflags $(PKGS))
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+	  -ffunction-sections -fdata-sections $(shell $(PKG_CONFIG) --cflags $(PKGS))
+override LDFLAGS += -Wl,--as-needed -Wl,--gc-sections
+LDLIBS += -lpthread
 
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c \
 	      common/staging.c common/walk.c common/mount-opts.c
-OVERLAY_SRC := overlay/probe.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
+OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
 IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
@@ -43,27 +56,28 @@ libcvol.a: $(LIB)
 	cp $< $@
 
 cvol-mount: $(CVOL_MOUNT_SRC:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_MOUNT_PKGS)) $(LDLIBS)
 
 cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_PKGS)) $(LDLIBS)
 
 cvol-plugin: $(CVOL_PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_PLUGIN_PKGS)) $(LDLIBS)
 
-$(BUILD)/%.o: %.c
+# Objects are rebuilt when the Makefile (their flags) changes.
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # ---- tests ------------------------------------------------------------------
 $(BUILD)/tests/test-mount-args: $(BUILD)/tests/unit/test-mount-args.o $(BUILD)/cmd/mount-args.o $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test-plugin-handlers: $(BUILD)/tests/unit/test-plugin-handlers.o $(PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail

@@ -46,7 +46,8 @@ static const char usage[] =
 	"  -h, --help          show this help\n"
 	"      --version       show the version\n"
 	"\n"
-	"Environment: CVOL_MOUNT_API=legacy|string|fd caps the mount API; CVOL_DEBUG=overlay.\n";
+	"Environment: CVOL_MOUNT_API=legacy|string|fd caps the mount API; CVOL_DEBUG=overlay;\n"
+	"CVOL_PROBE_CACHE=DIR|off where backing-fs probes are kept (default /run/cvol/probe).\n";
 
 static int run_check(const struct mount_args *a)
 {

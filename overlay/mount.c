@@ -117,8 +117,8 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 
 /* ---- steps ---------------------------------------------------------------- */
 
-static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
-			   struct cvol_error *err)
+static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step,
+			   struct opened_layers *o, struct cvol_error *err)
 {
 	int base = plan->cfg->base_dirfd;
 	struct stat upper_st, work_st;
@@ -150,13 +150,12 @@ static bool has_option(char **options, const char *name)
 }
 
 /* The d_type and feature checks, run on the work dir (same fs as the upper). */
-static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o, struct cvol_error *err)
+static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o,
+			    struct cvol_error *err)
 {
 	struct cvol_backing_fs fs;
-	_cleanup_close_ int dfd = openat(o->work, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return cvol_error_set(err, errno, "open work dir `%s`", plan->work);
-	int r = cvol_backing_fs_probe_fd(dfd, plan->work, &fs, err);
+	/* the O_PATH fd does: fstatfs, statx and the *at() calls of a probe take it */
+	int r = cvol_backing_fs_probe_cached(o->work, plan->work, &fs, err);
 	if (r < 0)
 		return r;
 	return cvol_backing_fs_check(&fs, plan->cfg->upper, has_option(plan->cfg->options, "userxattr"), err);
@@ -286,17 +285,24 @@ static int configure_fs_context(int fsfd, const struct mount_plan *plan, enum cv
 	return 0;
 }
 
-static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api, struct opened_layers *o,
-			     const char *merged, struct cvol_error *err)
+/* Mount through fsopen with @api. *@ret_api_refused tells a failure that may mean the kernel
+ * lacks @api (fsopen refused, or the first lowerdir+ refused as invalid) from any other. */
+static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api,
+			     struct opened_layers *o, const char *merged, bool *ret_api_refused,
+			     struct cvol_error *err)
 {
 	const char *what = NULL;
 
+	*ret_api_refused = false;
 	_cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
+	if (fsfd < 0) {
+		*ret_api_refused = true;
 		return cvol_error_set(err, errno, "fsopen overlay for `%s`", merged);
+	}
 	_cleanup_close_ int kfd = kmsg_open_at_end();
 	int r = configure_fs_context(fsfd, plan, api, o, &what);
 	if (r < 0) {
+		*ret_api_refused = r == -EINVAL && what == plan->cfg->lowers[0];
 		if (what)
 			cvol_error_set(err, -r, "mount overlay on `%s`: set `%s`", merged, what);
 		else
@@ -375,10 +381,15 @@ static int mount_with_mount2(const struct mount_plan *plan, const char *merged, 
 
 /* ---- running the plan ---------------------------------------------------------- */
 
-static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
-			      struct cvol_error *err)
+/* The best API is tried first, without probing the kernel in a context of its own: most
+ * kernels have it. Only a refusal that may mean it is missing, or CVOL_MOUNT_API, makes the
+ * kernel's features be probed; when they show the API was there, the refusal stands. */
+static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step,
+			      struct opened_layers *o, struct cvol_error *err)
 {
 	struct cvol_kernel_features k;
+	const char *want = getenv("CVOL_MOUNT_API");
+	bool api_refused = false;
 	int r;
 
 	if (plan->cfg->upper) {
@@ -386,15 +397,34 @@ static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *
 		if (r < 0)
 			return r;
 	}
-	r = cvol_kernel_features_probe(&k, err);
-	if (r < 0)
-		return r;
+	if (!want || !*want) {
+		log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path,
+			  o->n_lowers, cvol_mount_api_name(CVOL_MOUNT_API_FD));
+		r = mount_with_fsopen(plan, CVOL_MOUNT_API_FD, o, step->path, &api_refused, err);
+		if (r == 0)
+			step->done = true;
+		if (!api_refused)
+			return r;
+		struct cvol_error refused = *err;
+		int refused_r = r;
+		r = cvol_kernel_features_probe(&k, err);
+		if (r < 0)
+			return r;
+		if (k.api == CVOL_MOUNT_API_FD) {
+			*err = refused;
+			return refused_r;
+		}
+	} else {
+		r = cvol_kernel_features_probe(&k, err);
+		if (r < 0)
+			return r;
+	}
 	log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path, o->n_lowers,
-		  cvol_mount_api_name(k.api));
+		       cvol_mount_api_name(k.api));
 	if (k.api == CVOL_MOUNT_API_LEGACY)
 		r = mount_with_mount2(plan, step->path, err);
 	else
-		r = mount_with_fsopen(plan, k.api, o, step->path, err);
+		r = mount_with_fsopen(plan, k.api, o, step->path, &api_refused, err);
 	if (r == 0)
 		step->done = true;
 	return r;

@@ -10,6 +10,24 @@
 
 struct libmnt_table;
 struct stat;
+struct statfs;
+
+/* ---- the probe cache (probe-cache.c) ------------------------------------- */
+
+struct probe_cache {
+	const char *dir; /* the cache directory */
+	char key[128];	 /* the file in it for one mounted filesystem */
+};
+
+/* The cache file for the filesystem of @dirfd (whose statfs is @sfs): its name is the mount id,
+ * device and fs id; -EOPNOTSUPP when nothing is cached (not root, CVOL_PROBE_CACHE=off,
+ * a read-only fs). */
+int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret);
+/* Fill @fs's probed fields from @cache's file: false when it is missing, not a regular file of
+ * root's, or does not parse (then it is probed afresh and rewritten). */
+bool probe_cache_load(const struct probe_cache *cache, struct cvol_backing_fs *fs);
+/* Write @fs's probed fields to @cache's file, atomically; best effort. */
+void probe_cache_store(const struct probe_cache *cache, const struct cvol_backing_fs *fs);
 
 /* ---- option strings (options.c) ------------------------------------------ */
 

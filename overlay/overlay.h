@@ -27,6 +27,11 @@ int cvol_backing_fs_probe(const char *path, struct cvol_backing_fs *ret_fs, stru
 /* Like cvol_backing_fs_probe() on an open directory. */
 int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs *ret_fs,
 			     struct cvol_error *err);
+/* Like cvol_backing_fs_probe_fd(), but reuse an earlier probe of the same mounted filesystem
+ * (root only: /run/cvol/probe/<mount id, device, fs id>, or $CVOL_PROBE_CACHE; "off" turns it off).
+ * Fresh probes refresh that cache. */
+int cvol_backing_fs_probe_cached(int dirfd, const char *path, struct cvol_backing_fs *ret_fs,
+				 struct cvol_error *err);
 /* Refuse a probed filesystem that cannot hold an upper layer, naming what it lacks. */
 int cvol_backing_fs_check(const struct cvol_backing_fs *fs, const char *path, bool userxattr,
 			  struct cvol_error *err);

@@ -137,17 +137,26 @@ static int make_probe_dir(int dirfd, char *name, size_t size)
 	return -EEXIST;
 }
 
-int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs *ret_fs,
-			     struct cvol_error *err)
+/* Probe the filesystem of @dirfd; with @use_cache, take an earlier probe of the same mounted
+ * filesystem from the probe cache. A fresh probe always refreshes the cache. */
+static int backing_fs_probe(int dirfd, const char *path, bool use_cache, struct cvol_backing_fs *ret_fs,
+			    struct cvol_error *err)
 {
 	struct cvol_backing_fs fs = { 0 };
 	struct statfs sfs;
+	struct probe_cache cache;
 	char name[64];
 
 	if (fstatfs(dirfd, &sfs) < 0)
 		return cvol_error_set(err, errno, "statfs `%s`", path);
 	name_fs_type((unsigned long)sfs.f_type, fs.type, sizeof(fs.type));
 	fs.is_overlay = sfs.f_type == OVERLAYFS_SUPER_MAGIC;
+
+	bool cacheable = probe_cache_key(dirfd, &sfs, &cache) == 0;
+	if (use_cache && cacheable && probe_cache_load(&cache, &fs)) {
+		*ret_fs = fs;
+		return 0;
+	}
 
 	int r = make_probe_dir(dirfd, name, sizeof(name));
 	if (r < 0)
@@ -161,8 +170,22 @@ int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs
 	dir_remove_tree(dirfd, name, &cleanup_err);
 	if (r < 0)
 		return r;
+	if (cacheable)
+		probe_cache_store(&cache, &fs);
 	*ret_fs = fs;
 	return 0;
+}
+
+int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs *ret_fs,
+			     struct cvol_error *err)
+{
+	return backing_fs_probe(dirfd, path, false, ret_fs, err);
+}
+
+int cvol_backing_fs_probe_cached(int dirfd, const char *path, struct cvol_backing_fs *ret_fs,
+				 struct cvol_error *err)
+{
+	return backing_fs_probe(dirfd, path, true, ret_fs, err);
 }
 
 int cvol_backing_fs_probe(const char *path, struct cvol_backing_fs *ret_fs, struct cvol_error *err)

@@ -112,6 +112,8 @@ run_tests() {
 		result=$(
 			WORK=$(mktemp -d "${TMPDIR:-/tmp}/cvol-it.XXXXXX")
 			export WORK
+			# the probe cache of this test's filesystems, not the host's /run/cvol/probe
+			export CVOL_PROBE_CACHE="$WORK/.probe-cache"
 			mount -t tmpfs -o size=3g cvol-test "$WORK"
 			(set -e; "$t") >"$WORK/.log" 2>&1
 			rc=$?

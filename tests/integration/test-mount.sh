@@ -238,3 +238,126 @@ test_umount_refuses_non_overlay() {
 	assert_contains "$out" "not an overlay mount" "umount of a tmpfs"
 	is_mounted "$WORK/t" || fail "the tmpfs was unmounted"
 }
+
+# ---- the probe cache: a filesystem already checked is not probed again ------------------
+
+# Run TEST with a private, empty /run (a tmpfs in this namespace), so that the cache under
+# /run/cvol/probe starts empty and the host's is never touched.
+with_private_run() { # function
+	mount -t tmpfs -o mode=0755 cvol-test-run /run
+	local rc=0
+	( set -e; "$1" ) || rc=$?
+	umount /run
+	return "$rc"
+}
+
+# The probe directories cvol-mount made (mkdir of .cvol-probe-*), seen by strace.
+probe_mkdirs() { # cvol-mount args...
+	strace -f -qq -e trace=mkdir,mkdirat -o "$WORK/strace.out" "$CVOL_MOUNT" "$@"
+	grep -c '\.cvol-probe-' "$WORK/strace.out" || true
+}
+
+probe_cache_on_ext4() {
+	local d cache file mtime
+	d=$(make_loop_fs ext4 cached)
+	mkdir -p "$WORK/a" "$WORK/b" "$WORK/m" "$d/u"
+	unset CVOL_PROBE_CACHE
+
+	assert_eq 1 "$(probe_mkdirs --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m")" "probe dirs on the first mount"
+	"$CVOL_MOUNT" --umount "$WORK/m"
+	assert_eq "drwx------ 0" "$(stat -c '%A %u' /run/cvol)" "/run/cvol"
+	assert_eq "drwx------ 0" "$(stat -c '%A %u' /run/cvol/probe)" "/run/cvol/probe"
+	cache=(/run/cvol/probe/*)
+	assert_eq 1 "${#cache[@]}" "cache files after one mount"
+	file=${cache[0]}
+	assert_contains "$(cat "$file")" "d_type=1" "cache file"
+	mtime=$(stat -c %y "$file")
+
+	assert_eq 0 "$(probe_mkdirs --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m")" "probe dirs on the second mount"
+	is_mounted "$WORK/m" || fail "the second mount did not mount"
+	"$CVOL_MOUNT" --umount "$WORK/m"
+	assert_eq "$mtime" "$(stat -c %y "$file")" "cache file mtime after a cached mount"
+
+	# A cached result takes the same check as a fresh one, message and all.
+	sed -i 's/^d_type=1$/d_type=0/' "$file"
+	expect_failure "$CVOL_MOUNT" --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m"
+	assert_one_line "$out" "refusal from the cache"
+	assert_eq "cvol-mount: \`$d/u\` (ext4) does not report file types (d_type): overlay needs them; reformat it (xfs: mkfs.xfs -n ftype=1, ext4: mkfs.ext4 -O filetype)" \
+		"$out" "refusal from the cache"
+	assert_not_mounted "$WORK/m"
+	assert_missing "$d/u.work"
+
+	# --check always probes afresh, and puts the truth back.
+	assert_eq 1 "$(probe_mkdirs --check "$d")" "probe dirs of --check"
+	assert_contains "$(cat "$file")" "d_type=1" "cache file after --check"
+
+	# A file that does not parse, or is not root's, is not believed and is rewritten.
+	echo garbage >"$file"
+	assert_eq 1 "$(probe_mkdirs --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m")" "probe dirs with a bad cache file"
+	"$CVOL_MOUNT" --umount "$WORK/m"
+	assert_contains "$(cat "$file")" "d_type=1" "rewritten cache file"
+	sed -i 's/^d_type=1$/d_type=0/' "$file"
+	chown 65534:65534 "$file"
+	"$CVOL_MOUNT" --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m"
+	"$CVOL_MOUNT" --umount "$WORK/m"
+	assert_eq "0 d_type=1" "$(stat -c %u "$file") $(grep d_type= "$file")" "cache file that was not root's"
+
+	# Reformatted without d_type and mounted on the same path: probed again and refused.
+	umount "$d"
+	mkfs.ext4 -q -F -O ^filetype "$WORK/cached.img"
+	mount -o loop "$WORK/cached.img" "$d"
+	mkdir -p "$d/u"
+	expect_failure "$CVOL_MOUNT" --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m"
+	assert_contains "$out" "does not report file types (d_type)" "reformatted fs"
+	cache=(/run/cvol/probe/*)
+	assert_eq 2 "${#cache[@]}" "cache files after the reformat"
+	# ... and the refusal is cached too: the same message without a probe.
+	local first=$out
+	expect_failure "$CVOL_MOUNT" --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m"
+	assert_eq "$first" "$out" "refusal from the cache"
+	assert_eq 0 "$(probe_mkdirs --lower "$WORK/a:$WORK/b" --upper "$d/u" "$WORK/m" 2>/dev/null)" "probe dirs of a refused fs, cached"
+}
+
+test_probe_cache() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	with_private_run probe_cache_on_ext4
+}
+
+# Without a place for the cache (CVOL_PROBE_CACHE=off, or not root) every mount probes.
+test_probe_cache_off() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	mkdir -p "$WORK/a" "$WORK/u" "$WORK/m"
+	local i
+	for i in 1 2; do
+		assert_eq 1 "$(CVOL_PROBE_CACHE=off probe_mkdirs --lower "$WORK/a" --upper "$WORK/u" "$WORK/m")" "probe dirs, mount $i"
+		"$CVOL_MOUNT" --umount "$WORK/m"
+	done
+}
+
+# cvol-mount tries the fd API first and probes the kernel only when that is refused in a way
+# that may mean the kernel lacks it. Kernels without it are played by strace's fault injection.
+test_mount_api_fallback() {
+	command -v strace >/dev/null || skip "strace is not installed"
+	require_api fd
+	mkdir -p "$WORK/a" "$WORK/b" "$WORK/u" "$WORK/m"
+	echo a >"$WORK/a/fa"
+	local args=(--lower "$WORK/a:$WORK/b" --upper "$WORK/u" "$WORK/m")
+	export CVOL_DEBUG=overlay
+
+	# 6.8-6.12: lowerdir+ by fd refused (fsconfig calls 2, the first layer, and 4, the probe's).
+	out=$(strace -qq -f -o /dev/null -e inject=fsconfig:error=EINVAL:when=2..4+2 "$CVOL_MOUNT" "${args[@]}" 2>&1)
+	assert_contains "$out" "via fsopen, lowerdir+ by path" "mount API after a refused fd"
+	assert_file_content "$WORK/m/fa" a
+	"$CVOL_MOUNT" --umount "$WORK/m"
+
+	# no fsopen for overlay at all: mount(2)
+	out=$(strace -qq -f -o /dev/null -e inject=fsopen:error=ENODEV "$CVOL_MOUNT" "${args[@]}" 2>&1)
+	assert_contains "$out" "via mount(2)" "mount API without fsopen"
+	assert_file_content "$WORK/m/fa" a
+	"$CVOL_MOUNT" --umount "$WORK/m"
+
+	# The first layer refused on a kernel that has the fd API: that refusal is the error.
+	expect_failure strace -qq -f -o /dev/null -e inject=fsconfig:error=EINVAL:when=2 "$CVOL_MOUNT" "${args[@]}"
+	assert_contains "$out" "cvol-mount: mount overlay on \`$WORK/m\`: set \`$WORK/a\`: Invalid argument" "refused layer"
+	assert_not_mounted "$WORK/m"
+}
