@@ -236,7 +236,7 @@ static void test_added_and_changed(void **state)
 	put(f, "app", "etc/passwd", "root\napp\n");
 	put(f, "app", "etc/app.conf", "port=80\n");
 	put(f, "app", "srv/www/index.html", "<html>\n");
-	put(f, "app", "usr/bin/app", "\x7f" "ELF");
+	put(f, "app", "usr/bin/app", "\177ELF");
 	assert_diff(f, "app",
 		    "C etc\n"
 		    "A etc/app.conf\n"
@@ -441,7 +441,11 @@ static void test_deep_path(void **state)
 
 /* ---- imported layers -------------------------------------------------------------------- */
 
-/* One tar entry: a path ending in `/` is a directory, else a file holding @data. */
+/* A tar entry: a path ending in `/` is a directory, else a file holding @data. */
+struct tar_file {
+	const char *path, *data;
+};
+
 static void tar_add(struct archive *a, struct archive_entry *e, const char *path, const char *data)
 {
 	size_t size = strlen(data);
@@ -460,8 +464,8 @@ static void tar_add(struct archive *a, struct archive_entry *e, const char *path
 		assert_int_equal(archive_write_data(a, data, size), (la_ssize_t)size);
 }
 
-/* Import layer @id on @parent from a tar of @entries (path, data pairs, NULL-terminated). */
-static void import(struct fixture *f, const char *id, const char *parent, const char *const *entries)
+/* Import layer @id on @parent from a tar of @entries (up to one with a NULL path). */
+static void import(struct fixture *f, const char *id, const char *parent, const struct tar_file *entries)
 {
 	struct cvol_error err = { 0 };
 	struct archive *a = archive_write_new();
@@ -472,8 +476,8 @@ static void import(struct fixture *f, const char *id, const char *parent, const 
 	assert_true(a && e);
 	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
 	assert_int_equal(archive_write_open_fd(a, fd), ARCHIVE_OK);
-	for (const char *const *p = entries; *p; p += 2)
-		tar_add(a, e, p[0], p[1]);
+	for (const struct tar_file *t = entries; t->path; t++)
+		tar_add(a, e, t->path, t->data);
 	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
 	archive_write_free(a);
 	archive_entry_free(e);
@@ -492,18 +496,30 @@ static void import(struct fixture *f, const char *id, const char *parent, const 
 static void test_imported(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const base[] = {
-		"etc/",		  "",	       "etc/hosts",    "127.0.0.1 localhost\n",
-		"etc/passwd",	  "root\n",    "var/",	       "",
-		"var/cache/",	  "",	       "var/cache/a",  "a\n",
-		"var/cache/b",	  "b\n",       "lib/",	       "",
-		"lib/libc.so.6",  "\x7f" "ELF", NULL,
+	static const struct tar_file base[] = {
+		{ "etc/", "" },
+		{ "etc/hosts", "127.0.0.1 localhost\n" },
+		{ "etc/passwd", "root\n" },
+		{ "var/", "" },
+		{ "var/cache/", "" },
+		{ "var/cache/a", "a\n" },
+		{ "var/cache/b", "b\n" },
+		{ "lib/", "" },
+		{ "lib/libc.so.6", "\177ELF" },
+		{ NULL, NULL },
 	};
-	static const char *const app[] = {
-		"etc/",		       "", "etc/.wh.hosts", "",	   "etc/passwd",  "root\napp\n",
-		"var/",		       "", "var/cache/",    "",	   "var/cache/.wh..wh..opq", "",
-		"var/cache/b",	       "b2\n", "app/",	    "",	   "app/main",    "#!\n",
-		".wh.lib",	       "", NULL,
+	static const struct tar_file app[] = {
+		{ "etc/", "" },
+		{ "etc/.wh.hosts", "" },
+		{ "etc/passwd", "root\napp\n" },
+		{ "var/", "" },
+		{ "var/cache/", "" },
+		{ "var/cache/.wh..wh..opq", "" },
+		{ "var/cache/b", "b2\n" },
+		{ "app/", "" },
+		{ "app/main", "#!\n" },
+		{ ".wh.lib", "" },
+		{ NULL, NULL },
 	};
 
 	import(f, "base", NULL, base);

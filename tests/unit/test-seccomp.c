@@ -86,21 +86,13 @@ static uint32_t bpf_run(const struct sock_filter *prog, size_t n, const struct s
 			assert_true(i->k < BPF_MEMWORDS);
 			mem[i->k] = BPF_CLASS(i->code) == BPF_ST ? a : x;
 			break;
-		case BPF_ALU:
-			switch (BPF_OP(i->code)) {
-			case BPF_ADD: a += src; break;
-			case BPF_SUB: a -= src; break;
-			case BPF_MUL: a *= src; break;
-			case BPF_DIV: a = src ? a / src : 0; break;
-			case BPF_MOD: a = src ? a % src : 0; break;
-			case BPF_AND: a &= src; break;
-			case BPF_OR: a |= src; break;
-			case BPF_XOR: a ^= src; break;
-			case BPF_LSH: a = src < 32 ? a << src : 0; break;
-			case BPF_RSH: a = src < 32 ? a >> src : 0; break;
-			case BPF_NEG: a = -a; break;
-			default: fail_msg("BPF alu op %#x at %zu", BPF_OP(i->code), pc);
-			}
+		case BPF_ALU: /* libseccomp's masked compares */
+			if (BPF_OP(i->code) == BPF_AND)
+				a &= src;
+			else if (BPF_OP(i->code) == BPF_OR)
+				a |= src;
+			else
+				fail_msg("BPF alu op %#x at %zu", BPF_OP(i->code), pc);
 			break;
 		case BPF_JMP: {
 			bool taken = false;
@@ -108,13 +100,16 @@ static uint32_t bpf_run(const struct sock_filter *prog, size_t n, const struct s
 				pc += i->k;
 				break;
 			}
-			switch (BPF_OP(i->code)) {
-			case BPF_JEQ: taken = a == src; break;
-			case BPF_JGT: taken = a > src; break;
-			case BPF_JGE: taken = a >= src; break;
-			case BPF_JSET: taken = (a & src) != 0; break;
-			default: fail_msg("BPF jump op %#x at %zu", BPF_OP(i->code), pc);
-			}
+			if (BPF_OP(i->code) == BPF_JEQ)
+				taken = a == src;
+			else if (BPF_OP(i->code) == BPF_JGT)
+				taken = a > src;
+			else if (BPF_OP(i->code) == BPF_JGE)
+				taken = a >= src;
+			else if (BPF_OP(i->code) == BPF_JSET)
+				taken = (a & src) != 0;
+			else
+				fail_msg("BPF jump op %#x at %zu", BPF_OP(i->code), pc);
 			pc += taken ? i->jt : i->jf;
 			break;
 		}
@@ -271,11 +266,12 @@ static void test_allow_list(void **state)
 /* defaultErrnoRet: the errno of the default action and of ERRNO entries without their own. */
 static void test_default_errno_ret(void **state)
 {
-	void *filter = build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 38,"
-					"  'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' },"
-					"                { 'names': [ 'mount' ], 'action': 'SCMP_ACT_ERRNO' },"
-					"                { 'names': [ 'umount2' ], 'action': 'SCMP_ACT_ERRNO',"
-					"                  'errnoRet': 13 } ] }");
+	void *filter =
+		build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 38,"
+				 "  'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' },"
+				 "                { 'names': [ 'mount' ], 'action': 'SCMP_ACT_ERRNO' },"
+				 "                { 'names': [ 'umount2' ], 'action': 'SCMP_ACT_ERRNO',"
+				 "                  'errnoRet': 13 } ] }");
 
 	assert_int_equal(verdict(filter, "openat", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
 	assert_int_equal(verdict(filter, "mount", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
@@ -316,8 +312,9 @@ static void test_actions(void **state)
 /* The older form of an entry: one "name" instead of "names". */
 static void test_single_name(void **state)
 {
-	void *filter = build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
-					"  'syscalls': [ { 'name': 'mount', 'action': 'SCMP_ACT_ERRNO' } ] }");
+	void *filter =
+		build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+				 "  'syscalls': [ { 'name': 'mount', 'action': 'SCMP_ACT_ERRNO' } ] }");
 
 	assert_int_equal(verdict(filter, "mount", 0, 0), EPERM_ACT);
 	assert_int_equal(verdict(filter, "umount2", 0, 0), SCMP_ACT_ALLOW);
@@ -328,31 +325,30 @@ static void test_single_name(void **state)
 static void test_args(void **state)
 {
 	void *filter = build_ok(
-		*state,
-		"{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
-		"  'syscalls': ["
-		/* Docker's personality entries */
-		"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 0, 'op': 'SCMP_CMP_EQ' } ] },"
-		"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 4294967295, 'op': 'SCMP_CMP_EQ' } ] },"
-		/* Docker's clone without namespace flags */
-		"    { 'names': [ 'clone' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 2114060288, 'valueTwo': 0,"
-		"                  'op': 'SCMP_CMP_MASKED_EQ' } ] },"
-		"    { 'names': [ 'socket' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 16, 'op': 'SCMP_CMP_NE' } ] },"
-		"    { 'names': [ 'close' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LT' } ] },"
-		"    { 'names': [ 'dup' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LE' } ] },"
-		"    { 'names': [ 'dup2' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 1, 'value': 1099511627776, 'op': 'SCMP_CMP_GT' } ] },"
-		"    { 'names': [ 'dup3' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 1, 'value': 10, 'op': 'SCMP_CMP_GE' } ] },"
-		"    { 'names': [ 'ioctl' ], 'action': 'SCMP_ACT_ALLOW',"
-		"      'args': [ { 'index': 0, 'value': 2, 'op': 'SCMP_CMP_LE' },"
-		"                { 'index': 1, 'value': 21505, 'op': 'SCMP_CMP_EQ' } ] } ] }");
+		*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
+			"  'syscalls': ["
+			/* Docker's personality entries */
+			"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 0, 'op': 'SCMP_CMP_EQ' } ] },"
+			"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 4294967295, 'op': 'SCMP_CMP_EQ' } ] },"
+			/* Docker's clone without namespace flags */
+			"    { 'names': [ 'clone' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2114060288, 'valueTwo': 0,"
+			"                  'op': 'SCMP_CMP_MASKED_EQ' } ] },"
+			"    { 'names': [ 'socket' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 16, 'op': 'SCMP_CMP_NE' } ] },"
+			"    { 'names': [ 'close' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LT' } ] },"
+			"    { 'names': [ 'dup' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LE' } ] },"
+			"    { 'names': [ 'dup2' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 1, 'value': 1099511627776, 'op': 'SCMP_CMP_GT' } ] },"
+			"    { 'names': [ 'dup3' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 1, 'value': 10, 'op': 'SCMP_CMP_GE' } ] },"
+			"    { 'names': [ 'ioctl' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2, 'op': 'SCMP_CMP_LE' },"
+			"                { 'index': 1, 'value': 21505, 'op': 'SCMP_CMP_EQ' } ] } ] }");
 	const uint32_t refused = SCMP_ACT_ERRNO(EPERM);
 
 	assert_int_equal(verdict(filter, "personality", 0, 0), SCMP_ACT_ALLOW);
@@ -406,20 +402,20 @@ static void test_entry_arches(void **state)
 	print_message("the cases name amd64 as the architecture they run on\n");
 	skip();
 #else
-	void *filter = build_ok(
-		*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
-			"  'architectures': [ 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ],"
-			"  'syscalls': ["
-			"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW',"
-			"      'includes': {}, 'excludes': {} },"
-			"    { 'names': [ 'arch_prctl' ], 'action': 'SCMP_ACT_ALLOW',"
-			"      'includes': { 'arches': [ 'amd64', 'x32' ] } },"
-			"    { 'names': [ 'modify_ldt' ], 'action': 'SCMP_ACT_ALLOW',"
-			"      'includes': { 'arches': [ 'ppc64le', 'x86_64' ] } },"
-			"    { 'names': [ 'openat' ], 'action': 'SCMP_ACT_ALLOW',"
-			"      'includes': { 'arches': [ 'arm64' ] } },"
-			"    { 'names': [ 'read' ], 'action': 'SCMP_ACT_ALLOW',"
-			"      'includes': { 'arches': [ 's390', 's390x' ] } } ] }");
+	void *filter = build_ok(*state,
+				"{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+				"  'architectures': [ 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ],"
+				"  'syscalls': ["
+				"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': {}, 'excludes': {} },"
+				"    { 'names': [ 'arch_prctl' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'amd64', 'x32' ] } },"
+				"    { 'names': [ 'modify_ldt' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'ppc64le', 'x86_64' ] } },"
+				"    { 'names': [ 'openat' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'arm64' ] } },"
+				"    { 'names': [ 'read' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 's390', 's390x' ] } } ] }");
 
 	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
 	assert_int_equal(verdict(filter, "arch_prctl", 0, 0), SCMP_ACT_ALLOW);
@@ -512,7 +508,8 @@ static void test_bad_default_action(void **state)
 
 	build_refused(*state, "{}", why);
 	build_refused(*state, "[]", why);
-	build_refused(*state, "{ 'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }", why);
+	build_refused(*state, "{ 'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }",
+		      why);
 	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_MAYBE' }", why);
 	build_refused(*state, "{ 'defaultAction': 'scmp_act_allow' }", why);
 	build_refused(*state, "{ 'defaultAction': 0 }", why);
@@ -527,8 +524,8 @@ static void test_bad_entry_action(void **state)
 		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
 		      "  'syscalls': [ { 'names': [ 'mount' ], 'action': 'SCMP_ACT_MAYBE' } ] }",
 		      why);
-	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [ { 'names': [ 'mount' ] } ] }",
-		      why);
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [ { 'names': [ 'mount' ] } ] }", why);
 	build_refused(*state,
 		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
 		      "  'syscalls': [ { 'names': [ 'mount' ], 'action': [ 'SCMP_ACT_ERRNO' ] } ] }",
@@ -576,10 +573,11 @@ static void test_bad_arg_index(void **state)
 	struct cvol_error err = { 0 };
 	void *filter = (void *)"untouched";
 
-	int r = cvol_seccomp_build(profile(f, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
-					      "  'syscalls': [ { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ERRNO',"
-					      "    'args': [ { 'index': 6, 'value': 8, 'op': 'SCMP_CMP_EQ' } ] } ] }"),
-				   &filter, &err);
+	int r = cvol_seccomp_build(
+		profile(f, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+			   "  'syscalls': [ { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ERRNO',"
+			   "    'args': [ { 'index': 6, 'value': 8, 'op': 'SCMP_CMP_EQ' } ] } ] }"),
+		&filter, &err);
 	assert_true(r < 0);
 	assert_int_equal(r, -err.code);
 	assert_string_equal((const char *)filter, "untouched");
