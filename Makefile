@@ -42,7 +42,8 @@ CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
-	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout test-sha256 test-image
+	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout \
+	      test-layer-tar test-layer-diff test-seccomp test-sha256 test-image
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Seccomp filters (runtime/seccomp.c): the default filter and Docker JSON profiles, built
+ * with cvol_seccomp_build() and never loaded. What a filter does to a syscall is found by
+ * running the BPF program libseccomp exports for it on a struct seccomp_data made here, so
+ * a case reads "the profile says ERRNO 38 for mount; mount gets ERRNO 38". No root needed. */
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../common/fs.h"
+#include "../../runtime/runtime.h"
+
+#define EPERM_ACT SCMP_ACT_ERRNO(EPERM)
+
+struct fixture {
+	char dir[64];	/* the mkdtemp() directory */
+	char path[128]; /* <dir>/profile.json */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cvol-test-seccomp.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/profile.json", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dir_remove_tree(AT_FDCWD, f->dir, NULL);
+	free(f);
+	return 0;
+}
+
+/* ---- running a filter ------------------------------------------------------------------ */
+
+/* The verdict of the classic BPF program @prog for @data, as the kernel computes it. */
+static uint32_t bpf_run(const struct sock_filter *prog, size_t n, const struct seccomp_data *data)
+{
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &prog[pc];
+		uint32_t src = BPF_SRC(i->code) == BPF_X ? x : i->k;
+		switch (BPF_CLASS(i->code)) {
+		case BPF_LD:
+			if (BPF_MODE(i->code) == BPF_ABS) {
+				assert_true(i->k % 4 == 0 && i->k + 4 <= sizeof(*data));
+				memcpy(&a, (const char *)data + i->k, 4);
+			} else if (BPF_MODE(i->code) == BPF_IMM) {
+				a = i->k;
+			} else if (BPF_MODE(i->code) == BPF_MEM) {
+				assert_true(i->k < BPF_MEMWORDS);
+				a = mem[i->k];
+			} else {
+				fail_msg("BPF load mode %#x at %zu", BPF_MODE(i->code), pc);
+			}
+			break;
+		case BPF_LDX:
+			if (BPF_MODE(i->code) == BPF_IMM)
+				x = i->k;
+			else if (BPF_MODE(i->code) == BPF_MEM && i->k < BPF_MEMWORDS)
+				x = mem[i->k];
+			else
+				fail_msg("BPF ldx mode %#x at %zu", BPF_MODE(i->code), pc);
+			break;
+		case BPF_ST:
+		case BPF_STX:
+			assert_true(i->k < BPF_MEMWORDS);
+			mem[i->k] = BPF_CLASS(i->code) == BPF_ST ? a : x;
+			break;
+		case BPF_ALU: /* libseccomp's masked compares */
+			if (BPF_OP(i->code) == BPF_AND)
+				a &= src;
+			else if (BPF_OP(i->code) == BPF_OR)
+				a |= src;
+			else
+				fail_msg("BPF alu op %#x at %zu", BPF_OP(i->code), pc);
+			break;
+		case BPF_JMP: {
+			bool taken = false;
+			if (BPF_OP(i->code) == BPF_JA) {
+				pc += i->k;
+				break;
+			}
+			if (BPF_OP(i->code) == BPF_JEQ)
+				taken = a == src;
+			else if (BPF_OP(i->code) == BPF_JGT)
+				taken = a > src;
+			else if (BPF_OP(i->code) == BPF_JGE)
+				taken = a >= src;
+			else if (BPF_OP(i->code) == BPF_JSET)
+				taken = (a & src) != 0;
+			else
+				fail_msg("BPF jump op %#x at %zu", BPF_OP(i->code), pc);
+			pc += taken ? i->jt : i->jf;
+			break;
+		}
+		case BPF_RET:
+			return BPF_RVAL(i->code) == BPF_A ? a : i->k;
+		case BPF_MISC:
+			if (BPF_MISCOP(i->code) == BPF_TAX)
+				x = a;
+			else
+				a = x;
+			break;
+		}
+	}
+	fail_msg("the BPF program ends without a verdict");
+	return 0;
+}
+
+/* What @filter does to the syscall numbered @nr with @args, called on architecture @arch. */
+static uint32_t verdict_nr(void *filter, uint32_t arch, int nr, const uint64_t args[6])
+{
+	struct seccomp_data data = { .nr = nr, .arch = arch, .instruction_pointer = 0x1000 };
+	struct stat st;
+
+	memcpy(data.args, args, sizeof(data.args));
+	int fd = memfd_create("bpf", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(seccomp_export_bpf(filter, fd), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	size_t n = (size_t)st.st_size / sizeof(struct sock_filter);
+	assert_true(n > 0);
+	struct sock_filter *prog = calloc(n, sizeof(*prog));
+	assert_non_null(prog);
+	assert_int_equal(pread(fd, prog, n * sizeof(*prog), 0), (ssize_t)(n * sizeof(*prog)));
+	close(fd);
+	uint32_t v = bpf_run(prog, n, &data);
+	free(prog);
+	return v;
+}
+
+/* What @filter does to the syscall @name called with the first two arguments @a0 and @a1. */
+static uint32_t verdict(void *filter, const char *name, uint64_t a0, uint64_t a1)
+{
+	const uint64_t args[6] = { a0, a1 };
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr < 0)
+		fail_msg("`%s` is no syscall here", name);
+	return verdict_nr(filter, seccomp_arch_native(), nr, args);
+}
+
+/* ---- profiles -------------------------------------------------------------------------- */
+
+/* Write @json to the fixture's profile.json, with ' for " to keep the cases readable. */
+static const char *profile(struct fixture *f, const char *json)
+{
+	FILE *fp = fopen(f->path, "we");
+	assert_non_null(fp);
+	for (const char *p = json; *p; p++)
+		fputc(*p == '\'' ? '"' : *p, fp);
+	assert_int_equal(fclose(fp), 0);
+	return f->path;
+}
+
+/* The filter the profile @json makes; fails the case with the error when refused. */
+static void *build_ok(struct fixture *f, const char *json)
+{
+	struct cvol_error err = { 0 };
+	void *filter = (void *)"untouched";
+
+	if (cvol_seccomp_build(profile(f, json), &filter, &err) < 0)
+		fail_msg("profile refused: %s", err.msg);
+	assert_non_null(filter);
+	return filter;
+}
+
+/* Build the profile @json, which must be refused with a message naming it and holding @what. */
+static void build_refused(struct fixture *f, const char *json, const char *what)
+{
+	struct cvol_error err = { 0 };
+	char prefix[192];
+	void *filter = (void *)"untouched";
+
+	int r = cvol_seccomp_build(profile(f, json), &filter, &err);
+	if (r == 0) {
+		cvol_seccomp_free(filter);
+		fail_msg("profile accepted, expected `%s`: %s", what, json);
+	}
+	assert_int_equal(r, -err.code);
+	assert_string_equal((const char *)filter, "untouched");
+	snprintf(prefix, sizeof(prefix), "seccomp profile `%s`: ", f->path);
+	assert_contains(err.msg, prefix);
+	assert_contains(err.msg, what);
+}
+
+/* ---- no profile ------------------------------------------------------------------------- */
+
+static void test_unconfined(void **state)
+{
+	struct cvol_error err = { 0 };
+	void *filter = (void *)"untouched";
+
+	(void)state;
+	assert_int_equal(cvol_seccomp_build(CVOL_SECCOMP_UNCONFINED, &filter, &err), 0);
+	assert_null(filter);
+	assert_int_equal(err.code, 0);
+	cvol_seccomp_free(NULL);
+}
+
+/* Without a profile: what Docker's default refuses is refused with EPERM, the rest allowed. */
+static void test_default_filter(void **state)
+{
+	struct cvol_error err = { 0 };
+	void *filter = NULL;
+
+	(void)state;
+	assert_int_equal(cvol_seccomp_build(NULL, &filter, &err), 0);
+	assert_non_null(filter);
+	assert_int_equal(verdict(filter, "mount", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "umount2", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "unshare", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "setns", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "keyctl", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "bpf", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "kexec_load", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ptrace", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "openat", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0, 0), SCMP_ACT_ALLOW);
+	/* no typing into the caller's terminal; other ioctls pass */
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCSTI), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCLINUX), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TCGETS), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCGWINSZ), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* ---- valid profiles --------------------------------------------------------------------- */
+
+/* An allow list, as Docker's default is: what it names runs, the rest gets EPERM. */
+static void test_allow_list(void **state)
+{
+	void *filter = build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+					"  'syscalls': [ { 'names': [ 'getpid', 'read', 'write' ],"
+					"                  'action': 'SCMP_ACT_ALLOW' } ] }");
+
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "read", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "write", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "openat", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "mount", 0, 0), EPERM_ACT);
+	cvol_seccomp_free(filter);
+}
+
+/* defaultErrnoRet: the errno of the default action and of ERRNO entries without their own. */
+static void test_default_errno_ret(void **state)
+{
+	void *filter =
+		build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 38,"
+				 "  'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' },"
+				 "                { 'names': [ 'mount' ], 'action': 'SCMP_ACT_ERRNO' },"
+				 "                { 'names': [ 'umount2' ], 'action': 'SCMP_ACT_ERRNO',"
+				 "                  'errnoRet': 13 } ] }");
+
+	assert_int_equal(verdict(filter, "openat", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "mount", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "umount2", 0, 0), SCMP_ACT_ERRNO(EACCES));
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* A deny list: every action a profile can give, each to the syscalls it names. */
+static void test_actions(void **state)
+{
+	void *filter = build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+					"  'syscalls': ["
+					"    { 'names': [ 'mount', 'umount2' ], 'action': 'SCMP_ACT_ERRNO',"
+					"      'errnoRet': 13 },"
+					"    { 'names': [ 'swapon' ], 'action': 'SCMP_ACT_ERRNO' },"
+					"    { 'names': [ 'reboot' ], 'action': 'SCMP_ACT_KILL_PROCESS' },"
+					"    { 'names': [ 'kexec_load' ], 'action': 'SCMP_ACT_KILL_THREAD' },"
+					"    { 'names': [ 'init_module' ], 'action': 'SCMP_ACT_KILL' },"
+					"    { 'names': [ 'acct' ], 'action': 'SCMP_ACT_TRAP' },"
+					"    { 'names': [ 'chroot' ], 'action': 'SCMP_ACT_LOG' },"
+					"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }");
+
+	assert_int_equal(verdict(filter, "mount", 0, 0), SCMP_ACT_ERRNO(EACCES));
+	assert_int_equal(verdict(filter, "umount2", 0, 0), SCMP_ACT_ERRNO(EACCES));
+	assert_int_equal(verdict(filter, "swapon", 0, 0), SCMP_ACT_ERRNO(EPERM));
+	assert_int_equal(verdict(filter, "reboot", 0, 0), SCMP_ACT_KILL_PROCESS);
+	assert_int_equal(verdict(filter, "kexec_load", 0, 0), SCMP_ACT_KILL_THREAD);
+	assert_int_equal(verdict(filter, "init_module", 0, 0), SCMP_ACT_KILL_THREAD);
+	assert_int_equal(verdict(filter, "acct", 0, 0), SCMP_ACT_TRAP);
+	assert_int_equal(verdict(filter, "chroot", 0, 0), SCMP_ACT_LOG);
+	/* the same as the default: nothing to add, and not an error */
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "openat", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* The older form of an entry: one "name" instead of "names". */
+static void test_single_name(void **state)
+{
+	void *filter =
+		build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+				 "  'syscalls': [ { 'name': 'mount', 'action': 'SCMP_ACT_ERRNO' } ] }");
+
+	assert_int_equal(verdict(filter, "mount", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "umount2", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* Argument conditions: each op, 64-bit values, and two conditions on one entry (both must hold). */
+static void test_args(void **state)
+{
+	void *filter = build_ok(
+		*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
+			"  'syscalls': ["
+			/* Docker's personality entries */
+			"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 0, 'op': 'SCMP_CMP_EQ' } ] },"
+			"    { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 4294967295, 'op': 'SCMP_CMP_EQ' } ] },"
+			/* Docker's clone without namespace flags */
+			"    { 'names': [ 'clone' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2114060288, 'valueTwo': 0,"
+			"                  'op': 'SCMP_CMP_MASKED_EQ' } ] },"
+			"    { 'names': [ 'socket' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 16, 'op': 'SCMP_CMP_NE' } ] },"
+			"    { 'names': [ 'close' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LT' } ] },"
+			"    { 'names': [ 'dup' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 3, 'op': 'SCMP_CMP_LE' } ] },"
+			"    { 'names': [ 'dup2' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 1, 'value': 1099511627776, 'op': 'SCMP_CMP_GT' } ] },"
+			"    { 'names': [ 'dup3' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 1, 'value': 10, 'op': 'SCMP_CMP_GE' } ] },"
+			"    { 'names': [ 'ioctl' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2, 'op': 'SCMP_CMP_LE' },"
+			"                { 'index': 1, 'value': 21505, 'op': 'SCMP_CMP_EQ' } ] } ] }");
+	const uint32_t refused = SCMP_ACT_ERRNO(EPERM);
+
+	assert_int_equal(verdict(filter, "personality", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "personality", 0xffffffff, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "personality", 8, 0), refused);
+	assert_int_equal(verdict(filter, "personality", 0x1ffffffffULL, 0), refused);
+
+	assert_int_equal(verdict(filter, "clone", 0x11 /* SIGCHLD */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x003d0f00 /* pthread_create */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x10000011 /* CLONE_NEWUSER */, 0), refused);
+	assert_int_equal(verdict(filter, "clone", 0x00020011 /* CLONE_NEWNS */, 0), refused);
+
+	assert_int_equal(verdict(filter, "socket", 2, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "socket", 16, 0), refused);
+
+	assert_int_equal(verdict(filter, "close", 2, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "close", 3, 0), refused);
+	assert_int_equal(verdict(filter, "dup", 3, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "dup", 4, 0), refused);
+	assert_int_equal(verdict(filter, "dup2", 0, 1ULL << 40), refused);
+	assert_int_equal(verdict(filter, "dup2", 0, (1ULL << 40) + 1), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "dup2", 0, 5), refused);
+	assert_int_equal(verdict(filter, "dup3", 0, 10), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "dup3", 0, 9), refused);
+
+	assert_int_equal(verdict(filter, "ioctl", 1, 21505 /* TCGETS */), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ioctl", 5, 21505), refused);
+	assert_int_equal(verdict(filter, "ioctl", 1, 21506), refused);
+	cvol_seccomp_free(filter);
+}
+
+/* Names libseccomp does not know, or that belong to other architectures (Docker's default
+ * lists both `_llseek` and `arm_fadvise64_64`), are skipped, as Docker skips them. */
+static void test_names_not_here(void **state)
+{
+	void *filter = build_ok(*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+					"  'syscalls': [ { 'names': [ 'no_such_syscall', '_llseek',"
+					"                             'arm_fadvise64_64', 'getpid' ],"
+					"                  'action': 'SCMP_ACT_ALLOW' } ] }");
+
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "openat", 0, 0), EPERM_ACT);
+	cvol_seccomp_free(filter);
+}
+
+/* Entries limited to architectures ("includes": {"arches": [...]}) apply only on theirs. */
+static void test_entry_arches(void **state)
+{
+#if !defined(__x86_64__)
+	(void)state;
+	print_message("the cases name amd64 as the architecture they run on\n");
+	skip();
+#else
+	void *filter = build_ok(*state,
+				"{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+				"  'architectures': [ 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ],"
+				"  'syscalls': ["
+				"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': {}, 'excludes': {} },"
+				"    { 'names': [ 'arch_prctl' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'amd64', 'x32' ] } },"
+				"    { 'names': [ 'modify_ldt' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'ppc64le', 'x86_64' ] } },"
+				"    { 'names': [ 'openat' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 'arm64' ] } },"
+				"    { 'names': [ 'read' ], 'action': 'SCMP_ACT_ALLOW',"
+				"      'includes': { 'arches': [ 's390', 's390x' ] } } ] }");
+
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "arch_prctl", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "modify_ldt", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "openat", 0, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "read", 0, 0), EPERM_ACT);
+	/* the filter is for this machine's architecture */
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86_64), 0);
+	cvol_seccomp_free(filter);
+#endif
+}
+
+/* A profile in the shape of Docker's default: comments, archMap, defaultErrnoRet, entries
+ * with errnoRet and empty includes/excludes. */
+static void test_docker_shape(void **state)
+{
+	void *filter = build_ok(
+		*state,
+		"{\n"
+		"  'defaultAction': 'SCMP_ACT_ERRNO',\n"
+		"  'defaultErrnoRet': 1,\n"
+		"  'archMap': [\n"
+		"    { 'architecture': 'SCMP_ARCH_X86_64',\n"
+		"      'subArchitectures': [ 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ] },\n"
+		"    { 'architecture': 'SCMP_ARCH_AARCH64', 'subArchitectures': [ 'SCMP_ARCH_ARM' ] }\n"
+		"  ],\n"
+		"  'syscalls': [\n"
+		"    { 'names': [ 'accept', 'accept4', 'access', 'brk', 'close', 'execve', 'exit',\n"
+		"                 'exit_group', 'getpid', 'openat', 'read', 'write' ],\n"
+		"      'action': 'SCMP_ACT_ALLOW', 'comment': '', 'includes': {}, 'excludes': {} },\n"
+		"    { 'names': [ 'process_vm_readv', 'process_vm_writev', 'ptrace' ],\n"
+		"      'action': 'SCMP_ACT_ALLOW', 'includes': { 'minKernel': '4.8' } },\n"
+		"    { 'names': [ 'socket' ], 'action': 'SCMP_ACT_ALLOW',\n"
+		"      'args': [ { 'index': 0, 'value': 40, 'valueTwo': 0, 'op': 'SCMP_CMP_NE' } ] },\n"
+		"    { 'names': [ 'bdflush', 'io_pgetevents', 'kexec_file_load', 'kexec_load',\n"
+		"                 'migrate_pages', 'move_pages', 'nfsservctl', 'nice', 'oldfstat' ],\n"
+		"      'action': 'SCMP_ACT_ERRNO', 'errnoRet': 38,\n"
+		"      'comment': 'ENOSYS where not used' }\n"
+		"  ]\n"
+		"}\n");
+
+	assert_int_equal(verdict(filter, "openat", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "execve", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ptrace", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "socket", 2, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "socket", 40 /* AF_VSOCK */, 0), SCMP_ACT_ERRNO(EPERM));
+	assert_int_equal(verdict(filter, "kexec_load", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "move_pages", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "mount", 0, 0), SCMP_ACT_ERRNO(EPERM));
+	assert_int_equal(verdict(filter, "unshare", 0, 0), SCMP_ACT_ERRNO(EPERM));
+	cvol_seccomp_free(filter);
+}
+
+/* ---- refused profiles ------------------------------------------------------------------- */
+
+static void test_missing_file(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	char path[192];
+	void *filter = (void *)"untouched";
+
+	snprintf(path, sizeof(path), "%s/no-such-profile.json", f->dir);
+	int r = cvol_seccomp_build(path, &filter, &err);
+	assert_true(r < 0);
+	assert_int_equal(r, -err.code);
+	assert_string_equal((const char *)filter, "untouched");
+	assert_contains(err.msg, "seccomp profile `");
+	assert_contains(err.msg, "/no-such-profile.json`: ");
+	assert_contains(err.msg, "No such file or directory");
+
+	/* a directory is no profile either */
+	r = cvol_seccomp_build(f->dir, &filter, &err);
+	assert_true(r < 0);
+	assert_int_equal(r, -err.code);
+	assert_contains(err.msg, f->dir);
+}
+
+static void test_bad_json(void **state)
+{
+	build_refused(*state, "", "(line 1)");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW',\n  'syscalls': [\n", "(line 3)");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', }", "(line 1)");
+	build_refused(*state, "defaultAction: SCMP_ACT_ALLOW\n", "(line 1)");
+}
+
+static void test_bad_default_action(void **state)
+{
+	const char *why = "missing or unknown defaultAction";
+
+	build_refused(*state, "{}", why);
+	build_refused(*state, "[]", why);
+	build_refused(*state, "{ 'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }",
+		      why);
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_MAYBE' }", why);
+	build_refused(*state, "{ 'defaultAction': 'scmp_act_allow' }", why);
+	build_refused(*state, "{ 'defaultAction': 0 }", why);
+	build_refused(*state, "{ 'defaultaction': 'SCMP_ACT_ALLOW' }", why);
+}
+
+static void test_bad_entry_action(void **state)
+{
+	const char *why = "unknown action in an entry";
+
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'mount' ], 'action': 'SCMP_ACT_MAYBE' } ] }",
+		      why);
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [ { 'names': [ 'mount' ] } ] }", why);
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'mount' ], 'action': [ 'SCMP_ACT_ERRNO' ] } ] }",
+		      why);
+	/* refused after good entries: nothing half-built is handed out (and nothing leaks) */
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'mount' ], 'action': 'SCMP_ACT_ERRNO' },"
+		      "                { 'names': [ 'umount2' ], 'action': 'SCMP_ACT_KILL_EVERYONE' } ] }",
+		      why);
+}
+
+static void test_bad_args(void **state)
+{
+	const char *why = "bad argument condition";
+
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ERRNO',"
+		      "    'args': [ { 'index': 0, 'value': 8, 'op': 'SCMP_CMP_EQUAL' } ] } ] }",
+		      why);
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ERRNO',"
+		      "    'args': [ { 'index': 0, 'value': 8 } ] } ] }",
+		      why);
+	/* seven conditions: a syscall has six arguments */
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'syscalls': [ { 'names': [ 'mmap' ], 'action': 'SCMP_ACT_ERRNO', 'args': ["
+		      "    { 'index': 0, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 1, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 2, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 3, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 4, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 5, 'value': 1, 'op': 'SCMP_CMP_EQ' },"
+		      "    { 'index': 0, 'value': 2, 'op': 'SCMP_CMP_EQ' } ] } ] }",
+		      why);
+}
+
+/* An argument index past the sixth: libseccomp refuses the rule, and the error names the syscall. */
+static void test_bad_arg_index(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	void *filter = (void *)"untouched";
+
+	int r = cvol_seccomp_build(
+		profile(f, "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+			   "  'syscalls': [ { 'names': [ 'personality' ], 'action': 'SCMP_ACT_ERRNO',"
+			   "    'args': [ { 'index': 6, 'value': 8, 'op': 'SCMP_CMP_EQ' } ] } ] }"),
+		&filter, &err);
+	assert_true(r < 0);
+	assert_int_equal(r, -err.code);
+	assert_string_equal((const char *)filter, "untouched");
+	assert_contains(err.msg, "seccomp rule for `personality`");
+}
+
+int main(void)
+{
+	const struct CMUnitTest no_profile[] = {
+		cmocka_unit_test(test_unconfined),
+		cmocka_unit_test(test_default_filter),
+	};
+	const struct CMUnitTest profiles[] = {
+		cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_errno_ret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_actions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_not_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_arches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_shape, setup, teardown),
+	};
+	const struct CMUnitTest refusals[] = {
+		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_default_action, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entry_action, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_arg_index, setup, teardown),
+	};
+	int failed = cmocka_run_group_tests_name("seccomp: no profile", no_profile, NULL, NULL);
+	failed += cmocka_run_group_tests_name("seccomp: profiles", profiles, NULL, NULL);
+	failed += cmocka_run_group_tests_name("seccomp: refused profiles", refusals, NULL, NULL);
+	return failed;
+}
