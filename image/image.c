@@ -137,7 +137,7 @@ static bool image_has(const struct image *img, const char *name)
  * SHA-256 on a thread of its own, fed in order by the reader, so that hashing a layer (about
  * a fifth of importing it, even with libcrypto's SHA extensions) runs on the second core while
  * the importing thread unpacks and writes. The reader's buffers are libarchive's or its own,
- * valid only until its next read, so each block is copied (memcpy: a few percent of the
+ * valid only until its next read, so each block is copied (memcpy: about a tenth of the
  * hashing) into one of HASH_SLOTS slots; the reader waits only when all are full. Without a
  * thread (pthread_create failed), blocks are hashed in place, as they come.
  */
@@ -602,8 +602,8 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 struct layer_import {
 	const struct image_layer *l;
 	struct layer_reader *lr;
-	struct archive *raw; /* decompresses lr when the diff_id is a digest of its own; or NULL */
-	struct hasher tar;   /* of raw's output: the uncompressed tar */
+	struct archive *raw;	    /* decompresses lr when the diff_id is a digest of its own; or NULL */
+	struct hasher tar;	    /* of raw's output: the uncompressed tar */
 	struct cvol_error read_err; /* lr's failure, inside raw's read callback */
 	struct cvol_error verdict;  /* a digest that did not match (code 0: none found) */
 	bool stored_checked;
