@@ -1,7 +1,7 @@
 # cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount jansson libmicrohttpd libarchive libseccomp
+PKGS := mount jansson libmicrohttpd libarchive libseccomp libcrypto
 VERSION := 0.1.0
 
 # What each binary links (pkg-config names): only what it uses, so that a plain mount does not
@@ -103,7 +103,7 @@ unit-asan: $(UNIT_BINS)
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev \
+		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
 		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr
 
 # The plugin load client of tests/bench/plugin.sh.

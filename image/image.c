@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* `docker save` output or an OCI image layout (a directory or a tar of one) into the
- * layer store: read the manifest, check every blob's sha256, import the layers in
- * order as a chain named by their chain IDs, and reuse the layers already there. */
-#include "../layers/layers-internal.h"
+ * layer store: read the manifest, import the layers in order as a chain named by their
+ * chain IDs, reuse the layers already there, and check every blob's sha256 on the one
+ * read that imports it (a layer appears only once its bytes match). */
 #include "image.h"
 
 #include <archive.h>
@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/fs.h"
 #include "../common/sha256.h"
 
 #define DIGEST_PREFIX "sha256:"
@@ -23,7 +25,7 @@ struct image_layer {
 	char path[PATH_MAX];  /* beneath the image root */
 	char blob_digest[80]; /* "sha256:..." of the file as stored, or "" */
 	char diff_id[80];     /* "sha256:..." of the uncompressed tar (config rootfs.diff_ids) */
-	uint64_t bytes;	      /* size of the file, found while checking its digest */
+	uint64_t bytes;	      /* bytes of the file read while importing it */
 };
 
 /* A member of an image tar small enough to keep in memory (JSON, small blobs). */
@@ -131,70 +133,171 @@ static bool image_has(const struct image *img, const char *name)
 	return img->tar_path ? find_small(img, name) != NULL : fstatat(img->rootfd, name, &st, 0) == 0;
 }
 
-/* A layer's bytes, from a file of a directory image, a small member, or the image tar in place. */
+/*
+ * SHA-256 on a thread of its own, fed in order by the reader, so that hashing a layer (about
+ * a fifth of importing it, even with libcrypto's SHA extensions) runs on the second core while
+ * the importing thread unpacks and writes. The reader's buffers are libarchive's or its own,
+ * valid only until its next read, so each block is copied (memcpy: about a tenth of the
+ * hashing) into one of HASH_SLOTS slots; the reader waits only when all are full. Without a
+ * thread (pthread_create failed), blocks are hashed in place, as they come.
+ */
+#define HASH_SLOTS     4
+#define HASH_SLOT_SIZE (256 * 1024)
+
+struct hasher {
+	struct sha256 sha;
+	unsigned char *slots; /* HASH_SLOTS * HASH_SLOT_SIZE; NULL: hash in place */
+	size_t len[HASH_SLOTS];
+	size_t head, count; /* the oldest filled slot, and how many are filled */
+	bool closing;	    /* no more blocks: the thread ends once it has hashed them */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a slot filled or freed, or closing (only one side ever waits) */
+};
+
+static void *hasher_run(void *data)
+{
+	struct hasher *h = data;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->count == 0 && !h->closing)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->count == 0)
+			break;
+		size_t slot = h->head;
+		pthread_mutex_unlock(&h->lock);
+		sha256_update(&h->sha, h->slots + slot * HASH_SLOT_SIZE, h->len[slot]);
+		pthread_mutex_lock(&h->lock);
+		h->head = (h->head + 1) % HASH_SLOTS;
+		h->count--;
+		pthread_cond_signal(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Start a digest and its thread; returns 0 or -errno. */
+static int hasher_start(struct hasher *h)
+{
+	*h = (struct hasher){ 0 };
+	int r = sha256_init(&h->sha);
+	if (r < 0)
+		return r;
+	h->slots = malloc(HASH_SLOTS * HASH_SLOT_SIZE);
+	if (!h->slots)
+		return 0; /* hash in place */
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	if (pthread_create(&h->thread, NULL, hasher_run, h) != 0) {
+		pthread_cond_destroy(&h->cond);
+		pthread_mutex_destroy(&h->lock);
+		free(h->slots);
+		h->slots = NULL;
+	}
+	return 0;
+}
+
+/* Hash @len more bytes (copied: @data may change once this returns). */
+static void hasher_add(struct hasher *h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (!h->slots) {
+		sha256_update(&h->sha, data, len);
+		return;
+	}
+	while (len > 0) {
+		size_t n = len < HASH_SLOT_SIZE ? len : HASH_SLOT_SIZE;
+		pthread_mutex_lock(&h->lock);
+		while (h->count == HASH_SLOTS)
+			pthread_cond_wait(&h->cond, &h->lock);
+		size_t slot = (h->head + h->count) % HASH_SLOTS; /* free: the thread reads only filled ones */
+		pthread_mutex_unlock(&h->lock);
+		memcpy(h->slots + slot * HASH_SLOT_SIZE, p, n);
+		h->len[slot] = n;
+		pthread_mutex_lock(&h->lock);
+		h->count++;
+		pthread_cond_signal(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Let the thread hash what it holds and end; then it is a plain digest. */
+static void hasher_join(struct hasher *h)
+{
+	if (!h->slots)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h->slots);
+	h->slots = NULL;
+}
+
+/* Finish: every byte added, hashed; returns 0 or -errno. */
+static int hasher_final_hex(struct hasher *h, char hex[CVOL_SHA256_HEX_LEN + 1])
+{
+	hasher_join(h);
+	return sha256_final_hex(&h->sha, hex);
+}
+
+/* Stop, whether or not finished. */
+static void hasher_done(struct hasher *h)
+{
+	hasher_join(h);
+	sha256_done(&h->sha);
+}
+
+/* A layer's bytes as stored: a file of a directory image, a small member, or a member of the
+ * image tar read in place. Every byte handed out is hashed into @stored, once. */
 struct layer_reader {
 	int fd;
 	struct archive *outer;
 	const struct small_file *small;
-	bool small_done;
-	struct sha256 hash; /* of every byte handed out */
-	const char *expect; /* the digest those bytes must have ("sha256:..."), or NULL */
+	bool eof;
 	const char *path;
+	struct hasher stored;
+	uint64_t bytes;
 	char buf[128 * 1024];
 };
 
-static la_ssize_t layer_read_raw(struct layer_reader *lr, const void **buf);
-
-/* libarchive's read callback: the layer's bytes, hashed on the way. */
-static la_ssize_t layer_read(struct archive *a, void *ctx, const void **buf)
+/* The next bytes of the layer as stored; 0 at its end, or -errno with @err set. */
+static ssize_t stored_read(struct layer_reader *lr, const void **buf, struct cvol_error *err)
 {
-	struct layer_reader *lr = ctx;
-	(void)a;
-	la_ssize_t n = layer_read_raw(lr, buf);
-	if (n > 0)
-		sha256_update(&lr->hash, *buf, (size_t)n);
-	return n;
-}
+	ssize_t n;
 
-/* After an import: read what the unpacker left unread, and refuse bytes that are not the
- * ones checked before (the image changed in between). */
-static int layer_read_verify(void *ctx, struct cvol_error *err)
-{
-	struct layer_reader *lr = ctx;
-	const void *buf;
-	char hex[CVOL_SHA256_HEX_LEN + 1];
-	la_ssize_t n;
-
-	while ((n = layer_read(NULL, lr, &buf)) > 0)
-		;
-	if (n < 0)
-		return cvol_error_setx(err, EIO, "read layer `%s`", lr->path);
-	sha256_final_hex(&lr->hash, hex);
-	if (lr->expect && strcmp(hex, lr->expect + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(err, EBADMSG,
-				       "layer `%s` changed while it was imported (now sha256:%s)", lr->path,
-				       hex);
-	return 0;
-}
-
-static la_ssize_t layer_read_raw(struct layer_reader *lr, const void **buf)
-{
+	*buf = lr->buf;
+	if (lr->eof)
+		return 0;
 	if (lr->small) {
 		*buf = lr->small->data;
-		la_ssize_t n = lr->small_done ? 0 : (la_ssize_t)lr->small->len;
-		lr->small_done = true;
-		return n;
-	}
-	if (lr->outer) {
+		n = (ssize_t)lr->small->len;
+		lr->eof = true; /* handed out whole, once */
+	} else if (lr->outer) {
 		size_t size;
 		la_int64_t offset;
 		int ar = archive_read_data_block(lr->outer, buf, &size, &offset);
-		return ar == ARCHIVE_EOF ? 0 : ar == ARCHIVE_OK ? (la_ssize_t)size : -1;
+		if (ar != ARCHIVE_OK && ar != ARCHIVE_EOF)
+			return cvol_error_setx(err, EIO, "read layer `%s` from the image: %s", lr->path,
+					       archive_error_string(lr->outer));
+		n = ar == ARCHIVE_EOF ? 0 : (ssize_t)size;
+	} else {
+		while ((n = read(lr->fd, lr->buf, sizeof(lr->buf))) < 0 && errno == EINTR)
+			;
+		if (n < 0)
+			return cvol_error_set(err, errno, "read layer `%s`", lr->path);
 	}
-	ssize_t n;
-	while ((n = read(lr->fd, lr->buf, sizeof(lr->buf))) < 0 && errno == EINTR)
-		;
-	*buf = lr->buf;
+	if (n == 0)
+		lr->eof = true;
+	hasher_add(&lr->stored, *buf, (size_t)n);
+	lr->bytes += (uint64_t)n;
 	return n;
 }
 
@@ -203,6 +306,7 @@ static void layer_reader_close(struct layer_reader *lr)
 	cvol_closep(&lr->fd);
 	if (lr->outer)
 		archive_read_free(lr->outer);
+	hasher_done(&lr->stored);
 	free(lr);
 }
 
@@ -219,8 +323,9 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 	}
 	lr->fd = -1;
 	lr->path = path;
-	sha256_init(&lr->hash);
-	if (!img->tar_path) {
+	if ((ar = hasher_start(&lr->stored)) < 0) {
+		cvol_error_set(err, -ar, "hash layer `%s`", path);
+	} else if (!img->tar_path) {
 		struct stat st;
 		lr->fd = openat_beneath(img->rootfd, path, O_RDONLY | O_NONBLOCK, 0);
 		if (lr->fd >= 0 && fstat(lr->fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -291,9 +396,12 @@ static json_t *load_json(const struct image *img, const char *path, const char *
 	if (expect_digest && *expect_digest) {
 		struct sha256 s;
 		char hex[CVOL_SHA256_HEX_LEN + 1];
-		sha256_init(&s);
+		int r = sha256_init(&s);
 		sha256_update(&s, data, len);
-		sha256_final_hex(&s, hex);
+		if (r < 0 || (r = sha256_final_hex(&s, hex)) < 0) {
+			cvol_error_set(err, -r, "hash `%s`", path);
+			goto out;
+		}
 		if (strcmp(hex, expect_digest + strlen(DIGEST_PREFIX)) != 0) {
 			cvol_error_setx(err, EBADMSG, "`%s` does not match its digest %s", path,
 					expect_digest);
@@ -449,20 +557,22 @@ static int read_image(struct image *img, struct cvol_error *err)
 }
 
 /* chain ID: the first layer's diff_id, then sha256("<parent chain ID> <diff_id>"). */
-static void chain_id(const char *parent_chain, const char *diff_id, char *ret, size_t size)
+static int chain_id(const char *parent_chain, const char *diff_id, char *ret, size_t size, struct cvol_error *err)
 {
 	if (!parent_chain) {
 		snprintf(ret, size, "%s", diff_id);
-		return;
+		return 0;
 	}
 	struct sha256 s;
 	char hex[CVOL_SHA256_HEX_LEN + 1];
-	sha256_init(&s);
+	int r = sha256_init(&s);
 	sha256_update(&s, parent_chain, strlen(parent_chain));
 	sha256_update(&s, " ", 1);
 	sha256_update(&s, diff_id, strlen(diff_id));
-	sha256_final_hex(&s, hex);
+	if (r < 0 || (r = sha256_final_hex(&s, hex)) < 0)
+		return cvol_error_set(err, -r, "compute a chain ID");
 	snprintf(ret, size, DIGEST_PREFIX "%s", hex);
+	return 0;
 }
 
 /* The store id of a chain ID: "sha256-<hex>" (a valid layer id). */
@@ -471,140 +581,237 @@ static void layer_id_of(const char *chain, char *ret, size_t size)
 	snprintf(ret, size, "sha256-%s", chain + strlen(DIGEST_PREFIX));
 }
 
-/* sha256 of a layer's bytes as stored, read through @lr to its end. */
-static int sha256_stored(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN + 1], uint64_t *ret_bytes)
-{
-	const void *buf;
-	la_ssize_t n;
-	uint64_t bytes = 0;
+/*
+ * One layer into the store, read once. Two digests may be due:
+ *   - the blob as stored: its blob digest (OCI, newer docker save), or for an uncompressed
+ *     layer.tar the diff_id (the blob is the tar);
+ *   - for a compressed blob, also the diff_id: the sha256 of the tar inside it.
+ * The layer_reader hashes the stored bytes as they go by. For a compressed blob, a libarchive
+ * reader with the raw format and every filter sits between the layer_reader and the store: it
+ * decompresses (once), its output is hashed for the diff_id and handed to the store's tar
+ * unpacker, which then sees a plain tar. So each byte is read once, decompressed once and
+ * hashed once per digest, and no second archive or second pass is needed.
+ *
+ * The store unpacks into .staging/; import_finish() runs before the layer is renamed into
+ * place: it reads what the unpacker left (the tar's end blocks, anything after them), ends
+ * the digests and refuses a mismatch, and the store then removes the staging dir. If the
+ * unpack itself fails (a corrupted blob often makes bad gzip or a bad tar header),
+ * layer_import_explain() reads the rest of the blob, and a blob that is not its digest is
+ * reported as such, since that is the cause.
+ */
+struct layer_import {
+	const struct image_layer *l;
+	struct layer_reader *lr;
+	struct archive *raw;	    /* decompresses lr when the diff_id is a digest of its own; or NULL */
+	struct hasher tar;	    /* of raw's output: the uncompressed tar */
+	struct cvol_error read_err; /* lr's failure, inside raw's read callback */
+	struct cvol_error verdict;  /* a digest that did not match (code 0: none found) */
+	bool stored_checked;
+};
 
-	while ((n = layer_read(NULL, lr, &buf)) > 0)
-		bytes += (uint64_t)n;
+/* raw's read callback: the stored bytes, hashed by the layer_reader. */
+static la_ssize_t raw_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct layer_import *li = ctx;
+	ssize_t n = stored_read(li->lr, buf, &li->read_err);
 	if (n < 0)
-		return -EIO;
-	sha256_final_hex(&lr->hash, hex);
-	*ret_bytes = bytes;
-	return 0;
+		archive_set_error(a, li->read_err.code, "%s", li->read_err.msg);
+	return n < 0 ? ARCHIVE_FATAL : n;
 }
 
-/* sha256 of the decompressed stream (gzip, zstd... or none), via libarchive's raw format. */
-static int sha256_uncompressed(struct layer_reader *lr, char hex[CVOL_SHA256_HEX_LEN + 1], const char *path,
-			       struct cvol_error *err)
+/* cvol_layer_read_fn: the layer tar for the store. */
+static ssize_t import_read(void *ctx, const void **ret_buf, struct cvol_error *err)
 {
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	struct sha256 s;
-	int r = 0;
+	struct layer_import *li = ctx;
+	size_t size;
+	la_int64_t offset;
 
-	if (!a)
-		return cvol_error_set(err, ENOMEM, "read layer `%s`", path);
-	archive_read_support_filter_all(a);
-	archive_read_support_format_raw(a);
-	sha256_init(&s);
-	if (archive_read_open(a, lr, NULL, layer_read, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path, archive_error_string(a));
-	} else {
-		char buf[128 * 1024];
-		la_ssize_t n;
-		while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
-			sha256_update(&s, buf, (size_t)n);
-		if (n < 0)
-			r = cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", path,
-					    archive_error_string(a));
-	}
-	archive_read_free(a);
-	if (r == 0)
-		sha256_final_hex(&s, hex);
-	return r;
-}
-
-/* Check a layer against its digests: the stored blob (or, for an uncompressed
- * layer.tar, its diff_id), and for a compressed blob the diff_id of its tar too. */
-static int check_layer_digest(const struct image *img, struct image_layer *l, struct cvol_error *err)
-{
-	char hex[CVOL_SHA256_HEX_LEN + 1];
-	struct layer_reader *lr = layer_reader_open(img, l->path, err);
-	if (!lr)
+	if (!li->raw)
+		return stored_read(li->lr, ret_buf, err);
+	int ar = archive_read_data_block(li->raw, ret_buf, &size, &offset);
+	if (ar == ARCHIVE_EOF)
+		return 0;
+	if (ar != ARCHIVE_OK && li->read_err.code) {
+		*err = li->read_err;
 		return -err->code;
-	int r = sha256_stored(lr, hex, &l->bytes);
-	layer_reader_close(lr);
+	}
+	if (ar != ARCHIVE_OK)
+		return cvol_error_setx(err, EBADMSG, "decompress layer `%s`: %s", li->l->path,
+				       archive_error_string(li->raw));
+	hasher_add(&li->tar, *ret_buf, size);
+	return (ssize_t)size;
+}
+
+static int refuse(struct layer_import *li, struct cvol_error *err, const char *what, const char *want,
+		  const char *hex)
+{
+	cvol_error_setx(&li->verdict, EBADMSG, "layer `%s`%s does not match its digest %s (it is sha256:%s)",
+			li->l->path, what, want, hex);
+	*err = li->verdict;
+	return -err->code;
+}
+
+/* Read the blob to its end and check its digest as stored. */
+static int check_stored(struct layer_import *li, struct cvol_error *err)
+{
+	const struct image_layer *l = li->l;
+	char hex[CVOL_SHA256_HEX_LEN + 1];
+	const void *buf;
+	ssize_t n;
+
+	while ((n = stored_read(li->lr, &buf, err)) > 0)
+		;
+	if (n < 0)
+		return (int)n;
+	li->stored_checked = true;
+	int r = hasher_final_hex(&li->lr->stored, hex);
 	if (r < 0)
-		return cvol_error_set(err, -r, "read layer `%s`", l->path);
+		return cvol_error_set(err, -r, "hash layer `%s`", l->path);
 	const char *want = *l->blob_digest ? l->blob_digest : l->diff_id;
 	if (strcmp(hex, want + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(err, EBADMSG,
-				       "layer `%s` does not match its digest %s (it is sha256:%s)", l->path,
-				       want, hex);
-	if (!*l->blob_digest || strcmp(l->blob_digest, l->diff_id) == 0)
-		return 0; /* the blob is the uncompressed tar: its digest was the diff_id */
-	/* A compressed blob: its tar must be the diff_id the layer is named by. */
-	if (!(lr = layer_reader_open(img, l->path, err)))
-		return -err->code;
-	r = sha256_uncompressed(lr, hex, l->path, err);
-	layer_reader_close(lr);
-	if (r < 0)
-		return r;
-	if (strcmp(hex, l->diff_id + strlen(DIGEST_PREFIX)) != 0)
-		return cvol_error_setx(
-			err, EBADMSG,
-			"layer `%s` uncompressed does not match its digest %s (it is sha256:%s)", l->path,
-			l->diff_id, hex);
+		return refuse(li, err, "", want, hex);
 	return 0;
 }
 
-static int import_one(struct cvol_layer_store *store, const struct image *img, const struct image_layer *l,
-		      const char *id, const char *parent, struct cvol_error *err)
+/* cvol_layer_finish_fn: after the unpack, before the layer appears. */
+static int import_finish(void *ctx, struct cvol_error *err)
 {
-	struct layer_reader *lr = layer_reader_open(img, l->path, err);
-	if (!lr)
-		return -err->code;
-	lr->expect = *l->blob_digest ? l->blob_digest : l->diff_id;
-	int r = layer_import_read(store, id, parent, layer_read, layer_read_verify, lr, err);
-	layer_reader_close(lr);
-	return r;
+	struct layer_import *li = ctx;
+	char hex[CVOL_SHA256_HEX_LEN + 1];
+	const void *buf;
+	ssize_t n;
+
+	while ((n = import_read(li, &buf, err)) > 0) /* what the unpacker left unread */
+		;
+	int r = n < 0 ? (int)n : check_stored(li, err);
+	if (r < 0 || !li->raw)
+		return r;
+	if ((r = hasher_final_hex(&li->tar, hex)) < 0)
+		return cvol_error_set(err, -r, "hash layer `%s`", li->l->path);
+	if (strcmp(hex, li->l->diff_id + strlen(DIGEST_PREFIX)) != 0)
+		return refuse(li, err, " uncompressed", li->l->diff_id, hex);
+	return 0;
 }
 
+/* After a failed import: finish the stored digest, since a blob that is not its digest is the
+ * cause to report. */
+static void layer_import_explain(struct layer_import *li)
+{
+	struct cvol_error ignored;
+	if (!li->verdict.code && !li->stored_checked && li->lr)
+		check_stored(li, &ignored);
+}
+
+static void layer_import_done(struct layer_import *li)
+{
+	if (li->raw)
+		archive_read_free(li->raw);
+	hasher_done(&li->tar); /* zeroed if never started: a no-op */
+	if (li->lr)
+		layer_reader_close(li->lr);
+}
+
+static int layer_import_open(struct layer_import *li, const struct image *img, const struct image_layer *l,
+			     struct cvol_error *err)
+{
+	struct archive_entry *e;
+
+	*li = (struct layer_import){ .l = l };
+	if (!(li->lr = layer_reader_open(img, l->path, err)))
+		return -err->code;
+	if (!*l->blob_digest || strcmp(l->blob_digest, l->diff_id) == 0)
+		return 0; /* the blob is the uncompressed tar: its digest is the diff_id */
+	int r = hasher_start(&li->tar);
+	if (r < 0)
+		return cvol_error_set(err, -r, "hash layer `%s`", l->path);
+	if (!(li->raw = archive_read_new()))
+		return cvol_error_set(err, ENOMEM, "read layer `%s`", l->path);
+	archive_read_support_filter_all(li->raw);
+	archive_read_support_format_raw(li->raw);
+	if (archive_read_open(li->raw, li, NULL, raw_read, NULL) != ARCHIVE_OK ||
+	    archive_read_next_header(li->raw, &e) != ARCHIVE_OK) {
+		if (li->read_err.code) {
+			*err = li->read_err;
+			return -err->code;
+		}
+		return cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", l->path, archive_error_string(li->raw));
+	}
+	return 0;
+}
+
+/* Import layer @i of @img as @id on @parent, checking its digests on the way. */
+static int import_one(struct cvol_layer_store *store, const struct image *img, size_t i, const char *id,
+		      const char *parent, struct cvol_error *err)
+{
+	struct image_layer *l = &img->layers[i];
+	struct layer_import li;
+	int r = layer_import_open(&li, img, l, err);
+	if (r == 0)
+		r = cvol_layer_import_stream(store, id, parent, import_read, import_finish, &li, err);
+	if (r < 0) {
+		layer_import_explain(&li);
+		if (li.verdict.code) /* just the mismatch: it names the layer */
+			*err = li.verdict;
+		else
+			cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers, l->path);
+	}
+	l->bytes = li.lr ? li.lr->bytes : 0;
+	layer_import_done(&li);
+	return r < 0 ? -err->code : 0;
+}
+
+/* Remove, top first, the layers this import made (those of the @n in @ids marked in @made). */
+static void remove_made(struct cvol_layer_store *store, char (*ids)[80], const bool *made, size_t n)
+{
+	struct cvol_error ignored;
+	for (size_t i = n; i > 0; i--)
+		if (made[i - 1])
+			cvol_layer_remove(store, ids[i - 1], &ignored);
+}
+
+/* Import the layers bottom up, each checked as it is read. A layer appears in the store only
+ * once its bytes matched; if a later layer fails, the ones made before it are removed again,
+ * so a corrupted image adds nothing to the store. */
 static int import_layers(struct cvol_layer_store *store, struct image *img, cvol_image_progress_fn progress,
 			 void *data, char **ret_top, struct cvol_error *err)
 {
-	char chain[80] = "", id[80] = "", parent[80] = "";
+	char chain[80] = "";
 	struct cvol_image_progress p = { .layers_total = img->n_layers };
+	_cleanup_free_ char(*ids)[80] = calloc(img->n_layers, sizeof(*ids));
+	_cleanup_free_ bool *made = calloc(img->n_layers, sizeof(*made));
+	int r = 0;
 
-	/* Every digest before any layer is made: a corrupted image adds nothing to the store
-	 * (and each import checks its bytes again, in case the image changes meanwhile). */
-	for (size_t i = 0; i < img->n_layers; i++) {
-		int r = check_layer_digest(img, &img->layers[i], err);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < img->n_layers; i++) {
+	if (!ids || !made)
+		return cvol_error_set(err, ENOMEM, "import the image");
+	for (size_t i = 0; r == 0 && i < img->n_layers; i++) {
 		struct image_layer *l = &img->layers[i];
-		chain_id(i ? chain : NULL, l->diff_id, chain, sizeof(chain));
-		snprintf(parent, sizeof(parent), "%s", id);
-		layer_id_of(chain, id, sizeof(id));
-		struct stat st;
-		char diff[128];
-		snprintf(diff, sizeof(diff), "%s/diff", id);
-		if (fstatat(store->overlay_fd, diff, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = chain_id(i ? chain : NULL, l->diff_id, chain, sizeof(chain), err);
+		if (r < 0)
+			break;
+		layer_id_of(chain, ids[i], sizeof(ids[i]));
+		if (cvol_layer_exists(store, ids[i])) {
 			p.layers_reused++;
 		} else {
-			int r = import_one(store, img, l, id, i ? parent : NULL, err);
+			r = import_one(store, img, i, ids[i], i ? ids[i - 1] : NULL, err);
 			if (r < 0)
-				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
-						       l->path);
+				break;
+			made[i] = true;
 		}
 		p.layers_done++;
 		p.bytes_done += l->bytes;
 		if (progress)
 			progress(&p, data);
 	}
-	*ret_top = strdup(id);
+	if (r < 0) {
+		remove_made(store, ids, made, img->n_layers);
+		return r;
+	}
+	*ret_top = strdup(ids[img->n_layers - 1]);
 	return *ret_top ? 0 : cvol_error_set(err, ENOMEM, "import the image");
 }
 
-int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress,
-		      void *data, char **ret_top_id, struct cvol_error *err)
+int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress, void *data,
+		      char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
 	struct stat st;

@@ -85,11 +85,6 @@ int tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats
 	       struct cvol_error *err);
 /* Like tar_import(), reading the archive through libarchive's @read_cb with @ctx. */
 int tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
-		    struct cvol_tar_stats *ret_stats, struct cvol_error *err);
-/* Create layer @id on @parent from the tar read through @read_cb, as cvol_layer_import() does;
- * @finish (may be NULL) runs after the unpack, before the layer appears, and may refuse it. */
-int layer_import_read(struct cvol_layer_store *store, const char *id, const char *parent,
-		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err),
-		      void *ctx, struct cvol_error *err);
+			 struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* Write the layer directory @rootfd as a tar with OCI whiteouts to @out_fd. */
 int tar_export(int rootfd, int out_fd, struct cvol_error *err);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../overlay/overlay.h"
 
@@ -68,8 +69,20 @@ struct cvol_tar_stats {
 
 /* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
  * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
-int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd,
-		      bool userxattr, struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
+		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+/* The next bytes of a layer tar for cvol_layer_import_stream(): points *@ret_buf at them (valid
+ * until the next call) and returns their count, 0 at the end, or -errno with @err set. */
+typedef ssize_t (*cvol_layer_read_fn)(void *ctx, const void **ret_buf, struct cvol_error *err);
+/* Runs once the tar is unpacked, before the layer appears: 0 keeps it, -errno (@err set) refuses it. */
+typedef int (*cvol_layer_finish_fn)(void *ctx, struct cvol_error *err);
+/* Like cvol_layer_import(), reading the tar (plain or compressed) through @read_fn; @finish_fn
+ * (may be NULL) may still refuse the layer, which then leaves nothing behind. */
+int cvol_layer_import_stream(struct cvol_layer_store *store, const char *id, const char *parent,
+			     cvol_layer_read_fn read_fn, cvol_layer_finish_fn finish_fn, void *ctx,
+			     struct cvol_error *err);
+/* True if layer @id is in the store. */
+bool cvol_layer_exists(struct cvol_layer_store *store, const char *id);
 /* Write layer @id's changes as a tar with OCI whiteouts to @fd. */
 int cvol_layer_export(struct cvol_layer_store *store, const char *id, int fd, struct cvol_error *err);
 

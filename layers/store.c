@@ -421,20 +421,38 @@ int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char
 }
 
 struct tar_source {
-	int fd; /* the tar, or -1 to read through read_cb */
-	archive_read_callback *read_cb;
-	int (*finish)(void *ctx, struct cvol_error *err); /* may refuse what was read (NULL: none) */
+	int fd; /* the tar, or -1 to read through read_fn */
+	cvol_layer_read_fn read_fn;
+	cvol_layer_finish_fn finish; /* may refuse what was read (NULL: none) */
 	void *ctx;
+	struct cvol_error read_err; /* what read_fn said when it failed */
 	bool userxattr;
 	struct cvol_tar_stats stats;
 };
+
+/* libarchive's read callback over the caller's cvol_layer_read_fn. */
+static la_ssize_t tar_source_read(struct archive *a, void *data, const void **buf)
+{
+	struct tar_source *t = data;
+	ssize_t n = t->read_fn(t->ctx, buf, &t->read_err);
+	if (n >= 0)
+		return n;
+	if (t->read_err.code == 0)
+		cvol_error_setx(&t->read_err, (int)-n, "read the layer");
+	archive_set_error(a, t->read_err.code, "%s", t->read_err.msg);
+	return ARCHIVE_FATAL;
+}
 
 static int fill_from_tar(int diff_fd, void *data, struct cvol_error *err)
 {
 	struct tar_source *t = data;
 	if (t->fd >= 0)
 		return tar_import(diff_fd, t->fd, t->userxattr, &t->stats, err);
-	int r = tar_import_read(diff_fd, t->read_cb, t->ctx, t->userxattr, &t->stats, err);
+	int r = tar_import_read(diff_fd, tar_source_read, t, t->userxattr, &t->stats, err);
+	if (r < 0 && t->read_err.code) { /* the reader's own words, not libarchive's echo of them */
+		*err = t->read_err;
+		return -err->code;
+	}
 	/* still in .staging: a refusal here leaves no layer */
 	return r == 0 && t->finish ? t->finish(t->ctx, err) : r;
 }
@@ -450,17 +468,21 @@ int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char
 	return r;
 }
 
-int layer_import_read(struct cvol_layer_store *store, const char *id, const char *parent,
-		      archive_read_callback *read_cb, int (*finish)(void *ctx, struct cvol_error *err),
-		      void *ctx, struct cvol_error *err)
+int cvol_layer_import_stream(struct cvol_layer_store *store, const char *id, const char *parent,
+			     cvol_layer_read_fn read_fn, cvol_layer_finish_fn finish_fn, void *ctx,
+			     struct cvol_error *err)
 {
-	struct tar_source t = { .fd = -1, .read_cb = read_cb, .finish = finish, .ctx = ctx };
+	struct tar_source t = { .fd = -1, .read_fn = read_fn, .finish = finish_fn, .ctx = ctx };
 	struct layer_source src = { .parent = parent, .fill = fill_from_tar, .data = &t };
 	return layer_create_from(store, "import", id, &src, err);
 }
 
-static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data,
-			       struct cvol_error *err)
+bool cvol_layer_exists(struct cvol_layer_store *store, const char *id)
+{
+	return layer_id_is_valid(id) && layer_exists(store, id);
+}
+
+static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
 {
 	_cleanup_free_ char *diff_path = NULL;
 	if (!layer_exists(store, id))

@@ -46,10 +46,16 @@ img_staging() {
 #                            in the tree), for a symlink its target, for a node its rdev;
 #                            an EXCLUDED path is left out with everything beneath it.
 #   tar FILE                 the same for the members of a tar; OCI whiteouts by name only.
-#   oci DIR                  an OCI image layout of IMG_LAYERS (gzip), index.json -> manifest.
-#   docker DIR               the same layers as `docker save` (Docker 20.10, legacy) writes them.
+#   oci DIR [plain]          an OCI image layout of IMG_LAYERS (gzip, or plain tars with plain),
+#                            index.json -> manifest.
+#   docker DIR [big]         the same layers as `docker save` (Docker 20.10, legacy) writes them;
+#                            with big, each layer has a file of 1.6 MB more (over the 1 MiB
+#                            that cvol keeps in memory from an image tar).
 #   chain DIGEST...          the chain ID of diff_ids (OCI image spec), as a cvol layer id.
 #   diffids DIR              the diff_ids of the image of a `docker save` dir, in order.
+#   layer DIR N              the path in the image (docker save or OCI dir) of layer N (0 first)
+#                            and the digest it must have (blob digest, else its diff_id).
+#   flip TAR MEMBER          one byte of MEMBER's content in the plain tar TAR changed in place.
 img_py() {
 	python3 - "$@" <<'EOF'
 import gzip, hashlib, io, json, os, stat, sys, tarfile
@@ -173,14 +179,15 @@ def put_blob(out, data):
         f.write(data)
     return 'sha256:' + d, len(data)
 
-def oci(out):
+def oci(out, plain=False):
     os.makedirs(os.path.join(out, 'blobs', 'sha256'))
     diff_ids, layers = [], []
     for entries in IMG_LAYERS:
         raw = layer_tar(entries)
         diff_ids.append('sha256:' + sha(raw))
-        d, n = put_blob(out, gzip.compress(raw, mtime=0))
-        layers.append({'mediaType': 'application/vnd.oci.image.layer.v1.tar+gzip', 'digest': d, 'size': n})
+        d, n = put_blob(out, raw if plain else gzip.compress(raw, mtime=0))
+        media = 'application/vnd.oci.image.layer.v1.tar' + ('' if plain else '+gzip')
+        layers.append({'mediaType': media, 'digest': d, 'size': n})
     cd, cn = put_blob(out, config(diff_ids))
     manifest = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json',
                            'config': {'mediaType': 'application/vnd.oci.image.config.v1+json', 'digest': cd, 'size': cn},
@@ -193,11 +200,11 @@ def oci(out):
                    'digest': md, 'size': mn, 'annotations': {'org.opencontainers.image.ref.name': 'latest'}}]}, f)
     print(chain(diff_ids))
 
-def docker(out):
+def docker(out, big=False):
     os.makedirs(out)
     diff_ids, paths = [], []
     for i, entries in enumerate(IMG_LAYERS):
-        raw = layer_tar(entries)
+        raw = layer_tar(entries + ([('f', 'big%d' % i, 0o644, BIG * 5)] if big else []))
         diff_ids.append('sha256:' + sha(raw))
         lid = sha(b'layer %d' % i)
         os.makedirs(os.path.join(out, lid))
@@ -217,17 +224,43 @@ def chain(diff_ids):
         c = 'sha256:' + sha((c + ' ' + d).encode())
     return 'sha256-' + c[len('sha256:'):]
 
+def layer(out, n):
+    if os.path.exists(os.path.join(out, 'manifest.json')):
+        with open(os.path.join(out, 'manifest.json')) as f:
+            m = json.load(f)[0]
+        with open(os.path.join(out, m['Config'])) as f:
+            print(m['Layers'][n], json.load(f)['rootfs']['diff_ids'][n])
+        return
+    with open(os.path.join(out, 'index.json')) as f:
+        md = json.load(f)['manifests'][0]['digest']
+    with open(os.path.join(out, 'blobs', 'sha256', md[7:])) as f:
+        d = json.load(f)['layers'][n]['digest']
+    print('blobs/sha256/' + d[7:], d)
+
+def flip(path, member):
+    with tarfile.open(path) as t:
+        off = t.getmember(member).offset_data
+    with open(path, 'r+b') as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0x20]))
+
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == 'tree':
     tree(args[0], args[1:])
 elif cmd == 'tar':
     tar_list(args[0])
 elif cmd == 'oci':
-    oci(args[0])
+    oci(args[0], args[1:] == ['plain'])
 elif cmd == 'docker':
-    docker(args[0])
+    docker(args[0], args[1:] == ['big'])
 elif cmd == 'chain':
     print(chain(args))
+elif cmd == 'layer':
+    layer(args[0], int(args[1]))
+elif cmd == 'flip':
+    flip(args[0], args[1])
 elif cmd == 'diffids':
     with open(os.path.join(args[0], 'manifest.json')) as f:
         m = json.load(f)[0]
@@ -574,6 +607,63 @@ print(os.path.join(o, "blobs/sha256", m["layers"][1]["digest"][7:]))' "$WORK/oci
 
 	assert_eq "" "$(img_layer_ids)" "layers listed after every refused import"
 	assert_eq "" "$(img_staging)" ".staging after every refused import"
+}
+
+# One byte of a file's content changed in the middle layer of three, the manifest and config
+# unchanged: the tar still unpacks, so only the digest check on the one read that imports the
+# layer can refuse it. One line naming the layer and its digest; none of the image's layers
+# listed (the first, made and checked by then, is removed again), nothing staged, no short
+# link left. Docker save as a dir and a tar; OCI with plain layers as a dir and a tar, and
+# with gzip layers (a byte of the compressed blob).
+test_image_corrupt_layer_single_pass() {
+	img_require_python
+	img_py docker "$WORK/saved" >/dev/null
+	img_py oci "$WORK/oci-plain" plain >/dev/null
+	img_py oci "$WORK/oci-gz" >/dev/null
+	local what path layer digest size
+	read -r layer digest < <(img_py layer "$WORK/saved" 1)
+	img_py flip "$WORK/saved/$layer" app/added.txt
+	read -r layer digest < <(img_py layer "$WORK/oci-plain" 1)
+	img_py flip "$WORK/oci-plain/$layer" app/added.txt
+	read -r layer digest < <(img_py layer "$WORK/oci-gz" 1)
+	size=$(stat -c %s "$WORK/oci-gz/$layer")
+	printf '\x55' | dd of="$WORK/oci-gz/$layer" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	tar -C "$WORK/saved" -cf "$WORK/saved.tar" .
+	tar -C "$WORK/oci-plain" -cf "$WORK/oci-plain.tar" .
+
+	for what in saved saved.tar oci-plain oci-plain.tar oci-gz; do
+		path="$WORK/$what"
+		read -r layer digest < <(img_py layer "$WORK/${what%.tar}" 1)
+		expect_failure img_cvol image import "$path"
+		assert_one_line "$out" "import of $what with a byte changed"
+		assert_contains "$out" "cvol: import image \`$path\`: layer \`$layer\` does not match its digest $digest (it is sha256:" \
+			"import of $what with a byte changed"
+		assert_eq "" "$(img_layer_ids)" "layers listed after the refused import of $what"
+		assert_eq "" "$(img_staging)" ".staging after the refused import of $what"
+		assert_eq "" "$(ls -A "$WORK/root/overlay/l")" "short links after the refused import of $what"
+	done
+}
+
+# Each layer is read once: a docker save dir opens every layer.tar once; an image tar is
+# opened to look at it, to index its small members, and once for each layer (each over the
+# 1 MiB kept in memory), where a check before the import would open it twice.
+test_image_reads_layers_once() {
+	img_require_python
+	command -v strace >/dev/null || skip "strace is not installed"
+	local i layer digest n top
+	top=$(img_py docker "$WORK/saved" big)
+	tar -C "$WORK/saved" -cf "$WORK/saved.tar" .
+	assert_eq "$top" "$(strace -f -qq -e trace=open,openat,openat2 -o "$WORK/dir.trace" \
+		"$CVOL" --root "$WORK/root" image import "$WORK/saved")" "top id of the dir"
+	for i in 0 1 2; do
+		read -r layer digest < <(img_py layer "$WORK/saved" "$i")
+		n=$(grep -c "\"$layer\"" "$WORK/dir.trace" || true)
+		assert_eq 1 "$n" "opens of layer $i ($layer) by the import of the dir"
+	done
+	assert_eq "$top" "$(strace -f -qq -e trace=open,openat,openat2 -o "$WORK/tar.trace" \
+		"$CVOL" --root "$WORK/root2" image import "$WORK/saved.tar")" "top id of the tar"
+	n=$(grep -c "\"$WORK/saved.tar\"" "$WORK/tar.trace" || true)
+	assert_eq 5 "$n" "opens of the image tar (1 + 1 + one for each of 3 layers)"
 }
 
 # Progress on a terminal only: "layers N/N" on stderr; nothing when it is not a terminal.

@@ -7,6 +7,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -380,10 +381,28 @@ static void assert_imports(struct fixture *f, uint64_t bytes)
 	cvol_layer_info_free(layers, n);
 }
 
-/* Import must fail with -@code and "import image `<dir>`: @msg", adding no layer. The store
+/* Entries in the store's .staging/ (none once an import has ended). */
+static size_t staging_entries(const struct fixture *f)
+{
+	char path[512];
+	size_t n = 0;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/.staging", cvol_layer_store_get_path(f->store));
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Import must fail with -@code and "import image `<dir>`: @msg" after @calls progress reports
+ * (layers imported, and removed again), adding no layer and leaving nothing staged. The store
  * holds one unrelated layer first: cvol_layer_list() of an empty store passes NULL to qsort(),
  * which UBSan refuses (overlay/store.c). */
-static void assert_refused(struct fixture *f, int code, const char *msg)
+static void assert_refused_after(struct fixture *f, size_t calls, int code, const char *msg)
 {
 	struct cvol_error err = { 0 };
 	struct progress_log log = { 0 };
@@ -398,11 +417,17 @@ static void assert_refused(struct fixture *f, int code, const char *msg)
 	assert_int_equal(err.code, code);
 	assert_string_equal(err.msg, want);
 	assert_null(top);
-	assert_int_equal(log.calls, 0);
+	assert_int_equal(log.calls, calls);
 	assert_int_equal(cvol_layer_list(f->store, &layers, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(layers[0].id, "unrelated");
 	cvol_layer_info_free(layers, n);
+	assert_int_equal(staging_entries(f), 0);
+}
+
+static void assert_refused(struct fixture *f, int code, const char *msg)
+{
+	assert_refused_after(f, 0, code, msg);
 }
 
 static void test_docker_save(void **state)
@@ -427,7 +452,8 @@ static void test_oci_layout_gzip(void **state)
 	assert_imports(f, f->tar[0].len + f->gz[1].len);
 }
 
-/* The second layer.tar holds other bytes than its diff_id: refused before the first is made. */
+/* The second layer.tar holds other bytes than its diff_id: refused, and the first layer, made
+ * by then, is removed again. */
 static void test_docker_layer_mismatch(void **state)
 {
 	struct fixture *f = *state;
@@ -438,7 +464,7 @@ static void test_docker_layer_mismatch(void **state)
 	put(f, rel, f->tar[0].data, f->tar[0].len);
 	snprintf(msg, sizeof(msg), "layer `%s` does not match its digest sha256:%s (it is sha256:%s)", rel,
 		 f->tar[1].hex, f->tar[0].hex);
-	assert_refused(f, EBADMSG, msg);
+	assert_refused_after(f, 1, EBADMSG, msg);
 }
 
 /* An OCI blob whose content is not the digest it is named by. */
@@ -454,7 +480,7 @@ static void test_oci_blob_mismatch(void **state)
 	sha256_hex(f->gz[1].data, f->gz[1].len, hex);
 	snprintf(msg, sizeof(msg), "layer `%s` does not match its digest sha256:%s (it is sha256:%s)", rel,
 		 f->gz[1].hex, hex);
-	assert_refused(f, EBADMSG, msg);
+	assert_refused_after(f, 1, EBADMSG, msg);
 }
 
 /* The config blob of an OCI layout is checked against its name too. */
@@ -482,7 +508,76 @@ static void test_oci_uncompressed_mismatch(void **state)
 	snprintf(msg, sizeof(msg),
 		 "layer `blobs/sha256/%s` uncompressed does not match its digest sha256:%s (it is sha256:%s)",
 		 f->gz[0].hex, f->tar[1].hex, f->tar[0].hex);
-	assert_refused(f, EBADMSG, msg);
+	assert_refused_after(f, 1, EBADMSG, msg);
+}
+
+/* The tars of make_tar() are ustar: the first file's data follows its 512-byte header. */
+#define FIRST_FILE_DATA 512
+
+/* One byte of a file's content flipped in the second layer.tar (the tar still unpacks well,
+ * the manifest is unchanged): only the digest check on the one read that imports it can
+ * refuse it. The first layer, made by then, is removed; nothing is left staged. */
+static void test_docker_layer_byte_flipped(void **state)
+{
+	struct fixture *f = *state;
+	char rel[128], msg[512], hex[CVOL_SHA256_HEX_LEN + 1];
+
+	write_docker(f, N_LAYERS);
+	f->tar[1].data[FIRST_FILE_DATA] ^= 0x20; /* "main" -> "Main" */
+	sha256_hex(f->tar[1].data, f->tar[1].len, hex);
+	snprintf(rel, sizeof(rel), "%s/layer.tar", f->tar[1].hex);
+	put(f, rel, f->tar[1].data, f->tar[1].len);
+	snprintf(msg, sizeof(msg), "layer `%s` does not match its digest sha256:%s (it is sha256:%s)", rel,
+		 f->tar[1].hex, hex);
+	assert_refused_after(f, 1, EBADMSG, msg);
+}
+
+/* The same in an OCI layout's first (uncompressed) layer blob: refused before any layer. */
+static void test_oci_layer_byte_flipped(void **state)
+{
+	struct fixture *f = *state;
+	char rel[128], msg[512], hex[CVOL_SHA256_HEX_LEN + 1];
+
+	write_oci(f, &(struct oci_opts){ 0 });
+	f->tar[0].data[FIRST_FILE_DATA] ^= 0x20; /* "ID=cvol-test" -> "id=cvol-test" */
+	sha256_hex(f->tar[0].data, f->tar[0].len, hex);
+	snprintf(rel, sizeof(rel), "blobs/sha256/%s", f->tar[0].hex);
+	put(f, rel, f->tar[0].data, f->tar[0].len);
+	snprintf(msg, sizeof(msg), "layer `%s` does not match its digest sha256:%s (it is sha256:%s)", rel,
+		 f->tar[0].hex, hex);
+	assert_refused_after(f, 0, EBADMSG, msg);
+}
+
+/* A refused import removes only the layers it made: a layer that was in the store before
+ * (reused as the image's first) stays. */
+static void test_refused_keeps_reused_layer(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	struct cvol_layer_info *layers;
+	char ids[N_LAYERS][80], rel[512], *top = NULL;
+	size_t n;
+
+	/* the first layer alone, as `cvol layer import` makes it */
+	expected_ids(f, ids);
+	write_docker(f, N_LAYERS);
+	snprintf(rel, sizeof(rel), "%s/%s/layer.tar", f->img, f->tar[0].hex);
+	_cleanup_close_ int fd = open(rel, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	if (cvol_layer_import(f->store, ids[0], NULL, fd, false, NULL, &err) < 0)
+		fail_msg("import the first layer: %s", err.msg);
+
+	f->tar[1].data[FIRST_FILE_DATA] ^= 0x20;
+	snprintf(rel, sizeof(rel), "%s/layer.tar", f->tar[1].hex);
+	put(f, rel, f->tar[1].data, f->tar[1].len);
+	assert_int_equal(cvol_image_import(f->store, f->img, NULL, NULL, &top, &err), -EBADMSG);
+	assert_null(top);
+	assert_int_equal(cvol_layer_list(f->store, &layers, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(layers[0].id, ids[0]);
+	cvol_layer_info_free(layers, n);
+	assert_diff_file(f, ids[0], "etc/os-release", "ID=cvol-test\n");
+	assert_int_equal(staging_entries(f), 0);
 }
 
 static void test_config_too_few_diff_ids(void **state)
@@ -557,6 +652,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oci_blob_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oci_config_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oci_uncompressed_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_layer_byte_flipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oci_layer_byte_flipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_keeps_reused_layer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_too_few_diff_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manifest_not_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_digest, setup, teardown),

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* SHA-256: the FIPS 180-4 examples, streaming in odd chunks, and hashing a file descriptor. */
+/* SHA-256: the FIPS 180-4 examples, streaming in odd chunks, hashing a file descriptor, and the
+ * wrapper's init/done/final contract. */
 #include "unit.h"
 
 #include <errno.h>
@@ -226,13 +227,37 @@ static void test_fd_errors(void **state)
 	assert_int_equal(bytes, 42);
 }
 
+/* The EVP wrapper's own contract: init reports, an unfinished digest can be dropped, and
+ * a digest that was never started (or is finished already) is an error, not a crash. */
+static void test_init_done_errors(void **state)
+{
+	char hex[CVOL_SHA256_HEX_LEN + 1] = "untouched";
+	struct sha256 s = { 0 };
+	(void)state;
+
+	assert_int_equal(sha256_final_hex(&s, hex), -EINVAL);
+	assert_string_equal(hex, "");
+
+	assert_int_equal(sha256_init(&s), 0);
+	sha256_update(&s, "abc", 3);
+	sha256_done(&s); /* dropped unfinished: nothing leaks (ASan) */
+	sha256_done(&s);
+
+	assert_int_equal(sha256_init(&s), 0);
+	sha256_update(&s, "abc", 3);
+	assert_int_equal(sha256_final_hex(&s, hex), 0);
+	assert_string_equal(hex, SHA256_ABC);
+	assert_int_equal(sha256_final_hex(&s, hex), -EINVAL); /* finished: it is freed */
+	sha256_done(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nist_vectors),	 cmocka_unit_test(test_nist_vectors_null_update),
 		cmocka_unit_test(test_million_a),	 cmocka_unit_test(test_streaming_equals_oneshot),
 		cmocka_unit_test(test_fd_equals_memory), cmocka_unit_test(test_fd_equals_sha256sum),
-		cmocka_unit_test(test_fd_errors),
+		cmocka_unit_test(test_fd_errors),	 cmocka_unit_test(test_init_done_errors),
 	};
 
 	return cmocka_run_group_tests_name("sha256", tests, NULL, NULL);
