@@ -163,7 +163,7 @@ static int remove_entry(int dirfd, const char *name, dev_t dev, struct cvol_erro
 			return cvol_error_set(err, errno, "open `%s`", name);
 		int r = remove_children(cfd, dev, err);
 		if (r < 0)
-			return cvol_error_wrap(err, "remove `%s`", name);
+			return cvol_error_wrap(err, r, "remove `%s`", name);
 		if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			return cvol_error_set(err, errno, "remove directory `%s`", name);
 		return 0;

@@ -403,7 +403,7 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 	const char *digest = json_string_value(json_object_get(json_array_get(manifests, 0), "digest"));
 	int r = blob_path(digest, path, sizeof(path), err);
 	if (r < 0)
-		return cvol_error_wrap(err, "index.json");
+		return cvol_error_wrap(err, r, "index.json");
 	json_auto_t *manifest = load_json(img, path, digest, err);
 	if (!manifest)
 		return -err->code;
@@ -591,7 +591,7 @@ static int import_layers(struct cvol_layer_store *store, struct image *img, cvol
 		} else {
 			int r = import_one(store, img, l, id, i ? parent : NULL, err);
 			if (r < 0)
-				return cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
+				return cvol_error_wrap(err, r, "layer %zu of %zu (`%s`)", i + 1, img->n_layers,
 						       l->path);
 		}
 		p.layers_done++;
@@ -631,6 +631,6 @@ int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_ima
 	free(img.small);
 	free(img.layers);
 	if (r < 0)
-		return cvol_error_wrap(err, "import image `%s`", path);
+		return cvol_error_wrap(err, r, "import image `%s`", path);
 	return 0;
 }

@@ -93,7 +93,7 @@ static int diff_dir(struct differ *d, int dirfd, const char *dir, struct cvol_er
 	_cleanup_strv_free_ char **names = NULL;
 	int r = dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
+		return cvol_error_wrap(err, r, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
 		r = diff_one(d, dirfd, dir, *n, err);
 	return r;

@@ -167,7 +167,7 @@ static int export_dir(struct exporter *ex, int dirfd, const char *dir, struct cv
 	_cleanup_strv_free_ char **names = NULL;
 	int r = dir_list_sorted(dirfd, &names, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "read `%s`", *dir ? dir : "/");
+		return cvol_error_wrap(err, r, "read `%s`", *dir ? dir : "/");
 	for (char **n = names; r == 0 && *n; n++)
 		r = export_one(ex, dirfd, dir, *n, err);
 	return r;

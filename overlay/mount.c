@@ -348,7 +348,7 @@ static int mount_with_mount2(const struct mount_plan *plan, const char *merged, 
 		return cvol_error_set(err, ENOMEM, "mount overlay on `%s`", merged);
 	int r = overlay_data_build(plan->cfg, plan->work, data, (size_t)page, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "mount overlay on `%s`", merged);
+		return cvol_error_wrap(err, r, "mount overlay on `%s`", merged);
 
 	struct legacy_mount m = {
 		.base_dirfd = plan->cfg->base_dirfd,
