@@ -607,8 +607,12 @@ int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_ima
 		      char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
+	struct cvol_error local;
 	struct stat st;
 	int r = 0;
+
+	if (!err) /* the helpers return -err->code after a NULL */
+		err = &local;
 
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)

@@ -85,7 +85,7 @@ static void layer_mount_dirs_remove(struct cvol_layer_store *store, const char *
 	if (fd < 0)
 		return;
 	unlinkat(fd, MOUNTS_FILE, 0);
-	dir_remove_tree(fd, "work", NULL);
+	(void)dir_remove_tree(fd, "work", NULL);
 	unlinkat(fd, "merged", AT_REMOVEDIR);
 }
 

@@ -378,7 +378,6 @@ static int layer_create_locked(struct cvol_layer_store *store, const char *id, v
 	const char *parent = src->parent;
 	_cleanup_free_ char *lower = NULL;
 	char staged[CVOL_SHORTID_LEN + 3], short_id[CVOL_SHORTID_LEN + 1];
-	struct cvol_error ignored;
 	int r;
 
 	if (layer_exists(store, id))
@@ -405,15 +404,16 @@ static int layer_create_locked(struct cvol_layer_store *store, const char *id, v
 out_remove_link:
 	unlinkat(store->links_fd, short_id, 0);
 out_remove_staged:
-	dir_remove_tree(store->staging_fd, staged, &ignored);
+	(void)dir_remove_tree(store->staging_fd, staged, NULL);
 	return r;
 }
 
 static int layer_create_from(struct cvol_layer_store *store, const char *what, const char *id,
 			     const struct layer_source *src, struct cvol_error *err)
 {
-	if (src->parent && cvol_layer_check_id(src->parent, err) < 0)
-		return -err->code;
+	int r = src->parent ? cvol_layer_check_id(src->parent, err) : 0;
+	if (r < 0)
+		return r;
 	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
 }
 

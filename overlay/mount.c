@@ -220,6 +220,8 @@ static void add_kmsg_lines(int kfd, struct cvol_error *err)
 /* Explain a failed mount in the kernel's words: the fs context log, then the kernel log. */
 static void add_kernel_words(int fsfd, int kfd, struct cvol_error *err)
 {
+	if (!err)
+		return;
 	size_t before = strlen(err->msg);
 
 	if (fsfd >= 0)
@@ -406,12 +408,10 @@ static void undo_step(const struct mount_plan *plan, struct mount_step *step)
 	if (!step->done)
 		return;
 	switch (step->kind) {
-	case MOUNT_STEP_ENSURE_DIR: {
+	case MOUNT_STEP_ENSURE_DIR:
 		/* made by us: whatever the kernel put in it goes too */
-		struct cvol_error ignored;
-		dir_remove_tree(plan->cfg->base_dirfd, step->path, &ignored);
+		(void)dir_remove_tree(plan->cfg->base_dirfd, step->path, NULL);
 		break;
-	}
 	case MOUNT_STEP_MOUNT_OVERLAY:
 		umount2(step->path, UMOUNT_NOFOLLOW | MNT_DETACH);
 		break;

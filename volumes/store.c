@@ -310,7 +310,6 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	char staged[32], staged_path[4096];
 	struct volume_record rec = { .options = options };
 	static char *no_ids[] = { NULL };
-	struct cvol_error ignored;
 
 	_cleanup_close_ int staging = staging_lock(store, LOCK_SH, err);
 	if (staging < 0)
@@ -335,7 +334,7 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	if (r == 0)
 		return dir_fsync(store->dirfd, err);
 out_remove:
-	dir_remove_tree(store->staging_fd, staged, &ignored);
+	(void)dir_remove_tree(store->staging_fd, staged, NULL);
 	return r;
 }
 
