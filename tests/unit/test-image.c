@@ -398,6 +398,9 @@ static void assert_refused(struct fixture *f, int code, const char *msg)
 	assert_int_equal(err.code, code);
 	assert_string_equal(err.msg, want);
 	assert_null(top);
+	/* the same refusal, the same code, with the error ignored */
+	assert_int_equal(cvol_image_import(f->store, f->img, on_progress, &log, &top, NULL), -code);
+	assert_null(top);
 	assert_int_equal(log.calls, 0);
 	assert_int_equal(cvol_layer_list(f->store, &layers, &n, &err), 0);
 	assert_int_equal(n, 1);
