@@ -6,7 +6,7 @@ VERSION := 0.1.0
 
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DCVOL_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  $(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread

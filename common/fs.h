@@ -43,3 +43,6 @@ typedef int (*dir_entry_fn)(int dirfd, const char *name, unsigned char d_type, v
 				 struct cvol_error *err);
 /* Call @fn for every entry of the directory @dirfd. */
 int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err);
+
+/* snprintf() a path into @buf; one that does not fit is an error (ENAMETOOLONG), never cut. */
+int path_format(char *buf, size_t size, struct cvol_error *err, const char *fmt, ...) _printf_(4, 5);
