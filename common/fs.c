@@ -329,7 +329,7 @@ int path_format(char *buf, size_t size, struct cvol_error *err, const char *fmt,
 	if (n < 0)
 		return cvol_error_set(err, errno, "format a path");
 	if ((size_t)n >= size)
-		return cvol_error_setx(err, ENAMETOOLONG, "path `%s…` is too long (%d bytes, at most %zu)", buf, n,
-				       size - 1);
+		return cvol_error_setx(err, ENAMETOOLONG, "path `%s…` is too long (%d bytes, at most %zu)",
+				       buf, n, size - 1);
 	return 0;
 }

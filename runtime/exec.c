@@ -94,7 +94,7 @@ static int guard_proc(const char *proc, struct cvol_error *err)
 		if (lstat(path, &st) < 0)
 			continue;
 		r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-					    : mount("/dev/null", path, NULL, MS_BIND, NULL);
+					: mount("/dev/null", path, NULL, MS_BIND, NULL);
 		if (r < 0)
 			return cvol_error_set(err, errno, "hide `%s`", path);
 	}

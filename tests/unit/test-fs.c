@@ -355,7 +355,8 @@ static void test_path_format(void **state)
 	assert_int_equal(path_format(buf, sizeof(buf), &err, "%s/%s", "/srv/abcde", "procs"), -ENAMETOOLONG);
 	assert_int_equal(err.code, ENAMETOOLONG);
 	assert_non_null(strstr(err.msg, "`/srv/abcde/proc…`"));
-	assert_int_equal(path_format(buf, sizeof(buf), NULL, "%s", "/a/very/long/path/indeed"), -ENAMETOOLONG);
+	assert_int_equal(path_format(buf, sizeof(buf), NULL, "%s", "/a/very/long/path/indeed"),
+			 -ENAMETOOLONG);
 }
 
 int main(void)
