@@ -225,15 +225,16 @@ static int layer_lowers_locked(struct cvol_layer_store *store, const char *id, v
 	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/%s/diff", store->overlay_path, id);
-	r = paths && cvol_strv_push(&paths, path) == 0 ? 0 : -ENOMEM;
-	for (char **e = m.chain; r == 0 && *e; e++) {
-		snprintf(path, sizeof(path), "%s/%s", store->overlay_path, *e);
-		r = cvol_strv_push(&paths, path);
-	}
+	r = path_format(path, sizeof(path), err, "%s/%s/diff", store->overlay_path, id);
+	if (r == 0 && (!paths || cvol_strv_push(&paths, path) < 0))
+		r = cvol_error_set(err, ENOMEM, "list the chain");
+	for (char **e = m.chain; r == 0 && *e; e++)
+		if ((r = path_format(path, sizeof(path), err, "%s/%s", store->overlay_path, *e)) == 0 &&
+		    cvol_strv_push(&paths, path) < 0)
+			r = cvol_error_set(err, ENOMEM, "list the chain");
 	layer_meta_done(&m);
 	if (r < 0)
-		return cvol_error_set(err, -r, "list the chain");
+		return r;
 	*ret = TAKE_PTR(paths);
 	return 0;
 }

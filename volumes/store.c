@@ -256,6 +256,9 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 	*s = (struct cvol_volume_store){ .dirfd = -1, .staging_fd = -1, .locks_fd = -1 };
 	s->dirfd = dir_open_store(root, "volumes", &s->path, err);
 	int r = s->dirfd < 0 ? s->dirfd : 0;
+	/* then <path>/<name of 255>/_data, /image and .staging/<name> fit the 4 KiB buffers */
+	if (r == 0 && strlen(s->path) + sizeof("/") + 255 + sizeof("/_data") > 4096)
+		r = cvol_error_setx(err, ENAMETOOLONG, "the path `%s` is too long", s->path);
 	if (r == 0 && (s->staging_fd = dir_open_at(s->dirfd, STAGING_DIR, true, err)) < 0)
 		r = s->staging_fd;
 	if (r == 0 && (s->locks_fd = dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
