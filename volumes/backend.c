@@ -214,12 +214,8 @@ static int prepare_loop_image(int dirfd, const char *dir, const struct volume_op
 	if (r < 0)
 		return r;
 	r = volume_backend_apply_owner(data, o, err);
-	struct cvol_error umount_err;
-	if (volume_backend_umount(dir, &umount_err) < 0 && r == 0) {
-		*err = umount_err;
-		r = -umount_err.code;
-	}
-	return r;
+	int ru = volume_backend_umount(dir, r < 0 ? NULL : err); /* the first error is the one told */
+	return r < 0 ? r : ru;
 }
 
 int volume_backend_prepare(int dirfd, const char *dir, const struct volume_opts *o, struct cvol_error *err)
