@@ -323,8 +323,7 @@ static int blob_path(const char *digest, char *buf, size_t size, struct cvol_err
 	if (!is_sha256_digest(digest))
 		return cvol_error_setx(err, EBADMSG, "`%s` is not a sha256 digest",
 				       digest ? digest : "(none)");
-	snprintf(buf, size, "blobs/sha256/%s", digest + strlen(DIGEST_PREFIX));
-	return 0;
+	return path_format(buf, size, err, "blobs/sha256/%s", digest + strlen(DIGEST_PREFIX));
 }
 
 /* rootfs.diff_ids of the image config, one per layer. */
@@ -372,8 +371,9 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 		const char *p = json_string_value(json_array_get(layers, i));
 		if (!p)
 			return cvol_error_setx(err, EBADMSG, "manifest.json: layer %zu is not a path", i);
-		snprintf(img->layers[i].path, sizeof(img->layers[i].path), "%s", p);
-		if (strncmp(p, "blobs/sha256/", 13) == 0) /* a newer docker save: the name is the digest */
+		r = path_format(img->layers[i].path, sizeof(img->layers[i].path), err, "%s", p);
+		/* a newer docker save: the name is the digest */
+		if (r == 0 && strncmp(p, "blobs/sha256/", 13) == 0)
 			snprintf(img->layers[i].blob_digest, sizeof(img->layers[i].blob_digest),
 				 DIGEST_PREFIX "%s", p + 13);
 	}

@@ -40,8 +40,9 @@ static int write_header(struct exporter *ex, const char *path, struct cvol_error
 static int write_marker(struct exporter *ex, const char *dir, const char *name, const struct stat *st,
 			struct cvol_error *err)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+	_cleanup_free_ char *path = NULL; /* as long as the walk goes: a tar has no PATH_MAX */
+	if (asprintf(&path, "%s%s%s", dir, *dir ? "/" : "", name) < 0)
+		return cvol_error_set(err, ENOMEM, "export `%s`", name);
 	archive_entry_clear(ex->e);
 	archive_entry_set_pathname(ex->e, path);
 	archive_entry_set_filetype(ex->e, AE_IFREG);
