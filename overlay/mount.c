@@ -253,7 +253,10 @@ static int fsconfig_option(int fsfd, const char *option)
 	if (!eq)
 		return fsconfig(fsfd, FSCONFIG_SET_FLAG, option, NULL, 0);
 	char key[64];
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - option), option);
+	if (snprintf(key, sizeof(key), "%.*s", (int)(eq - option), option) >= (int)sizeof(key)) {
+		errno = EINVAL; /* no option has so long a name: never pass a cut one, that may be another */
+		return -1;
+	}
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
 }
 
