@@ -241,7 +241,8 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 	return NULL;
 }
 
-/* The small file @path of the image, read whole (at most SMALL_FILE_MAX). */
+/* The small file @path of the image, read whole (at most SMALL_FILE_MAX) into *@ret, which the
+ * caller frees. */
 static int read_small(const struct image *img, const char *path, char **ret, size_t *ret_len,
 		      struct cvol_error *err)
 {
@@ -250,7 +251,10 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 		if (!f)
 			return cvol_error_setx(err, ENOENT, "open `%s`: not in the image (or over 1 MiB)",
 					       path);
-		*ret = f->data;
+		if (!(*ret = malloc(f->len + 1)))
+			return cvol_error_set(err, ENOMEM, "read `%s`", path);
+		memcpy(*ret, f->data, f->len);
+		(*ret)[f->len] = '\0';
 		*ret_len = f->len;
 		return 0;
 	}
@@ -276,16 +280,15 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 	data[len] = '\0';
 	*ret = TAKE_PTR(data);
 	*ret_len = len;
-	return 1; /* the caller frees it */
+	return 0;
 }
 
 static json_t *load_json(const struct image *img, const char *path, const char *expect_digest,
 			 struct cvol_error *err)
 {
-	char *data = NULL;
+	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	int owned = read_small(img, path, &data, &len, err);
-	if (owned < 0)
+	if (read_small(img, path, &data, &len, err) < 0)
 		return NULL;
 	json_t *doc = NULL;
 	if (expect_digest && *expect_digest) {
@@ -306,8 +309,6 @@ static json_t *load_json(const struct image *img, const char *path, const char *
 		cvol_error_setx(err, EBADMSG, "`%s` is not valid JSON: %s (line %d)", path, jerr.text,
 				jerr.line);
 out:
-	if (owned)
-		free(data);
 	return doc;
 }
 
