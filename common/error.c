@@ -96,9 +96,9 @@ static void msg_store(char msg[CVOL_ERROR_MSG_MAX], const struct pieces *p)
 		}
 	while (tail_from < total && utf8_continuation(pieces_at(p, tail_from)))
 		tail_from++;
-	/* An earlier cut is in the last piece (the message wrapped), with at least
-	 * MSG_TAIL - CUT_SNAP bytes after it: a cut keeps that many, a wrap adds in front. */
-	for (size_t i = p->len[0] + p->len[1]; i + MSG_TAIL < total + CUT_SNAP; i++)
+	/* An earlier cut is in the last piece (the message wrapped), with about MSG_TAIL -
+	 * CUT_SNAP bytes or more after it: a cut keeps that many, a wrap adds in front. */
+	for (size_t i = p->len[0] + p->len[1]; i + MSG_TAIL < total + CUT_SNAP + 2 * ELLIPSIS_LEN; i++)
 		if (pieces_ellipsis_at(p, i)) {
 			if (i < head)
 				head = i;
