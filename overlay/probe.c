@@ -157,8 +157,7 @@ int cvol_backing_fs_probe_fd(int dirfd, const char *path, struct cvol_backing_fs
 		r = cvol_error_set(err, errno, "open the probe directory in `%s`", path);
 	else
 		r = probe_in_dir(dfd, path, &fs, err);
-	struct cvol_error cleanup_err;
-	dir_remove_tree(dirfd, name, &cleanup_err);
+	(void)dir_remove_tree(dirfd, name, NULL);
 	if (r < 0)
 		return r;
 	*ret_fs = fs;

@@ -575,7 +575,7 @@ static int attach(struct volume *v, struct cvol_error *err)
 	int r = volume_backend_mount(v->dir, &v->opts, err);
 	if (r == 0 && v->opts.backend == CVOL_BACKEND_MOUNT &&
 	    (r = volume_backend_apply_owner(data, &v->opts, err)) < 0)
-		volume_backend_umount(v->dir, NULL);
+		(void)volume_backend_umount(v->dir, NULL);
 	return r;
 }
 
@@ -602,7 +602,7 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	else
 		r = volume_record_save(v->dirfd, &v->rec, err);
 	if (r < 0 && attached)
-		volume_backend_umount(v->dir, NULL);
+		(void)volume_backend_umount(v->dir, NULL);
 	return r;
 }
 
