@@ -18,7 +18,7 @@ pkg_libs = $(shell $(PKG_CONFIG) --libs $(1))
 
 WERROR ?= -Werror
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+override CFLAGS += -std=gnu11 -Wall -Wextra $(WERROR) -Wshadow -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -DCVOL_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  -ffunction-sections -fdata-sections $(shell $(PKG_CONFIG) --cflags $(PKGS))
 override LDFLAGS += -Wl,--as-needed -Wl,--gc-sections

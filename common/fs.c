@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,7 +189,7 @@ int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 	dev_t dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
 	int r = tree_walk(fd, &remove_ops, &dev, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "remove `%s`", name);
+		return cvol_error_wrap(err, r, "remove `%s`", name);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return cvol_error_set(err, errno, "remove directory `%s`", name);
 	return 0;
@@ -244,5 +245,19 @@ int dir_create_parents(const char *path, mode_t mode, struct cvol_error *err)
 		return cvol_error_set(err, errno, "stat `%s`", path);
 	if (!S_ISDIR(st.st_mode))
 		return cvol_error_setx(err, ENOTDIR, "`%s` is not a directory", path);
+	return 0;
+}
+
+int path_format(char *buf, size_t size, struct cvol_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return cvol_error_set(err, errno, "format a path");
+	if ((size_t)n >= size)
+		return cvol_error_setx(err, ENAMETOOLONG, "path `%s…` is too long (%d bytes, at most %zu)",
+				       buf, n, size - 1);
 	return 0;
 }

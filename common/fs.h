@@ -34,5 +34,7 @@ int dir_open_at(int dirfd, const char *name, bool create, struct cvol_error *err
 int dir_open_store(const char *root, const char *sub, char **ret_path, struct cvol_error *err);
 /* Create the directory @path and any missing parents with @mode. */
 int dir_create_parents(const char *path, mode_t mode, struct cvol_error *err);
+/* snprintf() a path into @buf; one that does not fit is an error (ENAMETOOLONG), never cut. */
+int path_format(char *buf, size_t size, struct cvol_error *err, const char *fmt, ...) _printf_(4, 5);
 /* True when @path under @dirfd ("" for @dirfd itself) is the root of a mount (statx). */
 bool is_mount_root(int dirfd, const char *path);

@@ -116,7 +116,7 @@ static int walker_push(struct walker *w, int fd, char *path, const struct stat *
 	*f = (struct frame){ .path = path, .st = *st };
 	int r = dir_list_sorted(fd, &f->names, err);
 	if (r < 0) {
-		r = cvol_error_wrap(err, "read `%s`", *path ? path : "/");
+		r = cvol_error_wrap(err, r, "read `%s`", *path ? path : "/");
 		free(path);
 		return r;
 	}

@@ -346,7 +346,8 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 	return NULL;
 }
 
-/* The small file @path of the image, read whole (at most SMALL_FILE_MAX). */
+/* The small file @path of the image, read whole (at most SMALL_FILE_MAX) into *@ret, which the
+ * caller frees. */
 static int read_small(const struct image *img, const char *path, char **ret, size_t *ret_len,
 		      struct cvol_error *err)
 {
@@ -355,7 +356,10 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 		if (!f)
 			return cvol_error_setx(err, ENOENT, "open `%s`: not in the image (or over 1 MiB)",
 					       path);
-		*ret = f->data;
+		if (!(*ret = malloc(f->len + 1)))
+			return cvol_error_set(err, ENOMEM, "read `%s`", path);
+		memcpy(*ret, f->data, f->len);
+		(*ret)[f->len] = '\0';
 		*ret_len = f->len;
 		return 0;
 	}
@@ -381,16 +385,15 @@ static int read_small(const struct image *img, const char *path, char **ret, siz
 	data[len] = '\0';
 	*ret = TAKE_PTR(data);
 	*ret_len = len;
-	return 1; /* the caller frees it */
+	return 0;
 }
 
 static json_t *load_json(const struct image *img, const char *path, const char *expect_digest,
 			 struct cvol_error *err)
 {
-	char *data = NULL;
+	_cleanup_free_ char *data = NULL;
 	size_t len = 0;
-	int owned = read_small(img, path, &data, &len, err);
-	if (owned < 0)
+	if (read_small(img, path, &data, &len, err) < 0)
 		return NULL;
 	json_t *doc = NULL;
 	if (expect_digest && *expect_digest) {
@@ -414,8 +417,6 @@ static json_t *load_json(const struct image *img, const char *path, const char *
 		cvol_error_setx(err, EBADMSG, "`%s` is not valid JSON: %s (line %d)", path, jerr.text,
 				jerr.line);
 out:
-	if (owned)
-		free(data);
 	return doc;
 }
 
@@ -431,8 +432,7 @@ static int blob_path(const char *digest, char *buf, size_t size, struct cvol_err
 	if (!is_sha256_digest(digest))
 		return cvol_error_setx(err, EBADMSG, "`%s` is not a sha256 digest",
 				       digest ? digest : "(none)");
-	snprintf(buf, size, "blobs/sha256/%s", digest + strlen(DIGEST_PREFIX));
-	return 0;
+	return path_format(buf, size, err, "blobs/sha256/%s", digest + strlen(DIGEST_PREFIX));
 }
 
 /* rootfs.diff_ids of the image config, one per layer. */
@@ -480,8 +480,9 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 		const char *p = json_string_value(json_array_get(layers, i));
 		if (!p)
 			return cvol_error_setx(err, EBADMSG, "manifest.json: layer %zu is not a path", i);
-		snprintf(img->layers[i].path, sizeof(img->layers[i].path), "%s", p);
-		if (strncmp(p, "blobs/sha256/", 13) == 0) /* a newer docker save: the name is the digest */
+		r = path_format(img->layers[i].path, sizeof(img->layers[i].path), err, "%s", p);
+		/* a newer docker save: the name is the digest */
+		if (r == 0 && strncmp(p, "blobs/sha256/", 13) == 0)
 			snprintf(img->layers[i].blob_digest, sizeof(img->layers[i].blob_digest),
 				 DIGEST_PREFIX "%s", p + 13);
 	}
@@ -511,7 +512,7 @@ static int read_oci_index(struct image *img, json_t *index, struct cvol_error *e
 	const char *digest = json_string_value(json_object_get(json_array_get(manifests, 0), "digest"));
 	int r = blob_path(digest, path, sizeof(path), err);
 	if (r < 0)
-		return cvol_error_wrap(err, "index.json");
+		return cvol_error_wrap(err, r, "index.json");
 	json_auto_t *manifest = load_json(img, path, digest, err);
 	if (!manifest)
 		return -err->code;
@@ -753,7 +754,7 @@ static int import_one(struct cvol_layer_store *store, const struct image *img, s
 		if (li.verdict.code) /* just the mismatch: it names the layer */
 			*err = li.verdict;
 		else
-			cvol_error_wrap(err, "layer %zu of %zu (`%s`)", i + 1, img->n_layers, l->path);
+			cvol_error_wrap(err, r, "layer %zu of %zu (`%s`)", i + 1, img->n_layers, l->path);
 	}
 	l->bytes = li.lr ? li.lr->bytes : 0;
 	layer_import_done(&li);
@@ -814,8 +815,12 @@ int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_ima
 		      char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
+	struct cvol_error local;
 	struct stat st;
 	int r = 0;
+
+	if (!err) /* the helpers return -err->code after a NULL */
+		err = &local;
 
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -838,6 +843,6 @@ int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_ima
 	free(img.small);
 	free(img.layers);
 	if (r < 0)
-		return cvol_error_wrap(err, "import image `%s`", path);
+		return cvol_error_wrap(err, r, "import image `%s`", path);
 	return 0;
 }

@@ -27,8 +27,9 @@ static int ancestors_hide(int fd, const char *path)
 	int r = 0;
 
 	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
-		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - path), path);
-		if (fstatat(fd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* a prefix too long to stat is not there, as for fstatat() */
+		int n = snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - path), path);
+		if (n >= (int)sizeof(prefix) || fstatat(fd, prefix, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return r;
 		if (!S_ISDIR(st.st_mode))
 			return -1;
@@ -54,7 +55,7 @@ static bool lower_has(struct differ *d, const char *path)
 			continue;
 		}
 		char dir[PATH_MAX], *slash;
-		snprintf(dir, sizeof(dir), "%s", path);
+		snprintf(dir, sizeof(dir), "%s", path); /* fits: fstatat() took it */
 		slash = strrchr(dir, '/');
 		const char *name = slash ? slash + 1 : dir;
 		if (slash)

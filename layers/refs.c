@@ -111,7 +111,7 @@ int layer_root_record(struct cvol_layer_store *store, const char *id, const char
 	if (r < 0)
 		return cvol_error_set(err, -r, "name the record of root `%s`", merged);
 	r = file_write_atomic(store->roots_fd, name, text, (size_t)n, err);
-	return r < 0 ? cvol_error_wrap(err, "record the root `%s`", merged) : 0;
+	return r < 0 ? cvol_error_wrap(err, r, "record the root `%s`", merged) : 0;
 }
 
 /* What a walk of .roots/ looks for, and what it found. */

@@ -45,7 +45,7 @@ int store_run_locked(struct cvol_layer_store *store, const char *what, const cha
 	r = op(store, id, data, err);
 	flock(store->lock_fd, LOCK_UN);
 	if (r < 0)
-		return cvol_error_wrap(err, "%s layer `%s`", what, id);
+		return cvol_error_wrap(err, r, "%s layer `%s`", what, id);
 	return 0;
 }
 
@@ -78,7 +78,7 @@ int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer
 		return cvol_error_set(err, ENOMEM, "read layer `%s`", id);
 	r = file_read_text(store->overlay_fd, link_path, &link, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "read layer `%s`", id);
+		return cvol_error_wrap(err, r, "read layer `%s`", id);
 	if (!shortid_is_valid(link))
 		return cvol_error_setx(err, EBADMSG, "the link file of layer `%s` is corrupt", id);
 	snprintf(m.link, sizeof(m.link), "%s", link);
@@ -221,7 +221,7 @@ int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struc
 		r = store_locked_repair(s, err);
 	if (r < 0) {
 		cvol_layer_store_close(s);
-		return cvol_error_wrap(err, "open store `%s`", root);
+		return cvol_error_wrap(err, r, "open store `%s`", root);
 	}
 	*ret = s;
 	return 0;
@@ -408,8 +408,9 @@ out_discard:
 static int layer_create_from(struct cvol_layer_store *store, const char *what, const char *id,
 			     const struct layer_source *src, struct cvol_error *err)
 {
-	if (src->parent && cvol_layer_check_id(src->parent, err) < 0)
-		return -err->code;
+	int r = src->parent ? cvol_layer_check_id(src->parent, err) : 0;
+	if (r < 0)
+		return r;
 	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
 }
 
@@ -567,7 +568,7 @@ int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret
 	flock(store->lock_fd, LOCK_UN);
 	if (r < 0) {
 		cvol_layer_info_free(c.layers, c.n);
-		return cvol_error_wrap(err, "list layers in `%s`", store->overlay_path);
+		return cvol_error_wrap(err, r, "list layers in `%s`", store->overlay_path);
 	}
 	if (c.n > 0) /* qsort() of NULL, even of nothing, is undefined */
 		qsort(c.layers, c.n, sizeof(*c.layers), compare_layer_ids);

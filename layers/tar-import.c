@@ -113,7 +113,8 @@ static int clear_name(int dirfd, const char *name, bool is_dir, const char *entr
 	if (S_ISDIR(st.st_mode)) {
 		if (is_dir)
 			return 0;
-		return dir_remove_tree(dirfd, name, err) < 0 ? cvol_error_wrap(err, "entry `%s`", entry) : 0;
+		int r = dir_remove_tree(dirfd, name, err);
+		return r < 0 ? cvol_error_wrap(err, r, "entry `%s`", entry) : 0;
 	}
 	if (unlinkat(dirfd, name, 0) < 0)
 		return cvol_error_set(err, errno, "replace `%s`", entry);

@@ -218,6 +218,8 @@ static void add_kmsg_lines(int kfd, struct cvol_error *err)
 /* Explain a failed mount in the kernel's words: the fs context log, then the kernel log. */
 static void add_kernel_words(int fsfd, int kfd, struct cvol_error *err)
 {
+	if (!err)
+		return;
 	size_t before = strlen(err->msg);
 
 	if (fsfd >= 0)
@@ -249,7 +251,10 @@ static int fsconfig_option(int fsfd, const char *option)
 	if (!eq)
 		return fsconfig(fsfd, FSCONFIG_SET_FLAG, option, NULL, 0);
 	char key[64];
-	snprintf(key, sizeof(key), "%.*s", (int)(eq - option), option);
+	if (snprintf(key, sizeof(key), "%.*s", (int)(eq - option), option) >= (int)sizeof(key)) {
+		errno = EINVAL; /* no option has so long a name: never pass a cut one, that may be another */
+		return -1;
+	}
 	return fsconfig(fsfd, FSCONFIG_SET_STRING, key, eq + 1, 0);
 }
 
@@ -353,7 +358,7 @@ static int mount_with_mount2(const struct mount_plan *plan, const char *merged, 
 		return cvol_error_set(err, ENOMEM, "mount overlay on `%s`", merged);
 	int r = overlay_data_build(plan->cfg, plan->work, data, (size_t)page, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "mount overlay on `%s`", merged);
+		return cvol_error_wrap(err, r, "mount overlay on `%s`", merged);
 
 	struct legacy_mount m = {
 		.base_dirfd = plan->cfg->base_dirfd,
@@ -435,12 +440,10 @@ static void undo_step(const struct mount_plan *plan, struct mount_step *step)
 	if (!step->done)
 		return;
 	switch (step->kind) {
-	case MOUNT_STEP_ENSURE_DIR: {
+	case MOUNT_STEP_ENSURE_DIR:
 		/* made by us: whatever the kernel put in it goes too */
-		struct cvol_error ignored;
-		dir_remove_tree(plan->cfg->base_dirfd, step->path, &ignored);
+		(void)dir_remove_tree(plan->cfg->base_dirfd, step->path, NULL);
 		break;
-	}
 	case MOUNT_STEP_MOUNT_OVERLAY:
 		umount2(step->path, UMOUNT_NOFOLLOW | MNT_DETACH);
 		break;

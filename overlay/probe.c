@@ -166,8 +166,7 @@ static int backing_fs_probe(int dirfd, const char *path, bool use_cache, struct 
 		r = cvol_error_set(err, errno, "open the probe directory in `%s`", path);
 	else
 		r = probe_in_dir(dfd, path, &fs, err);
-	struct cvol_error cleanup_err;
-	dir_remove_tree(dirfd, name, &cleanup_err);
+	(void)dir_remove_tree(dirfd, name, NULL);
 	if (r < 0)
 		return r;
 	if (cacheable)

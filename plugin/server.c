@@ -169,8 +169,9 @@ static int socket_listen(const char *path, struct cvol_error *err)
 	char *slash = parent ? strrchr(parent, '/') : NULL;
 	if (slash && slash != parent) {
 		*slash = '\0';
-		if (dir_create_parents(parent, 0755, err) < 0)
-			return -err->code;
+		int r = dir_create_parents(parent, 0755, err);
+		if (r < 0)
+			return r;
 	}
 	int r = clear_stale_socket(&addr, err);
 	if (r < 0)

@@ -3,6 +3,7 @@
  * the root (old root detached), mounts /proc and a minimal /dev, loads seccomp last and
  * execs. Errors before the exec come back to the caller over a close-on-exec pipe. */
 #include "runtime.h"
+#include "../common/fs.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -34,14 +35,17 @@ static int mount_dev(const char *root, struct cvol_error *err)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/dev", root);
+	int r = path_format(path, sizeof(path), err, "%s/dev", root);
+	if (r < 0)
+		return r;
 	mkdir(path, 0755);
 	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return cvol_error_set(err, errno, "mount a tmpfs on `%s`", path);
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		char host[64];
-		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]);
-		snprintf(path, sizeof(path), "%s/dev/%s", root, dev_nodes[i]);
+		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]); /* fits: names of 6 bytes at most */
+		if ((r = path_format(path, sizeof(path), err, "%s/dev/%s", root, dev_nodes[i])) < 0)
+			return r;
 		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 		if (fd >= 0)
 			close(fd);
@@ -55,7 +59,8 @@ static int mount_dev(const char *root, struct cvol_error *err)
 		{ "/proc/self/fd/2", "stderr" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-		snprintf(path, sizeof(path), "%s/dev/%s", root, links[i][1]);
+		if ((r = path_format(path, sizeof(path), err, "%s/dev/%s", root, links[i][1])) < 0)
+			return r;
 		symlink(links[i][0], path);
 	}
 	return 0;
@@ -72,7 +77,9 @@ static int guard_proc(const char *proc, struct cvol_error *err)
 	struct stat st;
 
 	for (size_t i = 0; i < ARRAY_SIZE(proc_read_only); i++) {
-		snprintf(path, sizeof(path), "%s/%s", proc, proc_read_only[i]);
+		int r = path_format(path, sizeof(path), err, "%s/%s", proc, proc_read_only[i]);
+		if (r < 0)
+			return r;
 		if (lstat(path, &st) < 0)
 			continue;
 		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
@@ -81,11 +88,13 @@ static int guard_proc(const char *proc, struct cvol_error *err)
 			return cvol_error_set(err, errno, "make `%s` read-only", path);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++) {
-		snprintf(path, sizeof(path), "%s/%s", proc, proc_masked[i]);
+		int r = path_format(path, sizeof(path), err, "%s/%s", proc, proc_masked[i]);
+		if (r < 0)
+			return r;
 		if (lstat(path, &st) < 0)
 			continue;
-		int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-					    : mount("/dev/null", path, NULL, MS_BIND, NULL);
+		r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+					: mount("/dev/null", path, NULL, MS_BIND, NULL);
 		if (r < 0)
 			return cvol_error_set(err, errno, "hide `%s`", path);
 	}
@@ -132,11 +141,13 @@ static int enter_root(const char *root, struct cvol_error *err)
 	/* device nodes of the image open nothing: only /dev's own binds do */
 	if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
 		return cvol_error_set(err, errno, "make `%s` nodev", root);
-	snprintf(path, sizeof(path), "%s/proc", root);
+	int r = path_format(path, sizeof(path), err, "%s/proc", root);
+	if (r < 0)
+		return r;
 	mkdir(path, 0555);
 	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return cvol_error_set(err, errno, "mount /proc in `%s`", root);
-	int r = guard_proc(path, err);
+	r = guard_proc(path, err);
 	if (r < 0)
 		return r;
 	r = mount_dev(root, err);

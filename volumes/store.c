@@ -40,7 +40,7 @@ static int check_name(const char *name, struct cvol_error *err)
 static int lock_volume(struct cvol_volume_store *store, const char *name, struct cvol_error *err)
 {
 	int fd = lock_file_take(store->locks_fd, name, LOCK_EX, err);
-	return fd < 0 ? cvol_error_wrap(err, "lock volume `%s`", name) : fd;
+	return fd < 0 ? cvol_error_wrap(err, fd, "lock volume `%s`", name) : fd;
 }
 
 /* <@parent>/@name and its _data into @v: the one place a volume's paths are made. */
@@ -147,7 +147,7 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 		r = volume_record_save(v.dirfd, &v.rec, err);
 out:
 	volume_done(&v);
-	return r < 0 ? cvol_error_wrap(err, "reconcile volume `%s`", name) : 0;
+	return r < 0 ? cvol_error_wrap(err, r, "reconcile volume `%s`", name) : 0;
 }
 
 static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, void *data,
@@ -204,7 +204,7 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		r = open_staging(s, err);
 	if (r < 0) {
 		cvol_volume_store_close(s);
-		return cvol_error_wrap(err, "open volume store `%s`", root);
+		return cvol_error_wrap(err, r, "open volume store `%s`", root);
 	}
 	*ret = s;
 	return 0;
@@ -294,13 +294,13 @@ int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t
 		return r;
 	r = volume_opts_parse(options, &o, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "create volume `%s`", name);
+		return cvol_error_wrap(err, r, "create volume `%s`", name);
 	_cleanup_close_ int lock = lock_volume(store, name, err);
 	if (lock < 0)
 		return lock;
 	r = create_locked(store, name, options, &o, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "create volume `%s`", name);
+		return cvol_error_wrap(err, r, "create volume `%s`", name);
 	return 0;
 }
 
@@ -330,7 +330,7 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 		r = op(store, &v, data, err);
 	volume_done(&v);
 	if (r < 0)
-		return cvol_error_wrap(err, "%s volume `%s`", what, name);
+		return cvol_error_wrap(err, r, "%s volume `%s`", what, name);
 	return 0;
 }
 
@@ -429,7 +429,7 @@ int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, s
 	char **names;
 	int r = dir_list_sorted(store->dirfd, &names, err);
 	if (r < 0)
-		return cvol_error_wrap(err, "list volumes in `%s`", store->path);
+		return cvol_error_wrap(err, r, "list volumes in `%s`", store->path);
 	/* keep the volumes: .staging, .locks and .staging.lock are no volume names */
 	size_t kept = 0;
 	for (char **n = names; *n; n++) {

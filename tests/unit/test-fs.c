@@ -341,6 +341,24 @@ static void test_create_parents_through_file(void **state)
 	assert_int_equal(err.code, ENOENT);
 }
 
+/* a path that does not fit is an error, never a shorter path */
+static void test_path_format(void **state)
+{
+	struct cvol_error err = { 0 };
+	char buf[16];
+	(void)state;
+
+	assert_int_equal(path_format(buf, sizeof(buf), &err, "%s/%s", "/srv", "dev"), 0);
+	assert_string_equal(buf, "/srv/dev");
+	assert_int_equal(path_format(buf, sizeof(buf), &err, "%s/%s", "/srv/abcde", "proc"), 0);
+	assert_string_equal(buf, "/srv/abcde/proc");
+	assert_int_equal(path_format(buf, sizeof(buf), &err, "%s/%s", "/srv/abcde", "procs"), -ENAMETOOLONG);
+	assert_int_equal(err.code, ENAMETOOLONG);
+	assert_non_null(strstr(err.msg, "`/srv/abcde/proc…`"));
+	assert_int_equal(path_format(buf, sizeof(buf), NULL, "%s", "/a/very/long/path/indeed"),
+			 -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents_through_file, setup, teardown),
+		cmocka_unit_test(test_path_format),
 	};
 
 	return cmocka_run_group_tests_name("fs", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -642,6 +643,25 @@ static void test_index_without_manifests(void **state)
 	assert_refused(f, EBADMSG, "index.json lists no manifests");
 }
 
+/* A layer path longer than a path can be is refused, not cut to one that names another file. */
+static void test_layer_path_too_long(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	char path[PATH_MAX + 100], *manifest = NULL, *top = NULL;
+
+	write_docker(f, N_LAYERS);
+	memset(path, 'a', sizeof(path) - 1);
+	path[sizeof(path) - 1] = '\0';
+	assert_true(asprintf(&manifest, "[{\"Config\":\"x.json\",\"Layers\":[\"%s\"]}]", path) > 0);
+	put_str(f, "manifest.json", manifest);
+	free(manifest);
+	assert_int_equal(cvol_image_import(f->store, f->img, NULL, NULL, &top, &err), -ENAMETOOLONG);
+	assert_int_equal(err.code, ENAMETOOLONG);
+	assert_null(top);
+	assert_non_null(strstr(err.msg, "is too long"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +680,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_manifest_nor_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_without_manifests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_layer_path_too_long, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("image", tests, NULL, NULL);
 }

@@ -45,7 +45,7 @@ static bool exists(const struct fixture *f, const char *rel)
 {
 	char path[256];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s", f->overlay, rel);
+	assert_true(snprintf(path, sizeof(path), "%s/%s", f->overlay, rel) < (int)sizeof(path));
 	return lstat(path, &st) == 0;
 }
 

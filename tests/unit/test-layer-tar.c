@@ -390,7 +390,8 @@ static void list_tree(struct listing *l, int dirfd, const char *dir)
 		const char *name = names[i]->d_name;
 		struct stat st;
 		if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-			snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+			int len = snprintf(path, sizeof(path), "%s%s%s", dir, *dir ? "/" : "", name);
+			assert_true(len < (int)sizeof(path));
 			list_entry(l, dirfd, name, path);
 			st = lstat_at(dirfd, name);
 			if (S_ISDIR(st.st_mode)) {
