@@ -698,9 +698,9 @@ static int import_finish(void *ctx, struct cvol_error *err)
  * cause to report. */
 static void layer_import_explain(struct layer_import *li)
 {
-	struct cvol_error ignored;
+	struct cvol_error ignored; /* check_stored() keeps its verdict in li, and needs a place for err */
 	if (!li->verdict.code && !li->stored_checked && li->lr)
-		check_stored(li, &ignored);
+		(void)check_stored(li, &ignored);
 }
 
 static void layer_import_done(struct layer_import *li)
@@ -764,10 +764,9 @@ static int import_one(struct cvol_layer_store *store, const struct image *img, s
 /* Remove, top first, the layers this import made (those of the @n in @ids marked in @made). */
 static void remove_made(struct cvol_layer_store *store, char (*ids)[80], const bool *made, size_t n)
 {
-	struct cvol_error ignored;
 	for (size_t i = n; i > 0; i--)
 		if (made[i - 1])
-			cvol_layer_remove(store, ids[i - 1], &ignored);
+			(void)cvol_layer_remove(store, ids[i - 1], NULL);
 }
 
 /* Import the layers bottom up, each checked as it is read. A layer appears in the store only

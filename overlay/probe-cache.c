@@ -53,8 +53,7 @@ static int cache_dir_open(const char *dir, bool create)
 			if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 				return -errno;
 		} else {
-			struct cvol_error ignored;
-			int r = dir_create_parents(dir, 0700, &ignored);
+			int r = dir_create_parents(dir, 0700, NULL);
 			if (r < 0)
 				return r;
 		}
