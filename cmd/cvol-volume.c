@@ -74,7 +74,7 @@ static int volume_ls(struct cvol_volume_store *store, struct volume_args *a)
 		if (list)
 			json_array_append_new(list, cvol_volume_info_to_json(&info));
 		else
-			printf("%-32s %-6s %-6zu %s\n", info.name, "cvol", cvol_strv_length(info.mount_ids),
+			printf("%-32s %-6s %-6zu %s\n", info.name, "cvol", strv_length(info.mount_ids),
 			       cvol_volume_backend_name(info.backend));
 		cvol_volume_info_done(&info);
 	}

@@ -67,12 +67,12 @@ static int set_once(char **slot, const char *value, const char *name, struct cvo
 static int add_options(struct mount_args *a, const char *spec, struct cvol_error *err)
 {
 	_cleanup_strv_free_ char **parts = NULL;
-	if (cvol_strv_split(spec, ',', &parts) < 0)
+	if (strv_split(spec, ',', &parts) < 0)
 		return -ENOMEM;
 	for (char **p = parts; *p; p++) {
 		if (**p == '\0')
 			return cvol_error_setx(err, EINVAL, "empty overlay option in `-o %s`", spec);
-		if (cvol_strv_push(&a->options, *p) < 0)
+		if (strv_push(&a->options, *p) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -82,7 +82,7 @@ static int set_lowers(struct mount_args *a, const char *spec, struct cvol_error 
 {
 	if (a->lowers)
 		return cvol_error_setx(err, EINVAL, "--lower given twice; list the layers as a:b:c");
-	if (cvol_strv_split(spec, ':', &a->lowers) < 0)
+	if (strv_split(spec, ':', &a->lowers) < 0)
 		return -ENOMEM;
 	for (char **l = a->lowers; *l; l++)
 		if (**l == '\0')
@@ -193,7 +193,7 @@ int mount_args_parse(int argc, char **argv, struct mount_args *ret, struct cvol_
 		r = parse_one(&a, c, argc, argv, err);
 	for (; r == 0 && optind < argc; optind++) {
 		if (a.exec && a.target) /* the command and its arguments */
-			r = cvol_strv_push(&a.command, argv[optind]);
+			r = strv_push(&a.command, argv[optind]);
 		else if (a.mode != MOUNT_MODE_MOUNT || a.target)
 			r = cvol_error_setx(err, EINVAL, "unexpected argument `%s`", argv[optind]);
 		else

@@ -12,7 +12,7 @@ void cvol_strv_free(char **v)
 	free(v);
 }
 
-size_t cvol_strv_length(char *const *v)
+size_t strv_length(char *const *v)
 {
 	size_t n = 0;
 	while (v && v[n])
@@ -20,9 +20,9 @@ size_t cvol_strv_length(char *const *v)
 	return n;
 }
 
-int cvol_strv_push(char ***v, const char *s)
+int strv_push(char ***v, const char *s)
 {
-	size_t n = cvol_strv_length(*v);
+	size_t n = strv_length(*v);
 	char *copy = strdup(s);
 	if (!copy)
 		return -ENOMEM;
@@ -37,7 +37,7 @@ int cvol_strv_push(char ***v, const char *s)
 	return 0;
 }
 
-int cvol_strv_split(const char *s, char sep, char ***ret_v)
+int strv_split(const char *s, char sep, char ***ret_v)
 {
 	_cleanup_strv_free_ char **v = calloc(1, sizeof(char *));
 	_cleanup_free_ char *part = malloc(strlen(s) + 1);
@@ -55,7 +55,7 @@ int cvol_strv_split(const char *s, char sep, char ***ret_v)
 			continue;
 		}
 		part[len] = '\0';
-		if (cvol_strv_push(&v, part) < 0)
+		if (strv_push(&v, part) < 0)
 			return -ENOMEM;
 		len = 0;
 		if (*p == '\0')
@@ -70,7 +70,7 @@ static bool is_ascii_alnum(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool cvol_name_is_valid(const char *name)
+bool name_is_valid(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 

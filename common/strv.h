@@ -5,10 +5,10 @@
 #include "macro.h"
 
 /* Number of strings in @v. */
-size_t cvol_strv_length(char *const *v);
+size_t strv_length(char *const *v);
 /* Append a copy of @s to *@v; returns 0 or -ENOMEM. */
-int cvol_strv_push(char ***v, const char *s);
+int strv_push(char ***v, const char *s);
 /* Split @s at each unescaped @sep; a backslash before @sep keeps it literal. */
-int cvol_strv_split(const char *s, char sep, char ***ret_v);
+int strv_split(const char *s, char sep, char ***ret_v);
 /* True for a name matching ^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$. */
-bool cvol_name_is_valid(const char *name);
+bool name_is_valid(const char *name);

@@ -558,7 +558,8 @@ static int read_image(struct image *img, struct cvol_error *err)
 }
 
 /* chain ID: the first layer's diff_id, then sha256("<parent chain ID> <diff_id>"). */
-static int chain_id(const char *parent_chain, const char *diff_id, char *ret, size_t size, struct cvol_error *err)
+static int chain_id(const char *parent_chain, const char *diff_id, char *ret, size_t size,
+		    struct cvol_error *err)
 {
 	if (!parent_chain) {
 		snprintf(ret, size, "%s", diff_id);
@@ -735,7 +736,8 @@ static int layer_import_open(struct layer_import *li, const struct image *img, c
 			*err = li->read_err;
 			return -err->code;
 		}
-		return cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", l->path, archive_error_string(li->raw));
+		return cvol_error_setx(err, EBADMSG, "read layer `%s`: %s", l->path,
+				       archive_error_string(li->raw));
 	}
 	return 0;
 }
@@ -810,8 +812,8 @@ static int import_layers(struct cvol_layer_store *store, struct image *img, cvol
 	return *ret_top ? 0 : cvol_error_set(err, ENOMEM, "import the image");
 }
 
-int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress, void *data,
-		      char **ret_top_id, struct cvol_error *err)
+int cvol_image_import(struct cvol_layer_store *store, const char *path, cvol_image_progress_fn progress,
+		      void *data, char **ret_top_id, struct cvol_error *err)
 {
 	struct image img = { .rootfd = -1 };
 	struct cvol_error local;

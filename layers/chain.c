@@ -53,7 +53,7 @@ int chain_parse(const char *text, char ***ret_entries)
 		*ret_entries = TAKE_PTR(entries);
 		return 0;
 	}
-	int r = cvol_strv_split(text, ':', &entries);
+	int r = strv_split(text, ':', &entries);
 	if (r < 0)
 		return r;
 	for (char **e = entries; *e; e++)

@@ -91,7 +91,7 @@ static int layer_diff_locked(struct cvol_layer_store *store, const char *id, voi
 	if (r < 0)
 		return r;
 	struct differ d = { .fn = a->fn, .data = a->data };
-	size_t n = cvol_strv_length(m.chain);
+	size_t n = strv_length(m.chain);
 	d.lowers = calloc(n + 1, sizeof(int));
 	if (!d.lowers) {
 		layer_meta_done(&m);

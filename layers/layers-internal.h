@@ -85,6 +85,6 @@ int tar_import(int rootfd, int archive_fd, bool userxattr, struct cvol_tar_stats
 	       struct cvol_error *err);
 /* Like tar_import(), reading the archive through libarchive's @read_cb with @ctx. */
 int tar_import_read(int rootfd, archive_read_callback *read_cb, void *ctx, bool userxattr,
-			 struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+		    struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* Write the layer directory @rootfd as a tar with OCI whiteouts to @out_fd. */
 int tar_export(int rootfd, int out_fd, struct cvol_error *err);

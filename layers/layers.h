@@ -69,8 +69,8 @@ struct cvol_tar_stats {
 
 /* Create layer @id on @parent (NULL for a base) from the tar read from @fd; all or nothing.
  * With @userxattr, opaque dirs and xattr whiteouts use user.overlay.* (for userxattr mounts). */
-int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd, bool userxattr,
-		      struct cvol_tar_stats *ret_stats, struct cvol_error *err);
+int cvol_layer_import(struct cvol_layer_store *store, const char *id, const char *parent, int fd,
+		      bool userxattr, struct cvol_tar_stats *ret_stats, struct cvol_error *err);
 /* The next bytes of a layer tar for cvol_layer_import_stream(): points *@ret_buf at them (valid
  * until the next call) and returns their count, 0 at the end, or -errno with @err set. */
 typedef ssize_t (*cvol_layer_read_fn)(void *ctx, const void **ret_buf, struct cvol_error *err);

@@ -211,9 +211,9 @@ static int root_mount_prepare(struct cvol_layer_store *store, const char *id, st
 	snprintf(top, sizeof(top), "l/%s", m.link);
 	if (mounts > 0)
 		r = cvol_error_setx(err, EBUSY, "it is mounted read-write; unmount it first");
-	else if ((r = cvol_strv_push(&rm->lowers, top)) == 0)
+	else if ((r = strv_push(&rm->lowers, top)) == 0)
 		for (char **e = m.chain; r == 0 && *e; e++)
-			r = cvol_strv_push(&rm->lowers, *e);
+			r = strv_push(&rm->lowers, *e);
 	if (r == -ENOMEM)
 		cvol_error_set(err, ENOMEM, "list the chain");
 	layer_meta_done(&m);

@@ -20,7 +20,7 @@
 
 static bool layer_id_is_valid(const char *id)
 {
-	return cvol_name_is_valid(id) && strcmp(id, LINKS_DIR) != 0;
+	return name_is_valid(id) && strcmp(id, LINKS_DIR) != 0;
 }
 
 int cvol_layer_check_id(const char *id, struct cvol_error *err)
@@ -357,7 +357,7 @@ static int chain_for_parent(struct cvol_layer_store *store, const char *parent, 
 		return cvol_error_setx(err, ENOENT, "parent layer `%s` does not exist", parent);
 	if (r < 0)
 		return r;
-	size_t depth = cvol_strv_length(pm.chain) + 1;
+	size_t depth = strv_length(pm.chain) + 1;
 	unsigned mounts = layer_mount_count(store, parent, NULL);
 	if (depth > CVOL_OVERLAY_MAX_LOWERS)
 		r = cvol_error_setx(err, E2BIG,
@@ -483,7 +483,8 @@ bool cvol_layer_exists(struct cvol_layer_store *store, const char *id)
 	return layer_id_is_valid(id) && layer_exists(store, id);
 }
 
-static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data, struct cvol_error *err)
+static int layer_export_locked(struct cvol_layer_store *store, const char *id, void *data,
+			       struct cvol_error *err)
 {
 	_cleanup_free_ char *diff_path = NULL;
 	if (!layer_exists(store, id))
@@ -537,7 +538,7 @@ static int list_one(int dirfd, const char *name, unsigned char d_type, void *dat
 	if (r < 0)
 		return r;
 	struct cvol_layer_info *info = &c->layers[c->n];
-	*info = (struct cvol_layer_info){ .id = strdup(name), .depth = cvol_strv_length(m.chain) };
+	*info = (struct cvol_layer_info){ .id = strdup(name), .depth = strv_length(m.chain) };
 	snprintf(info->link, sizeof(info->link), "%s", m.link);
 	if (info->depth > 0 && layer_id_from_link(c->store, m.chain[0], &info->parent) < 0)
 		info->parent = strdup("?");

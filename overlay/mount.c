@@ -89,7 +89,7 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 	int base = cfg->base_dirfd;
 	int r;
 
-	size_t n = cvol_strv_length(cfg->lowers);
+	size_t n = strv_length(cfg->lowers);
 	o->lowers = malloc(n * sizeof(int));
 	if (!o->lowers)
 		return cvol_error_set(err, ENOMEM, "open lower layers");
@@ -117,8 +117,8 @@ static int open_layers(const struct cvol_overlay_config *cfg, const char *merged
 
 /* ---- steps ---------------------------------------------------------------- */
 
-static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step,
-			   struct opened_layers *o, struct cvol_error *err)
+static int ensure_work_dir(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
+			   struct cvol_error *err)
 {
 	int base = plan->cfg->base_dirfd;
 	struct stat upper_st, work_st;
@@ -150,8 +150,7 @@ static bool has_option(char **options, const char *name)
 }
 
 /* The d_type and feature checks, run on the work dir (same fs as the upper). */
-static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o,
-			    struct cvol_error *err)
+static int check_backing_fs(const struct mount_plan *plan, struct opened_layers *o, struct cvol_error *err)
 {
 	struct cvol_backing_fs fs;
 	/* the O_PATH fd does: fstatfs, statx and the *at() calls of a probe take it */
@@ -292,9 +291,8 @@ static int configure_fs_context(int fsfd, const struct mount_plan *plan, enum cv
 
 /* Mount through fsopen with @api. *@ret_api_refused tells a failure that may mean the kernel
  * lacks @api (fsopen refused, or the first lowerdir+ refused as invalid) from any other. */
-static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api,
-			     struct opened_layers *o, const char *merged, bool *ret_api_refused,
-			     struct cvol_error *err)
+static int mount_with_fsopen(const struct mount_plan *plan, enum cvol_mount_api api, struct opened_layers *o,
+			     const char *merged, bool *ret_api_refused, struct cvol_error *err)
 {
 	const char *what = NULL;
 
@@ -389,8 +387,8 @@ static int mount_with_mount2(const struct mount_plan *plan, const char *merged, 
 /* The best API is tried first, without probing the kernel in a context of its own: most
  * kernels have it. Only a refusal that may mean it is missing, or CVOL_MOUNT_API, makes the
  * kernel's features be probed; when they show the API was there, the refusal stands. */
-static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step,
-			      struct opened_layers *o, struct cvol_error *err)
+static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *step, struct opened_layers *o,
+			      struct cvol_error *err)
 {
 	struct cvol_kernel_features k;
 	const char *want = getenv("CVOL_MOUNT_API");
@@ -425,7 +423,7 @@ static int mount_overlay_step(const struct mount_plan *plan, struct mount_step *
 			return r;
 	}
 	log_debug(CVOL_LOG_OVERLAY, "mount `%s` with %zu lower layers via %s", step->path, o->n_lowers,
-		       cvol_mount_api_name(k.api));
+		  cvol_mount_api_name(k.api));
 	if (k.api == CVOL_MOUNT_API_LEGACY)
 		r = mount_with_mount2(plan, step->path, err);
 	else

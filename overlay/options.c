@@ -94,6 +94,6 @@ int overlay_data_build(const struct cvol_overlay_config *cfg, const char *work, 
 		return cvol_error_setx(err, E2BIG,
 				       "the mount options for %zu lower layers do not fit in the %zu bytes "
 				       "mount(2) takes; this kernel lacks lowerdir+ (Linux 6.8+)",
-				       cvol_strv_length(cfg->lowers), size - 1);
+				       strv_length(cfg->lowers), size - 1);
 	return 0;
 }

@@ -30,7 +30,7 @@ int mount_plan_build(const struct cvol_overlay_config *cfg, const char *merged, 
 		     struct cvol_error *err)
 {
 	struct mount_plan plan = { .cfg = cfg };
-	size_t n_lowers = cvol_strv_length(cfg->lowers);
+	size_t n_lowers = strv_length(cfg->lowers);
 	int r = 0;
 
 	if (n_lowers == 0)

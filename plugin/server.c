@@ -246,8 +246,8 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		close(fd);
 	} else {
-		log_info("serving %s, volumes in %s/volumes",
-			      own_socket ? cfg->socket : "the systemd socket", cfg->root);
+		log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket",
+			 cfg->root);
 		while (sigwait(&stop, &sig) != 0)
 			;
 		log_info("%s: finishing requests in flight", strsignal(sig));

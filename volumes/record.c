@@ -54,7 +54,7 @@ static int read_ids(json_t *array, char ***ret)
 	{
 		if (!json_is_string(v))
 			return -EBADMSG;
-		if (cvol_strv_push(&ids, json_string_value(v)) < 0)
+		if (strv_push(&ids, json_string_value(v)) < 0)
 			return -ENOMEM;
 	}
 	*ret = TAKE_PTR(ids);

@@ -27,7 +27,7 @@ struct cvol_volume_store {
 
 static int check_name(const char *name, struct cvol_error *err)
 {
-	if (!cvol_name_is_valid(name))
+	if (!name_is_valid(name))
 		return cvol_error_setx(
 			err, EINVAL,
 			"invalid volume name `%s`: use 1-255 of [A-Za-z0-9_.-], starting with a letter or "
@@ -156,7 +156,7 @@ static int reconcile_entry(int dirfd, const char *name, unsigned char d_type, vo
 	struct reconcile_ctx *c = data;
 	(void)dirfd;
 	(void)err;
-	if (!cvol_name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
+	if (!name_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
 		return 0;
 	if (reconcile_one(c, name, &c->last) < 0)
 		c->failed++; /* one volume's trouble does not stop the others */
@@ -340,7 +340,7 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 	char ids[CVOL_ERROR_MSG_MAX - 128] = "";
 	size_t len = 0;
 
-	size_t n = cvol_strv_length(v->rec.ids);
+	size_t n = strv_length(v->rec.ids);
 	if (n > 0) {
 		/* whole IDs only, as many as fit, and how many did not */
 		size_t shown = 0;
@@ -433,7 +433,7 @@ int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, s
 	/* keep the volumes: .staging, .locks and .staging.lock are no volume names */
 	size_t kept = 0;
 	for (char **n = names; *n; n++) {
-		if (cvol_name_is_valid(*n))
+		if (name_is_valid(*n))
 			names[kept++] = *n;
 		else
 			free(*n);
@@ -484,7 +484,7 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	}
 	if (volume_ids_contain(v->rec.ids, req->id))
 		return 0;
-	if (cvol_strv_push(&v->rec.ids, req->id) < 0)
+	if (strv_push(&v->rec.ids, req->id) < 0)
 		r = cvol_error_set(err, ENOMEM, "mount");
 	else
 		r = volume_record_save(v->dirfd, &v->rec, err);
@@ -517,7 +517,7 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 	if (!volume_ids_contain(v->rec.ids, id))
 		return 0; /* an unknown ID: nothing to do, as dockerd expects */
 	for (char **p = v->rec.ids; *p; p++)
-		if (strcmp(*p, id) != 0 && cvol_strv_push(&kept, *p) < 0) {
+		if (strcmp(*p, id) != 0 && strv_push(&kept, *p) < 0) {
 			cvol_strv_free(kept);
 			return cvol_error_set(err, ENOMEM, "unmount");
 		}

@@ -85,7 +85,7 @@ static void test_chain_parse_empty(void **state)
 
 	assert_int_equal(chain_parse("", &entries), 0);
 	assert_non_null(entries);
-	assert_int_equal(cvol_strv_length(entries), 0);
+	assert_int_equal(strv_length(entries), 0);
 }
 
 static void test_chain_round_trip(void **state)
@@ -97,7 +97,7 @@ static void test_chain_round_trip(void **state)
 	assert_int_equal(chain_for_child(ID_Z, "", &base_child), 0);
 	assert_int_equal(chain_for_child(ID_Y, base_child, &grandchild), 0);
 	assert_int_equal(chain_parse(grandchild, &entries), 0);
-	assert_int_equal(cvol_strv_length(entries), 2);
+	assert_int_equal(strv_length(entries), 2);
 	assert_string_equal(entries[0], "l/" ID_Y);
 	assert_string_equal(entries[1], "l/" ID_Z);
 	assert_null(entries[2]);

@@ -34,7 +34,7 @@ static void assert_strv_equal(char **v, const char *const *expected)
 	while (expected[n])
 		n++;
 	assert_non_null(v);
-	assert_int_equal(cvol_strv_length(v), n);
+	assert_int_equal(strv_length(v), n);
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(v[i], expected[i]);
 }

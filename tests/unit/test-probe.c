@@ -107,7 +107,6 @@ static void test_probe_missing_dir(void **state)
 	assert_contains(err.msg, "`/nonexistent/cvol`");
 }
 
-
 /* ---- the probe cache ------------------------------------------------------------- */
 
 #define CACHE_ROOT_TEMPLATE "/tmp/cvol-test-probe-cache.XXXXXX"
@@ -281,7 +280,8 @@ static void test_cache_untrusted(void **state)
 	static const char *const bad[] = {
 		"",
 		"garbage\n",
-		"cvol-probe 1\nkey=other\nd_type=0\nxattr_trusted=1\nxattr_user=1\ntmpfile=1\nrename_whiteout=1\n",
+		"cvol-probe "
+		"1\nkey=other\nd_type=0\nxattr_trusted=1\nxattr_user=1\ntmpfile=1\nrename_whiteout=1\n",
 		"cvol-probe 1\nd_type=0\n",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

@@ -12,11 +12,11 @@ static void check_split(const char *s, char sep, const char *const *expected)
 	_cleanup_strv_free_ char **v = NULL;
 	size_t n = 0;
 
-	assert_int_equal(cvol_strv_split(s, sep, &v), 0);
+	assert_int_equal(strv_split(s, sep, &v), 0);
 	assert_non_null(v);
 	while (expected[n])
 		n++;
-	assert_int_equal(cvol_strv_length(v), n);
+	assert_int_equal(strv_length(v), n);
 	for (size_t i = 0; i < n; i++)
 		assert_string_equal(v[i], expected[i]);
 	assert_null(v[n]);
@@ -73,12 +73,12 @@ static void test_push_and_length(void **state)
 	char buf[] = "second";
 	(void)state;
 
-	assert_int_equal(cvol_strv_length(NULL), 0);
-	assert_int_equal(cvol_strv_push(&v, "first"), 0);
-	assert_int_equal(cvol_strv_length(v), 1);
-	assert_int_equal(cvol_strv_push(&v, buf), 0);
-	assert_int_equal(cvol_strv_push(&v, ""), 0);
-	assert_int_equal(cvol_strv_length(v), 3);
+	assert_int_equal(strv_length(NULL), 0);
+	assert_int_equal(strv_push(&v, "first"), 0);
+	assert_int_equal(strv_length(v), 1);
+	assert_int_equal(strv_push(&v, buf), 0);
+	assert_int_equal(strv_push(&v, ""), 0);
+	assert_int_equal(strv_length(v), 3);
 
 	/* push copies */
 	buf[0] = 'X';
@@ -92,33 +92,33 @@ static void test_push_and_length(void **state)
 static void test_name_valid(void **state)
 {
 	(void)state;
-	assert_true(cvol_name_is_valid("a"));
-	assert_true(cvol_name_is_valid("Z"));
-	assert_true(cvol_name_is_valid("0"));
-	assert_true(cvol_name_is_valid("my-volume_1.0"));
-	assert_true(cvol_name_is_valid("9f86d081884c7d659a2feaa0c55ad015"));
-	assert_true(cvol_name_is_valid("a..b"));
+	assert_true(name_is_valid("a"));
+	assert_true(name_is_valid("Z"));
+	assert_true(name_is_valid("0"));
+	assert_true(name_is_valid("my-volume_1.0"));
+	assert_true(name_is_valid("9f86d081884c7d659a2feaa0c55ad015"));
+	assert_true(name_is_valid("a..b"));
 }
 
 static void test_name_invalid(void **state)
 {
 	(void)state;
-	assert_false(cvol_name_is_valid(NULL));
-	assert_false(cvol_name_is_valid(""));
-	assert_false(cvol_name_is_valid("."));
-	assert_false(cvol_name_is_valid(".."));
-	assert_false(cvol_name_is_valid("../x"));
-	assert_false(cvol_name_is_valid("a/b"));
-	assert_false(cvol_name_is_valid("/etc"));
-	assert_false(cvol_name_is_valid(".hidden"));
-	assert_false(cvol_name_is_valid("-x"));
-	assert_false(cvol_name_is_valid("_x"));
-	assert_false(cvol_name_is_valid("a b"));
-	assert_false(cvol_name_is_valid("a:b"));
-	assert_false(cvol_name_is_valid("a,b"));
-	assert_false(cvol_name_is_valid("a\nb"));
-	assert_false(cvol_name_is_valid("caf\xc3\xa9"));
-	assert_false(cvol_name_is_valid("\xc3\xa9t\xc3\xa9"));
+	assert_false(name_is_valid(NULL));
+	assert_false(name_is_valid(""));
+	assert_false(name_is_valid("."));
+	assert_false(name_is_valid(".."));
+	assert_false(name_is_valid("../x"));
+	assert_false(name_is_valid("a/b"));
+	assert_false(name_is_valid("/etc"));
+	assert_false(name_is_valid(".hidden"));
+	assert_false(name_is_valid("-x"));
+	assert_false(name_is_valid("_x"));
+	assert_false(name_is_valid("a b"));
+	assert_false(name_is_valid("a:b"));
+	assert_false(name_is_valid("a,b"));
+	assert_false(name_is_valid("a\nb"));
+	assert_false(name_is_valid("caf\xc3\xa9"));
+	assert_false(name_is_valid("\xc3\xa9t\xc3\xa9"));
 }
 
 static void test_name_length(void **state)
@@ -128,10 +128,10 @@ static void test_name_length(void **state)
 
 	memset(name, 'a', sizeof(name));
 	name[255] = '\0';
-	assert_true(cvol_name_is_valid(name));
+	assert_true(name_is_valid(name));
 	name[255] = 'b';
 	name[256] = '\0';
-	assert_false(cvol_name_is_valid(name));
+	assert_false(name_is_valid(name));
 }
 
 int main(void)

@@ -497,7 +497,7 @@ static void test_record_round_trip(void **state)
 	assert_string_equal(back.created_at, "2024-05-01T12:34:56Z");
 	assert_string_equal(back.boot_id, "5c0e2a4e-1111-4c0a-9c1e-0123456789ab");
 	assert_true(json_equal(back.options, rec.options));
-	assert_int_equal(cvol_strv_length(back.ids), 2);
+	assert_int_equal(strv_length(back.ids), 2);
 	assert_string_equal(back.ids[0], "c0ffee");
 	assert_string_equal(back.ids[1], "deadbeef");
 	assert_true(volume_ids_contain(back.ids, "deadbeef"));
