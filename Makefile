@@ -26,7 +26,7 @@ LDLIBS += -lpthread
 
 BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c \
-	      common/staging.c common/walk.c common/mount-opts.c
+	      common/staging.c common/walk.c common/mount-opts.c common/system.c
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
 IMAGE_SRC := image/image.c

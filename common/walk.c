@@ -21,10 +21,19 @@ int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
 		return cvol_error_set(err, errno, "read directory");
 	}
 	int r = 0;
-	struct dirent *de;
-	while (r == 0 && (de = readdir(d)))
+	for (;;) {
+		errno = 0; /* readdir() returns NULL at the end and on an error alike */
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno != 0)
+				r = cvol_error_set(err, errno, "read directory");
+			break;
+		}
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			r = fn(dirfd, de->d_name, de->d_type, data, err);
+		if (r != 0)
+			break;
+	}
 	closedir(d);
 	return r;
 }
@@ -77,11 +86,13 @@ int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 
 /* ---- tree walks ---------------------------------------------------------------------- */
 
-/* A directory being walked: its sorted names, the next one, and who it is. */
+/* A directory being walked: its sorted names, the next one, and who it is. Its path is the
+ * first path_len bytes of the walker's one path buffer, so memory grows with the depth, not
+ * with its square. */
 struct frame {
 	char **names;
 	size_t next;
-	char *path; /* from the root; "" for the root */
+	size_t path_len; /* 0 for the root */
 	struct stat st;
 };
 
@@ -90,36 +101,46 @@ struct walker {
 	void *data;
 	struct frame *frames;
 	size_t depth, cap;
+	char *path; /* the entry at hand, from the root */
+	size_t path_cap;
 	int fd; /* the directory of the top frame */
 };
 
-static void frame_done(struct frame *f)
+/* Make the path the entry @name of the top frame; returns 0 or -ENOMEM. */
+static int walker_set_path(struct walker *w, const char *name)
 {
-	cvol_strv_free(f->names);
-	free(f->path);
+	size_t at = w->depth ? w->frames[w->depth - 1].path_len : 0;
+	size_t need = at + 1 + strlen(name) + 1;
+	if (need > w->path_cap) {
+		size_t cap = need * 2;
+		char *grown = realloc(w->path, cap);
+		if (!grown)
+			return -ENOMEM;
+		w->path = grown;
+		w->path_cap = cap;
+	}
+	if (at > 0)
+		w->path[at++] = '/';
+	strcpy(w->path + at, name);
+	return 0;
 }
 
-static int walker_push(struct walker *w, int fd, char *path, const struct stat *st, struct cvol_error *err)
+static int walker_push(struct walker *w, int fd, size_t path_len, const struct stat *st,
+		       struct cvol_error *err)
 {
 	if (w->depth == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
 		struct frame *grown = realloc(w->frames, cap * sizeof(*grown));
-		if (!grown) {
-			int r = cvol_error_set(err, ENOMEM, "walk `%s`", path);
-			free(path);
-			return r;
-		}
+		if (!grown)
+			return cvol_error_set(err, ENOMEM, "walk `%s`", w->path);
 		w->frames = grown;
 		w->cap = cap;
 	}
 	struct frame *f = &w->frames[w->depth];
-	*f = (struct frame){ .path = path, .st = *st };
+	*f = (struct frame){ .path_len = path_len, .st = *st };
 	int r = dir_list_sorted(fd, &f->names, err);
-	if (r < 0) {
-		r = cvol_error_wrap(err, r, "read `%s`", *path ? path : "/");
-		free(path);
-		return r;
-	}
+	if (r < 0)
+		return cvol_error_wrap(err, r, "read `%s`", path_len ? w->path : "/");
 	w->depth++;
 	return 0;
 }
@@ -129,24 +150,18 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Into the directory @name of the top frame (whose lstat is @st). */
-static int walker_descend(struct walker *w, const char *name, char *path, const struct stat *st,
-			  struct cvol_error *err)
+/* Into the directory @name of the top frame (whose lstat is @st); w->path is its path. */
+static int walker_descend(struct walker *w, const char *name, const struct stat *st, struct cvol_error *err)
 {
 	struct stat now;
 	int fd = openat(w->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		int r = cvol_error_set(err, errno, "open `%s`", path);
-		free(path);
-		return r;
-	}
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", w->path);
 	if (fstat(fd, &now) < 0 || !same_file(&now, st)) {
 		close(fd);
-		int r = cvol_error_setx(err, ESTALE, "`%s` changed while it was read", path);
-		free(path);
-		return r;
+		return cvol_error_setx(err, ESTALE, "`%s` changed while it was read", w->path);
 	}
-	int r = walker_push(w, fd, path, st, err);
+	int r = walker_push(w, fd, strlen(w->path), st, err);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -156,32 +171,32 @@ static int walker_descend(struct walker *w, const char *name, char *path, const 
 	return 0;
 }
 
-/* Out of the top frame, back into its parent's directory, then leave() the directory. */
+/* Out of the top frame, back into its parent's directory (checked to be the one it left),
+ * then leave() the directory. */
 static int walker_ascend(struct walker *w, struct cvol_error *err)
 {
 	struct frame done = w->frames[--w->depth];
-	struct frame *parent = &w->frames[w->depth - 1];
+	const struct frame *parent = &w->frames[w->depth - 1];
 	struct stat now;
 	int r = 0;
 
+	w->path[done.path_len] = '\0';
 	int fd = openat(w->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		r = cvol_error_set(err, errno, "open the parent of `%s`", done.path);
+		r = cvol_error_set(err, errno, "open the parent of `%s`", w->path);
 	else if (fstat(fd, &now) < 0 || !same_file(&now, &parent->st))
-		r = cvol_error_setx(err, ESTALE, "`%s` moved while it was read", done.path);
-	if (r < 0) {
-		cvol_closep(&fd);
-		frame_done(&done);
-		return r;
+		r = cvol_error_setx(err, ESTALE, "`%s` moved while it was read", w->path);
+	if (r == 0) {
+		close(w->fd);
+		w->fd = TAKE_FD(fd);
 	}
-	close(w->fd);
-	w->fd = fd;
-	if (w->ops->leave) {
-		const char *slash = strrchr(done.path, '/');
-		struct walk_entry e = { w->fd, slash ? slash + 1 : done.path, done.path, &done.st };
+	if (r == 0 && w->ops->leave) {
+		size_t name_at = parent->path_len ? parent->path_len + 1 : 0;
+		struct walk_entry e = { w->fd, w->path + name_at, w->path, &done.st };
 		r = w->ops->leave(&e, w->data, err);
 	}
-	frame_done(&done);
+	cvol_closep(&fd);
+	cvol_strv_free(done.names);
 	return r;
 }
 
@@ -191,20 +206,15 @@ static int walker_step(struct walker *w, struct cvol_error *err)
 	struct frame *f = &w->frames[w->depth - 1];
 	const char *name = f->names[f->next++];
 	struct stat st;
-	char *path = NULL;
 
-	if (asprintf(&path, "%s%s%s", f->path, *f->path ? "/" : "", name) < 0)
+	if (walker_set_path(w, name) < 0)
 		return cvol_error_set(err, ENOMEM, "walk `%s`", name);
-	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		int r = errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", path);
-		free(path);
-		return r; /* an entry gone since the listing is no entry */
-	}
-	struct walk_entry e = { w->fd, name, path, &st };
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) /* gone since the listing: no entry */
+		return errno == ENOENT ? 0 : cvol_error_set(err, errno, "stat `%s`", w->path);
+	struct walk_entry e = { w->fd, name, w->path, &st };
 	int r = w->ops->enter(&e, w->data, err);
 	if (r == WALK_CONTINUE && S_ISDIR(st.st_mode))
-		return walker_descend(w, name, path, &st, err);
-	free(path);
+		return walker_descend(w, name, &st, err);
 	return r < 0 ? r : 0;
 }
 
@@ -217,9 +227,10 @@ int tree_walk(int rootfd, const struct walk_ops *ops, void *data, struct cvol_er
 	w.fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w.fd < 0 || fstat(w.fd, &st) < 0)
 		r = cvol_error_set(err, errno, "open the tree");
-	char *root = r == 0 ? strdup("") : NULL;
+	if (r == 0 && walker_set_path(&w, "") < 0)
+		r = cvol_error_set(err, ENOMEM, "walk");
 	if (r == 0)
-		r = root ? walker_push(&w, w.fd, root, &st, err) : cvol_error_set(err, ENOMEM, "walk");
+		r = walker_push(&w, w.fd, 0, &st, err);
 	while (r == 0 && w.depth > 0) {
 		struct frame *f = &w.frames[w.depth - 1];
 		if (f->names[f->next])
@@ -227,11 +238,12 @@ int tree_walk(int rootfd, const struct walk_ops *ops, void *data, struct cvol_er
 		else if (w.depth > 1)
 			r = walker_ascend(&w, err);
 		else
-			frame_done(&w.frames[--w.depth]);
+			cvol_strv_free(w.frames[--w.depth].names);
 	}
 	while (w.depth > 0)
-		frame_done(&w.frames[--w.depth]);
+		cvol_strv_free(w.frames[--w.depth].names);
 	free(w.frames);
+	free(w.path);
 	cvol_closep(&w.fd);
 	return r;
 }

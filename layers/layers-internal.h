@@ -70,13 +70,22 @@ int layer_mount_count_write(struct cvol_layer_store *store, const char *id, unsi
 			    struct cvol_error *err);
 /* Forget the count of the layer whose directory is @layer_fd. */
 void layer_mount_count_drop(int layer_fd);
-/* Record that the overlay with mount id @mnt_id on @merged (canonical) is a root on layer @id. */
-int layer_root_record(struct cvol_layer_store *store, const char *id, const char *merged, int mnt_id,
-		      struct cvol_error *err);
-/* Refuse, with EBUSY and their mount points, a layer that a live root uses; drops stale records. */
+/* Record, before it is mounted, a root on layer @id at @merged (canonical): *@ret_name names the
+ * record. While its mount ids are unknown it holds the layer as long as an overlay is on @merged. */
+int layer_root_begin(struct cvol_layer_store *store, const char *id, const char *merged,
+		     char ret_name[CVOL_SHORTID_LEN + 1], struct cvol_error *err);
+/* Complete the record @name once the root is mounted, with its mount id and unique id. */
+int layer_root_commit(struct cvol_layer_store *store, const char *name, const char *id, const char *merged,
+		      int mnt_id, uint64_t unique, struct cvol_error *err);
+/* Remove what a crash left in .roots/ (half-written records); run with the store locked. */
+int layer_roots_repair(struct cvol_layer_store *store, struct cvol_error *err);
+/* Remove the record @name of a root that was not mounted. */
+void layer_root_abort(struct cvol_layer_store *store, const char *name);
+/* Refuse, with EBUSY and their mount points, a layer that a live root uses; drops stale
+ * records. Fails, dropping nothing, when it cannot tell which roots live. */
 int layer_refuse_roots(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
-/* Drop the records of the root on @merged (canonical), and every stale one. */
-int layer_roots_drop(struct cvol_layer_store *store, const char *merged, struct cvol_error *err);
+/* Drop the records of the mount with ids @mnt_id / @unique (just unmounted), and stale ones. */
+int layer_roots_drop(struct cvol_layer_store *store, int mnt_id, uint64_t unique, struct cvol_error *err);
 
 /* ---- layer tars (tar-import.c, tar-export.c) ------------------------------------ */
 

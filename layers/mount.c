@@ -3,6 +3,8 @@
  * and roots on a layer's chain that hold it (see refs.c for both kinds of reference). */
 #include "layers-internal.h"
 
+#include "../common/mountinfo.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -220,18 +222,6 @@ static int root_mount_prepare(struct cvol_layer_store *store, const char *id, st
 	return r;
 }
 
-/* The mount id of what is mounted on @path now. */
-static int mount_id_of(const char *path, int *ret)
-{
-	struct statx stx;
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) < 0)
-		return -errno;
-	if (!(stx.stx_mask & STATX_MNT_ID))
-		return -EOPNOTSUPP;
-	*ret = (int)stx.stx_mnt_id;
-	return 0;
-}
-
 struct root_args {
 	const struct cvol_layer_root *root;
 	const char *merged;
@@ -251,29 +241,36 @@ static int root_overlay_mount(struct cvol_layer_store *store, const struct root_
 	return cvol_overlay_mount(&cfg, rm->merged, err);
 }
 
-/* Prepare (the chain, absolute paths), mount, then record the reference; the mount is undone
- * when the reference cannot be recorded. */
+/* Prepare (the chain, absolute paths), record the root, mount it, then complete the record
+ * with the mount's ids: a crash at any point leaves no mount that holds nothing. */
 static int root_mount_locked(struct cvol_layer_store *store, const char *id, void *data,
 			     struct cvol_error *err)
 {
 	const struct root_args *a = data;
 	struct root_mount rm = { .root = a->root };
+	char record[CVOL_SHORTID_LEN + 1];
 	int mnt_id = 0;
+	uint64_t unique = 0;
 
 	int r = root_mount_prepare(store, id, &rm, a->merged, err);
 	if (r == 0)
-		r = root_overlay_mount(store, &rm, err);
+		r = layer_root_begin(store, id, rm.merged, record, err);
 	if (r < 0) {
 		root_mount_done(&rm);
 		return r;
 	}
-	r = mount_id_of(rm.merged, &mnt_id);
+	r = root_overlay_mount(store, &rm, err);
+	if (r == 0) {
+		r = mount_ids_of(rm.merged, &mnt_id, &unique);
+		if (r < 0)
+			cvol_error_set(err, -r, "read the mount id of `%s`", rm.merged);
+		else
+			r = layer_root_commit(store, record, id, rm.merged, mnt_id, unique, err);
+		if (r < 0)
+			(void)umount2(rm.merged, UMOUNT_NOFOLLOW | MNT_DETACH);
+	}
 	if (r < 0)
-		cvol_error_set(err, -r, "read the mount id of `%s`", rm.merged);
-	else
-		r = layer_root_record(store, id, rm.merged, mnt_id, err);
-	if (r < 0)
-		(void)umount2(rm.merged, UMOUNT_NOFOLLOW | MNT_DETACH);
+		layer_root_abort(store, record);
 	root_mount_done(&rm);
 	return r;
 }
@@ -290,12 +287,15 @@ int cvol_layer_root_umount(struct cvol_layer_store *store, const char *merged, s
 	_cleanup_free_ char *canonical = realpath(merged, NULL);
 	if (!canonical)
 		return cvol_error_set(err, errno, "unmount `%s`", merged);
+	int mnt_id = 0;
+	uint64_t unique = 0;
 	int r = flock_retry(store->lock_fd, LOCK_EX);
 	if (r < 0)
 		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
+	(void)mount_ids_of(canonical, &mnt_id, &unique); /* not a mount: the unmount says so */
 	r = cvol_overlay_umount(canonical, err);
 	if (r == 0)
-		r = layer_roots_drop(store, canonical, err);
+		r = layer_roots_drop(store, mnt_id, unique, err);
 	(void)flock_retry(store->lock_fd, LOCK_UN);
 	return r;
 }

@@ -173,6 +173,8 @@ static int store_repair(struct cvol_layer_store *store, void *data, struct cvol_
 	if (r == 0)
 		r = dir_for_each(store->links_fd, remove_dangling_link, NULL, err);
 	if (r == 0)
+		r = layer_roots_repair(store, err);
+	if (r == 0)
 		r = dir_fsync(store->links_fd, err);
 	return r;
 }

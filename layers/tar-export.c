@@ -141,10 +141,15 @@ static int export_enter(const struct walk_entry *w, void *data, struct cvol_erro
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) /* device nodes and fifos */
 		return write_header(ex, path, err);
 
-	_cleanup_close_ int fd = openat(
-		dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	/* O_NONBLOCK: a FIFO put in its place since the lstat must not hang the export */
+	_cleanup_close_ int fd = openat(dirfd, name,
+					O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+						(S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	struct stat now;
 	if (fd < 0)
 		return cvol_error_set(err, errno, "open `%s`", path);
+	if (fstat(fd, &now) < 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino)
+		return cvol_error_setx(err, ESTALE, "`%s` changed while it was exported", path);
 	add_xattrs(ex, fd);
 	if (S_ISREG(st.st_mode)) {
 		const char *first = st.st_nlink > 1 ? hardlink_of(ex, &st, path) : NULL;

@@ -19,14 +19,15 @@ struct probe_cache {
 	char key[128];	 /* the file in it for one mounted filesystem */
 };
 
-/* The cache file for the filesystem of @dirfd (whose statfs is @sfs): its name is the mount id,
- * device and fs id; -EOPNOTSUPP when nothing is cached (not root, CVOL_PROBE_CACHE=off,
- * a read-only fs). */
+/* The cache file for the filesystem of @dirfd (whose statfs is @sfs): its name is the unique
+ * mount id, device and fs id; -EOPNOTSUPP when nothing is cached (not root,
+ * CVOL_PROBE_CACHE=off, a read-only fs, a kernel without unique mount ids). */
 int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret);
 /* Fill @fs's probed fields from @cache's file: false when it is missing, not a regular file of
  * root's, or does not parse (then it is probed afresh and rewritten). */
 bool probe_cache_load(const struct probe_cache *cache, struct cvol_backing_fs *fs);
-/* Write @fs's probed fields to @cache's file, atomically; best effort. */
+/* Write @fs's probed fields to @cache's file, atomically, when the filesystem is fit for an
+ * upper; an unfit answer removes the file (it is probed again). Best effort. */
 void probe_cache_store(const struct probe_cache *cache, const struct cvol_backing_fs *fs);
 
 /* ---- option strings (options.c) ------------------------------------------ */

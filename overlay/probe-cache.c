@@ -78,8 +78,10 @@ int probe_cache_key(int dirfd, const struct statfs *sfs, struct probe_cache *ret
 	if (statx(dirfd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE | STATX_MNT_ID, &stx) <
 	    0)
 		return -errno;
-	/* "u": a unique mount id (6.8+); "m": a mount id that may come back after an unmount */
-	char kind = (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? 'u' : (stx.stx_mask & STATX_MNT_ID) ? 'm' : 0;
+	/* Only a unique mount id (6.8+) names the filesystem: an older mount id comes back after an
+	 * unmount, and a reformatted xfs keeps its device and fsid, so its probe could be believed
+	 * for the new filesystem. Without one, every mount probes. */
+	char kind = (stx.stx_mask & STATX_MNT_ID_UNIQUE) ? 'u' : 0;
 	if (!kind)
 		return -EOPNOTSUPP;
 	unsigned fsid0, fsid1;
@@ -153,6 +155,14 @@ bool probe_cache_load(const struct probe_cache *cache, struct cvol_backing_fs *f
 	return true;
 }
 
+/* Everything an upper needs worked: only such an answer is kept. A failure may be passing
+ * (ENOSPC, EDQUOT on the probe's own writes), so an unfit filesystem is probed again. */
+static bool probe_is_fit(const struct cvol_backing_fs *fs)
+{
+	return !fs->is_overlay && fs->d_type && fs->tmpfile && fs->rename_whiteout &&
+	       (fs->xattr_trusted || fs->xattr_user);
+}
+
 void probe_cache_store(const struct probe_cache *cache, const struct cvol_backing_fs *fs)
 {
 	const char *dir = cache->dir, *key = cache->key;
@@ -160,6 +170,12 @@ void probe_cache_store(const struct probe_cache *cache, const struct cvol_backin
 	size_t len;
 	int n;
 
+	if (!probe_is_fit(fs)) {
+		_cleanup_close_ int dfd = cache_dir_open(dir, false);
+		if (dfd >= 0)
+			(void)unlinkat(dfd, key, 0);
+		return;
+	}
 	n = snprintf(text, sizeof(text), CACHE_MAGIC "\nkey=%s\n", key);
 	for (size_t i = 0; n > 0 && i < ARRAY_SIZE(cached_fields); i++) {
 		len = (size_t)n;

@@ -4,27 +4,10 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #define RECORD_FILE "record.json"
-
-static char boot_id[40];
-
-static void read_boot_id(void)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (f && fgets(boot_id, sizeof(boot_id), f))
-		boot_id[strcspn(boot_id, "\n")] = '\0';
-}
-
-const char *volume_boot_id(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, read_boot_id);
-	return boot_id;
-}
 
 bool volume_ids_contain(char **ids, const char *id)
 {

@@ -75,14 +75,14 @@ static void volume_done(struct volume *v)
 /* Mount IDs recorded in an earlier boot belong to containers that are gone. */
 static int forget_earlier_boot(struct volume *v, struct cvol_error *err)
 {
-	if (strcmp(v->rec.boot_id, volume_boot_id()) == 0)
+	if (strcmp(v->rec.boot_id, boot_id()) == 0)
 		return 0;
 	char **none = calloc(1, sizeof(char *));
 	if (!none)
 		return cvol_error_set(err, ENOMEM, "read volume");
 	cvol_strv_free(v->rec.ids);
 	v->rec.ids = none;
-	snprintf(v->rec.boot_id, sizeof(v->rec.boot_id), "%s", volume_boot_id());
+	snprintf(v->rec.boot_id, sizeof(v->rec.boot_id), "%s", boot_id());
 	v->dirty = true;
 	return 0;
 }
@@ -249,7 +249,7 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	if (staged.dirfd < 0)
 		return staged.dirfd;
 	now_rfc3339(rec.created_at, sizeof(rec.created_at));
-	snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", volume_boot_id());
+	snprintf(rec.boot_id, sizeof(rec.boot_id), "%s", boot_id());
 	int r = volume_set_paths(&staged, store->staging_path, staged_name, err);
 	if (r == 0)
 		r = staged.ops->prepare(&staged, err);

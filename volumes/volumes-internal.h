@@ -6,6 +6,7 @@
 
 #include "../common/fs.h"
 #include "../common/log.h"
+#include "../common/system.h"
 #include "../common/strv.h"
 #include "volumes.h"
 
@@ -48,8 +49,6 @@ int volume_record_load(int dirfd, struct volume_record *ret, struct cvol_error *
 int volume_record_save(int dirfd, const struct volume_record *rec, struct cvol_error *err);
 /* Free a record's contents. */
 void volume_record_done(struct volume_record *rec);
-/* This boot's id (/proc/sys/kernel/random/boot_id), or "" when unknown. */
-const char *volume_boot_id(void);
 /* True when @id is among @ids. */
 bool volume_ids_contain(char **ids, const char *id);
 

@@ -119,7 +119,7 @@ run_tests() {
 			rc=$?
 			if [ -s "$WORK/.skip" ]; then
 				echo "SKIP $(cat "$WORK/.skip")"
-			elif [ "$rc" -eq 0 ]; then
+			elif [ "$rc" -eq 0 ] && [ ! -s "$WORK/.fail" ]; then # a failed assertion fails, whatever the status
 				echo "PASS"
 			else
 				echo "FAIL $(cat "$WORK/.fail" 2>/dev/null || echo "a command failed (exit $rc)")"

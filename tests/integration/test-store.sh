@@ -322,3 +322,44 @@ test_layer_root_exec_releases() {
 	assert_eq "" "$(ls -A "$WORK/root/overlay/.roots")" "root records after --exec"
 	store layer rm base >/dev/null
 }
+
+# A record names its mount, not its path: after a plain umount, a new root on the same path
+# (which may get the same mount id back) does not revive the old hold; a mount stacked on a
+# live root does not end it.
+test_layer_root_record_names_its_mount() {
+	store layer create base >/dev/null
+	store layer create other >/dev/null
+	mkdir "$WORK/m" "$WORK/u" "$WORK/u2"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers base --upper "$WORK/u" "$WORK/m"
+	mount -t tmpfs stacked "$WORK/m"
+	expect_failure store layer rm base
+	assert_contains "$out" "used by 1 mounted root" "a root under a stacked mount still holds its layer"
+	umount "$WORK/m"
+	umount "$WORK/m"
+	"$CVOL_MOUNT" --root "$WORK/root" --layers other --upper "$WORK/u2" "$WORK/m"
+	store layer rm base >/dev/null
+	expect_failure store layer rm other
+	assert_contains "$out" "\`$WORK/m\`" "the new root holds its own layer"
+	"$CVOL_MOUNT" --root "$WORK/root" --umount "$WORK/m"
+	store layer rm other >/dev/null
+}
+
+# A root mounted in another mount namespace is not in our mountinfo: it holds its layer while
+# that namespace has a process, and no longer once it has none.
+test_layer_root_in_another_namespace() {
+	store layer create base >/dev/null
+	mkdir "$WORK/m" "$WORK/u"
+	unshare -m --propagation private sh -c '
+		"$1" --root "$2" --layers base --upper "$3" "$4" && echo mounted >"$5" && exec sleep 60' \
+		sh "$CVOL_MOUNT" "$WORK/root" "$WORK/u" "$WORK/m" "$WORK/ready" &
+	local pid=$!
+	local i
+	for i in $(seq 50); do [ -s "$WORK/ready" ] && break; sleep 0.1; done
+	assert_file_content "$WORK/ready" mounted
+	assert_not_mounted "$WORK/m"
+	expect_failure store layer rm base
+	assert_contains "$out" "\`$WORK/m\` (in another mount namespace)" "a root in another namespace"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	store layer rm base >/dev/null
+}
