@@ -164,11 +164,15 @@ int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force
 
 /* ---- roots on a layer's chain ------------------------------------------------------- */
 
-/* @path made absolute against the working directory: the mount runs relative to the store. */
+/* @path made absolute against the working directory (the mount runs relative to the store);
+ * a NULL @path stays NULL. */
 static int path_absolute(const char *path, char **ret)
 {
-	if (!path || path[0] == '/')
-		return (*ret = path ? strdup(path) : NULL) || !path ? 0 : -ENOMEM;
+	*ret = NULL;
+	if (!path)
+		return 0;
+	if (path[0] == '/')
+		return (*ret = strdup(path)) ? 0 : -ENOMEM;
 	_cleanup_free_ char *cwd = getcwd(NULL, 0);
 	if (!cwd)
 		return -errno;
