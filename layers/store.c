@@ -330,23 +330,17 @@ struct layer_source {
 	void *data;
 };
 
-/* Fill the staged layer directory @staged: diff/ and its contents, link and lower. */
-static int staged_layer_fill(int fd, const char *short_id, const char *lower, const struct layer_source *src,
-			     struct cvol_error *err)
+/* Fill diff/ in the staged layer directory @fd (then sync it); it stays empty without a fill. */
+static int staged_layer_fill(int fd, const struct layer_source *src, struct cvol_error *err)
 {
 	if (mkdirat(fd, "diff", 0755) < 0)
 		return cvol_error_set(err, errno, "create `diff`");
-	if (src->fill) {
-		_cleanup_close_ int diff = dir_open_at(fd, "diff", false, err);
-		int r = diff < 0 ? diff : src->fill(diff, src->data, err);
-		if (r == 0 && diff >= 0 && syncfs(diff) < 0)
-			r = cvol_error_set(err, errno, "sync the layer");
-		if (r < 0)
-			return r;
-	}
-	int r = file_write_atomic(fd, "link", short_id, strlen(short_id), err);
-	if (r == 0 && lower)
-		r = file_write_atomic(fd, "lower", lower, strlen(lower), err);
+	if (!src->fill)
+		return 0;
+	_cleanup_close_ int diff = dir_open_at(fd, "diff", false, err);
+	int r = diff < 0 ? diff : src->fill(diff, src->data, err);
+	if (r == 0 && syncfs(diff) < 0)
+		r = cvol_error_set(err, errno, "sync the layer");
 	return r;
 }
 
@@ -374,46 +368,89 @@ static int chain_for_parent(struct cvol_layer_store *store, const char *parent, 
 	return r;
 }
 
-static int layer_create_locked(struct cvol_layer_store *store, const char *id, void *data,
-			       struct cvol_error *err)
-{
-	const struct layer_source *src = data;
-	const char *parent = src->parent;
-	_cleanup_free_ char *lower = NULL;
-	char staged[STAGING_NAME_MAX], short_id[CVOL_SHORTID_LEN + 1];
-	int r;
+/* A layer being made: checked under the lock, filled without it (an import may take minutes,
+ * and mounts and roots must not wait for it), then checked again and committed under it. */
+struct layer_build {
+	const struct layer_source *src;
+	char *lower; /* the parent chain of the new layer; NULL for a base layer */
+	char staged[STAGING_NAME_MAX];
+	int fd; /* the staged directory */
+};
 
+/* Under the lock: the id is free and the parent (if any) can take a child; its chain for the child. */
+static int layer_build_check_locked(struct cvol_layer_store *store, const char *id, void *data,
+				    struct cvol_error *err)
+{
+	struct layer_build *b = data;
 	if (layer_exists(store, id))
 		return cvol_error_setx(err, EEXIST, "a layer with this id already exists");
-	if (parent && (r = chain_for_parent(store, parent, &lower, err)) < 0)
+	return b->src->parent ? chain_for_parent(store, b->src->parent, &b->lower, err) : 0;
+}
+
+/* Under the lock again: nothing changed meanwhile; the short link, link and lower files, and the
+ * rename into place. */
+static int layer_build_commit_locked(struct cvol_layer_store *store, const char *id, void *data,
+				     struct cvol_error *err)
+{
+	struct layer_build *b = data;
+	_cleanup_free_ char *lower = NULL;
+	char short_id[CVOL_SHORTID_LEN + 1];
+
+	int r = 0;
+	if (layer_exists(store, id))
+		return cvol_error_setx(err, EEXIST, "a layer with this id already exists");
+	if (b->src->parent) { /* again, to compare: the parent may have been replaced meanwhile */
+		r = chain_for_parent(store, b->src->parent, &lower, err);
+		if (r == 0 && strcmp(lower, b->lower) != 0)
+			r = cvol_error_setx(err, EBUSY, "parent layer `%s` changed while the layer was built",
+					    b->src->parent);
+	}
+	if (r == 0)
+		r = link_create(store, id, short_id, err);
+	if (r < 0)
 		return r;
+	r = file_write_atomic(b->fd, "link", short_id, strlen(short_id), err);
+	if (r == 0 && b->lower)
+		r = file_write_atomic(b->fd, "lower", b->lower, strlen(b->lower), err);
+	if (r == 0)
+		r = staging_commit(&store->staging, b->staged, id, err);
+	if (r < 0)
+		(void)unlinkat(store->links_fd, short_id, 0);
+	return r;
+}
+
+/* Build the checked layer @b in staging and commit it; the staged dir goes on failure. */
+static int layer_build_staged(struct cvol_layer_store *store, const char *what, const char *id,
+			      struct layer_build *b, struct cvol_error *err)
+{
 	_cleanup_close_ int hold = staging_hold(&store->staging, err);
 	if (hold < 0)
 		return hold;
-	_cleanup_close_ int fd = staging_make(&store->staging, 'c', staged, err);
-	if (fd < 0)
-		return fd;
-	r = link_create(store, id, short_id, err);
+	b->fd = staging_make(&store->staging, 'c', b->staged, err);
+	if (b->fd < 0)
+		return b->fd;
+	int r = staged_layer_fill(b->fd, b->src, err);
 	if (r < 0)
-		goto out_discard;
-	r = staged_layer_fill(fd, short_id, lower, src, err);
-	if (r == 0)
-		r = staging_commit(&store->staging, staged, id, err);
-	if (r == 0)
-		return 0;
-	(void)unlinkat(store->links_fd, short_id, 0);
-out_discard:
-	staging_discard(&store->staging, staged);
+		r = cvol_error_wrap(err, r, "%s layer `%s`", what, id);
+	else
+		r = store_run_locked(store, what, id, layer_build_commit_locked, b, err);
+	if (r < 0)
+		staging_discard(&store->staging, b->staged);
+	cvol_closep(&b->fd);
 	return r;
 }
 
 static int layer_create_from(struct cvol_layer_store *store, const char *what, const char *id,
 			     const struct layer_source *src, struct cvol_error *err)
 {
+	struct layer_build b = { .src = src, .fd = -1 };
 	int r = src->parent ? cvol_layer_check_id(src->parent, err) : 0;
-	if (r < 0)
-		return r;
-	return store_run_locked(store, what, id, layer_create_locked, (void *)src, err);
+	if (r == 0)
+		r = store_run_locked(store, what, id, layer_build_check_locked, &b, err);
+	if (r == 0)
+		r = layer_build_staged(store, what, id, &b, err);
+	free(b.lower);
+	return r;
 }
 
 int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char *parent,

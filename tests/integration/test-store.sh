@@ -363,3 +363,33 @@ test_layer_root_in_another_namespace() {
 	wait "$pid" 2>/dev/null || true
 	store layer rm base >/dev/null
 }
+
+# An import holds the store's lock only to check and to commit, not while it unpacks: roots
+# and other layers are made meanwhile. A parent removed during the unpack fails the commit.
+test_layer_import_does_not_hold_the_store() {
+	store layer create base >/dev/null
+	store layer create parent >/dev/null
+	mkdir -p "$WORK/src" "$WORK/m" "$WORK/u"
+	echo hi >"$WORK/src/f"
+	tar -C "$WORK/src" -cf "$WORK/l.tar" .
+	mkfifo "$WORK/slow"
+	store layer import --parent parent child "$WORK/slow" >"$WORK/import.out" 2>&1 &
+	local pid=$!
+	exec 7>"$WORK/slow" # the import now waits for its tar
+	sleep 0.3
+	timeout 5 "$CVOL_MOUNT" --root "$WORK/root" --layers base --upper "$WORK/u" "$WORK/m" ||
+		fail "a root could not be mounted while an import was reading"
+	timeout 5 "$CVOL" --root "$WORK/root" layer create other >/dev/null ||
+		fail "a layer could not be made while an import was reading"
+	timeout 5 "$CVOL" --root "$WORK/root" layer rm parent >/dev/null ||
+		fail "the parent could not be removed while its child was being read"
+	cat "$WORK/l.tar" >&7
+	exec 7>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_eq 1 "$rc" "exit status of the import whose parent went away"
+	assert_contains "$(cat "$WORK/import.out")" 'import layer `child`: parent layer `parent` does not exist' "the import's error"
+	assert_missing "$WORK/root/overlay/child"
+	assert_eq "" "$(ls -A "$WORK/root/overlay/.staging")" "staging after the refused import"
+	"$CVOL_MOUNT" --root "$WORK/root" --umount "$WORK/m"
+}
