@@ -124,5 +124,5 @@ int cvol_layer_diff(struct cvol_layer_store *store, const char *id, cvol_layer_d
 		    struct cvol_error *err)
 {
 	struct diff_args a = { fn, data };
-	return store_run_locked(store, "diff", id, layer_diff_locked, &a, err);
+	return store_run_shared(store, "diff", id, layer_diff_locked, &a, err);
 }

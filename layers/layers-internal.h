@@ -49,6 +49,10 @@ typedef int (*store_op)(struct cvol_layer_store *store, const char *id, void *da
 /* Check @id, take the store's lock, run @op, and name the layer in any error ("@what layer `id`: ..."). */
 int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
 		     void *data, struct cvol_error *err);
+/* Like store_run_locked() with the lock shared, for operations that only read the store
+ * (export, diff): they run side by side, and changes wait for them. */
+int store_run_shared(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+		     void *data, struct cvol_error *err);
 /* Read the metadata of layer @id; -ENOENT with a clear message when it does not exist. */
 int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer_meta *ret,
 		    struct cvol_error *err);

@@ -33,20 +33,33 @@ int cvol_layer_check_id(const char *id, struct cvol_error *err)
 	return 0;
 }
 
-int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+/* Check @id, hold the store's lock in @how while @op runs, and name the layer in any error. */
+static int store_run(struct cvol_layer_store *store, int how, const char *what, const char *id, store_op op,
 		     void *data, struct cvol_error *err)
 {
 	int r = cvol_layer_check_id(id, err);
 	if (r < 0)
 		return r;
-	r = flock_retry(store->lock_fd, LOCK_EX);
+	r = flock_retry(store->lock_fd, how);
 	if (r < 0)
 		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
 	r = op(store, id, data, err);
-	flock(store->lock_fd, LOCK_UN);
+	(void)flock_retry(store->lock_fd, LOCK_UN);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "%s layer `%s`", what, id);
 	return 0;
+}
+
+int store_run_locked(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+		     void *data, struct cvol_error *err)
+{
+	return store_run(store, LOCK_EX, what, id, op, data, err);
+}
+
+int store_run_shared(struct cvol_layer_store *store, const char *what, const char *id, store_op op,
+		     void *data, struct cvol_error *err)
+{
+	return store_run(store, LOCK_SH, what, id, op, data, err);
 }
 
 static bool layer_exists(struct cvol_layer_store *store, const char *id)
@@ -538,7 +551,7 @@ static int layer_export_locked(struct cvol_layer_store *store, const char *id, v
 
 int cvol_layer_export(struct cvol_layer_store *store, const char *id, int fd, struct cvol_error *err)
 {
-	return store_run_locked(store, "export", id, layer_export_locked, &fd, err);
+	return store_run_shared(store, "export", id, layer_export_locked, &fd, err);
 }
 
 /* ---- list ------------------------------------------------------------------------- */
