@@ -19,54 +19,6 @@
 #include "../../common/fs.h"
 #include "../../layers/layers-internal.h"
 
-struct fixture {
-	char top[64]; /* the mkdtemp() directory */
-	int fd;	      /* directory fd on top */
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->top, sizeof(f->top), "/tmp/cvol-test-layer-tar.XXXXXX");
-	if (!mkdtemp(f->top))
-		return -1;
-	f->fd = open(f->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	close(f->fd);
-	dir_remove_tree(AT_FDCWD, f->top, NULL);
-	free(f);
-	return 0;
-}
-
-static void require_root(void)
-{
-	if (geteuid() != 0) {
-		print_message("needs root (mknod, chown, trusted.* xattrs)\n");
-		skip();
-	}
-}
-
-/* Open (making it) the directory @name under @dirfd. */
-static int make_dir(int dirfd, const char *name)
-{
-	assert_int_equal(mkdirat(dirfd, name, 0755), 0);
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	return fd;
-}
-
 /* ---- tars: a layer in, out, and in again ------------------------------------------------ */
 
 struct tar_entry {
@@ -156,7 +108,7 @@ static void write_tar(int dirfd, const char *name, const struct tar_entry *entri
 static int import_into(int dirfd, const char *name, const char *into, struct cvol_tar_stats *ret_stats)
 {
 	struct cvol_error err = { 0 };
-	int root = make_dir(dirfd, into);
+	int root = unit_make_dir(dirfd, into);
 	int tar = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	assert_true(tar >= 0);
 	int r = tar_import(root, tar, false, ret_stats, &err);
@@ -408,10 +360,10 @@ static void list_tree(struct listing *l, int dirfd, const char *dir)
 
 static void test_import(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_tar_stats stats = { 0 };
 
-	require_root();
+	unit_require_root("mknod, chown, trusted.* xattrs");
 	write_tar(f->fd, "layer.tar", layer_entries, ARRAY_SIZE(layer_entries));
 	int a = import_into(f->fd, "layer.tar", "a", &stats);
 	check_layer(a, "import");
@@ -425,9 +377,9 @@ static void test_import(void **state)
 
 static void test_round_trip(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 
-	require_root();
+	unit_require_root("mknod, chown, trusted.* xattrs");
 	struct listing *la = calloc(1, sizeof(*la)), *lb = calloc(1, sizeof(*lb));
 	assert_true(la && lb);
 	write_tar(f->fd, "layer.tar", layer_entries, ARRAY_SIZE(layer_entries));
@@ -454,11 +406,11 @@ static void test_round_trip(void **state)
 /* The export names whiteouts as OCI does and keeps overlay's xattrs out of the tar. */
 static void test_export_names(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct archive_entry *e;
 	char seen[1024] = "";
 
-	require_root();
+	unit_require_root("mknod, chown, trusted.* xattrs");
 	write_tar(f->fd, "layer.tar", layer_entries, ARRAY_SIZE(layer_entries));
 	int a = import_into(f->fd, "layer.tar", "a", NULL);
 	export_to(a, f->fd, "export.tar");
@@ -490,9 +442,9 @@ static void test_export_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_export_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_export_names, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("layer-tar", tests, NULL, NULL);
 }

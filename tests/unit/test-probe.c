@@ -131,14 +131,6 @@ static int cache_teardown(void **state)
 	return dir_remove_tree(AT_FDCWD, cache_root, &err) < 0 ? -1 : 0;
 }
 
-static void require_root(void)
-{
-	if (geteuid() != 0) {
-		print_message("needs root (only root keeps a probe cache)\n");
-		skip();
-	}
-}
-
 /* The names in the cache directory (but . and ..): how many, and the last one in @ret_name. */
 static int cache_files(char *ret_name, size_t size)
 {
@@ -209,7 +201,7 @@ static void scratch_close(struct scratch *s)
 static void test_cache_reused(void **state)
 {
 	(void)state;
-	require_root();
+	unit_require_root("only root keeps a probe cache");
 	struct scratch s;
 	struct cvol_backing_fs fs;
 	struct cvol_error err = { 0 };
@@ -245,7 +237,7 @@ static void test_cache_reused(void **state)
 static void test_cache_untrusted(void **state)
 {
 	(void)state;
-	require_root();
+	unit_require_root("only root keeps a probe cache");
 	struct scratch s;
 	struct cvol_backing_fs fs;
 	struct cvol_error err = { 0 };
@@ -296,7 +288,7 @@ static void test_cache_untrusted(void **state)
 static void test_cache_off(void **state)
 {
 	(void)state;
-	require_root();
+	unit_require_root("only root keeps a probe cache");
 	struct scratch s;
 	struct cvol_backing_fs fs;
 	struct cvol_error err = { 0 };

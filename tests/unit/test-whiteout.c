@@ -15,54 +15,6 @@
 #include "../../common/fs.h"
 #include "../../overlay/overlay.h"
 
-struct fixture {
-	char top[64]; /* the mkdtemp() directory */
-	int fd;	      /* directory fd on top */
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->top, sizeof(f->top), "/tmp/cvol-test-whiteout.XXXXXX");
-	if (!mkdtemp(f->top))
-		return -1;
-	f->fd = open(f->top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	close(f->fd);
-	dir_remove_tree(AT_FDCWD, f->top, NULL);
-	free(f);
-	return 0;
-}
-
-static void require_root(void)
-{
-	if (geteuid() != 0) {
-		print_message("needs root (mknod, trusted.* xattrs)\n");
-		skip();
-	}
-}
-
-/* Open (making it) the directory @name under @dirfd. */
-static int make_dir(int dirfd, const char *name)
-{
-	assert_int_equal(mkdirat(dirfd, name, 0755), 0);
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	return fd;
-}
-
 static void make_file(int dirfd, const char *name, const char *text)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -126,11 +78,11 @@ static void test_xattr_is_overlay(void **state)
 
 static void test_make(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct stat st;
 
-	require_root();
+	unit_require_root("mknod, trusted.* xattrs");
 	assert_int_equal(cvol_whiteout_make(f->fd, "gone", false, &err), 0);
 	assert_int_equal(fstatat(f->fd, "gone", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISCHR(st.st_mode));
@@ -151,7 +103,7 @@ static void test_make(void **state)
 	assert_int_equal(mknodat(f->fd, "null", S_IFCHR | 0666, makedev(1, 3)), 0);
 	assert_int_equal(fstatat(f->fd, "null", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_false(cvol_whiteout_is(f->fd, "null", &st));
-	close(make_dir(f->fd, "dir"));
+	close(unit_make_dir(f->fd, "dir"));
 	assert_int_equal(fstatat(f->fd, "dir", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_false(cvol_whiteout_is(f->fd, "dir", &st));
 }
@@ -159,10 +111,10 @@ static void test_make(void **state)
 /* The form overlay reads where mknod is not allowed: an empty file with the whiteout xattr. */
 static void test_is_xattr_form(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct stat st;
 
-	require_root();
+	unit_require_root("mknod, trusted.* xattrs");
 	make_file(f->fd, "wo", "");
 	int fd = openat(f->fd, "wo", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -178,13 +130,13 @@ static void test_is_xattr_form(void **state)
 
 static void test_opaque(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	char value[8];
 
-	require_root();
-	int dir = make_dir(f->fd, "dir");
-	int plain = make_dir(f->fd, "plain");
+	unit_require_root("mknod, trusted.* xattrs");
+	int dir = unit_make_dir(f->fd, "dir");
+	int plain = unit_make_dir(f->fd, "plain");
 	assert_false(cvol_whiteout_dir_is_opaque(dir));
 	int r = cvol_whiteout_make_opaque(dir, false, &err);
 	if (r == -ENOTSUP || r == -EOPNOTSUPP) {
@@ -209,11 +161,11 @@ static void test_opaque(void **state)
 /* userxattr mounts: the same marks under user.overlay.* */
 static void test_opaque_userxattr(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	char value[8];
 
-	int dir = make_dir(f->fd, "dir");
+	int dir = unit_make_dir(f->fd, "dir");
 	int r = cvol_whiteout_make_opaque(dir, true, &err);
 	if (r == -ENOTSUP || r == -EOPNOTSUPP) {
 		print_message("user.* xattrs not supported on /tmp: %s\n", err.msg);
@@ -232,10 +184,10 @@ int main(void)
 		cmocka_unit_test(test_target),
 		cmocka_unit_test(test_opaque_marker),
 		cmocka_unit_test(test_xattr_is_overlay),
-		cmocka_unit_test_setup_teardown(test_make, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_is_xattr_form, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_opaque, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_opaque_userxattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_make, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_is_xattr_form, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_opaque, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_opaque_userxattr, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("whiteout", tests, NULL, NULL);
 }
