@@ -100,11 +100,45 @@ check-asan:
 unit-asan: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t (asan)"; $$t || fail=1; done; exit $$fail
 
+# ---- fuzzing (libFuzzer, clang) ----------------------------------------------------------
+# `make fuzz` builds the harnesses of tests/fuzz/ with ASan and UBSan in build-fuzz/ and runs
+# each for FUZZ_SECONDS, from the seeds in tests/fuzz/corpus/<target>/; a crash, a leak or an
+# oracle's abort() fails it and leaves the input in build-fuzz/ (crash-*, leak-*).
+FUZZ_TARGETS := fuzz-volume-options fuzz-mount-args fuzz-seccomp-profile fuzz-overlay-options \
+		fuzz-tar-import fuzz-plugin-handlers fuzz-image
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang WERROR= \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined" fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		(cd $(BUILD)/fuzz && ./$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+			-print_final_stats=1 corpus-$$t $(CURDIR)/tests/fuzz/corpus/$$t >$$t.log 2>&1); rc=$$?; \
+		grep -E 'ERROR|SUMMARY|Done|number_of_executed_units|peak_rss_mb' $(BUILD)/fuzz/$$t.log; \
+		test $$rc = 0 || { tail -40 $(BUILD)/fuzz/$$t.log; echo "FUZZ FAILED: $$t"; fail=1; }; \
+	done; exit $$fail
+
+$(BUILD)/fuzz/fuzz-mount-args: $(BUILD)/tests/fuzz/fuzz-mount-args.o $(BUILD)/cmd/mount-args.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz-plugin-handlers: $(BUILD)/tests/fuzz/fuzz-plugin-handlers.o $(PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
+
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
-		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3
+		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 clang libclang-rt-14-dev
 
 # The plugin load client of tests/bench/plugin.sh.
 $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
@@ -120,8 +154,8 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan $(BINS) libcvol.a
+	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
 
 .SECONDARY:
-.PHONY: all unit lint-deps integration check check-asan unit-asan deps bench format clean
+.PHONY: fuzz fuzz-run all unit lint-deps integration check check-asan unit-asan deps bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
