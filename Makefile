@@ -40,6 +40,8 @@ CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cv
 PLUGIN_SRC := plugin/handlers.c plugin/server.c
 CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 BINS := cvol-mount cvol cvol-plugin
+OUT ?= .# where the binaries go (check-asan puts its own in build-asan/bin)
+OUT_BINS := $(BINS:%=$(OUT)/%)
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
 	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout \
@@ -48,7 +50,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
 
-all: $(BINS) libcvol.a
+all: $(OUT_BINS) libcvol.a
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
@@ -56,13 +58,16 @@ $(LIB): $(LIB_OBJ)
 libcvol.a: $(LIB)
 	cp $< $@
 
-cvol-mount: $(CVOL_MOUNT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(OUT)/cvol-mount: $(CVOL_MOUNT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_MOUNT_PKGS)) $(LDLIBS)
 
-cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(OUT)/cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_PKGS)) $(LDLIBS)
 
-cvol-plugin: $(CVOL_PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(OUT)/cvol-plugin: $(CVOL_PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_PLUGIN_PKGS)) $(LDLIBS)
 
 # Objects are rebuilt when the Makefile (their flags) changes.
@@ -83,8 +88,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-integration: $(BINS)
-	tests/integration/run-all.sh
+integration: $(OUT_BINS)
+	CVOL_BIN_DIR=$(OUT) tests/integration/run-all.sh
 
 # No file-level loops and no upward arrows between folders, read off the objects.
 lint-deps: $(LIB)
@@ -92,10 +97,16 @@ lint-deps: $(LIB)
 
 check: unit lint-deps integration
 
-# The unit tests again under AddressSanitizer and UBSan, in a build dir of their own.
+# The unit tests, then the integration tests against binaries built with AddressSanitizer and
+# UBSan, in a build dir of their own (leaks are the fuzzers' and the unit tests' to find: a
+# command's exit report would change what the integration tests see).
 check-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		LDFLAGS="-fsanitize=address,undefined" unit-asan
+	$(MAKE) BUILD=build-asan OUT=build-asan/bin \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" unit-asan integration-asan
+
+integration-asan: $(OUT_BINS)
+	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 CVOL_BIN_DIR=$(OUT) tests/integration/run-all.sh
 
 unit-asan: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t (asan)"; $$t || fail=1; done; exit $$fail
@@ -145,7 +156,7 @@ $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-bench: $(BINS) $(BUILD)/bench/plugin-load
+bench: $(OUT_BINS) $(BUILD)/bench/plugin-load
 	tests/bench/mount-layers.sh
 	tests/bench/plugin.sh
 	tests/bench/import.sh
@@ -157,5 +168,5 @@ clean:
 	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
 
 .SECONDARY:
-.PHONY: fuzz fuzz-run all unit lint-deps integration check check-asan unit-asan deps bench format clean
+.PHONY: fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -3,8 +3,10 @@
 # Sourced by run-all.sh; every test is a shell function named test_*.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CVOL_MOUNT="$TOP/cvol-mount"
-CVOL="$TOP/cvol"
+CVOL_BIN_DIR=$(cd "${CVOL_BIN_DIR:-$TOP}" && pwd) # make check-asan points it at its own build
+CVOL_MOUNT="$CVOL_BIN_DIR/cvol-mount"
+CVOL="$CVOL_BIN_DIR/cvol"
+CVOL_PLUGIN="$CVOL_BIN_DIR/cvol-plugin"
 
 # A test runs in a subshell under `set -e`: the first failing assertion ends it.
 # Its reason goes to a file, since the subshell cannot set the runner's variables.
