@@ -99,10 +99,11 @@ static int build_default(scmp_filter_ctx *ret, struct cvol_error *err)
 			return r;
 		}
 	}
-	/* no typing into a terminal the command shares with its caller */
+	/* no typing into a terminal the command shares with its caller; the kernel reads the
+	 * request as 32 bits, so only those are compared (TIOCSTI | 1 << 32 is TIOCSTI) */
 	static const unsigned long tty_injection[] = { TIOCSTI, TIOCLINUX };
 	for (size_t i = 0; i < ARRAY_SIZE(tty_injection); i++) {
-		struct scmp_arg_cmp arg = SCMP_A1(SCMP_CMP_EQ, tty_injection[i]);
+		struct scmp_arg_cmp arg = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, tty_injection[i]);
 		int r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &arg, err);
 		if (r < 0) {
 			seccomp_release(ctx);

@@ -246,6 +246,21 @@ static void test_default_filter(void **state)
 	cvol_seccomp_free(filter);
 }
 
+/* The kernel reads an ioctl's request as 32 bits: bits set above them do not get past the rule. */
+static void test_default_tiocsti_high_bits(void **state)
+{
+	struct cvol_error err = { 0 };
+	void *filter = NULL;
+
+	(void)state;
+	assert_int_equal(cvol_seccomp_build(NULL, &filter, &err), 0);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCSTI | 1ULL << 32), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCSTI | 0xffffffff00000000ULL), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCLINUX | 1ULL << 63), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TCGETS | 1ULL << 32), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
 /* ---- valid profiles --------------------------------------------------------------------- */
 
 /* An allow list, as Docker's default is: what it names runs, the rest gets EPERM. */
@@ -589,6 +604,7 @@ int main(void)
 	const struct CMUnitTest no_profile[] = {
 		cmocka_unit_test(test_unconfined),
 		cmocka_unit_test(test_default_filter),
+		cmocka_unit_test(test_default_tiocsti_high_bits),
 	};
 	const struct CMUnitTest profiles[] = {
 		cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
