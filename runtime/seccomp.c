@@ -2,12 +2,16 @@
 /* Seccomp filters with libseccomp: a default that refuses what container runtimes refuse
  * by default, or a profile in Docker's JSON format. */
 #include "runtime.h"
+#include "runtime-internal.h"
 
 #include <jansson.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 
 /* Refused with EPERM by the default filter: what Docker's default profile keeps from a
  * container (kernel modules, kexec, reboot, mounts, namespaces, tracing, keyrings, bpf...). */
@@ -159,25 +163,136 @@ static int parse_op(const char *name, enum scmp_compare *ret)
 	return -EINVAL;
 }
 
-/* Docker's entries can be limited to capabilities or architectures: cvol runs the command
- * as root with every capability on this architecture, so "includes" of capabilities
- * apply, "excludes" of capabilities do not, and other architectures are skipped. */
+/* The capability named @name ("CAP_SYS_ADMIN"), or -1. */
+static int cap_from_name(const char *name)
+{
+	static const char *const names[] = {
+		[CAP_CHOWN] = "CAP_CHOWN",
+		[CAP_DAC_OVERRIDE] = "CAP_DAC_OVERRIDE",
+		[CAP_DAC_READ_SEARCH] = "CAP_DAC_READ_SEARCH",
+		[CAP_FOWNER] = "CAP_FOWNER",
+		[CAP_FSETID] = "CAP_FSETID",
+		[CAP_KILL] = "CAP_KILL",
+		[CAP_SETGID] = "CAP_SETGID",
+		[CAP_SETUID] = "CAP_SETUID",
+		[CAP_SETPCAP] = "CAP_SETPCAP",
+		[CAP_LINUX_IMMUTABLE] = "CAP_LINUX_IMMUTABLE",
+		[CAP_NET_BIND_SERVICE] = "CAP_NET_BIND_SERVICE",
+		[CAP_NET_BROADCAST] = "CAP_NET_BROADCAST",
+		[CAP_NET_ADMIN] = "CAP_NET_ADMIN",
+		[CAP_NET_RAW] = "CAP_NET_RAW",
+		[CAP_IPC_LOCK] = "CAP_IPC_LOCK",
+		[CAP_IPC_OWNER] = "CAP_IPC_OWNER",
+		[CAP_SYS_MODULE] = "CAP_SYS_MODULE",
+		[CAP_SYS_RAWIO] = "CAP_SYS_RAWIO",
+		[CAP_SYS_CHROOT] = "CAP_SYS_CHROOT",
+		[CAP_SYS_PTRACE] = "CAP_SYS_PTRACE",
+		[CAP_SYS_PACCT] = "CAP_SYS_PACCT",
+		[CAP_SYS_ADMIN] = "CAP_SYS_ADMIN",
+		[CAP_SYS_BOOT] = "CAP_SYS_BOOT",
+		[CAP_SYS_NICE] = "CAP_SYS_NICE",
+		[CAP_SYS_RESOURCE] = "CAP_SYS_RESOURCE",
+		[CAP_SYS_TIME] = "CAP_SYS_TIME",
+		[CAP_SYS_TTY_CONFIG] = "CAP_SYS_TTY_CONFIG",
+		[CAP_MKNOD] = "CAP_MKNOD",
+		[CAP_LEASE] = "CAP_LEASE",
+		[CAP_AUDIT_WRITE] = "CAP_AUDIT_WRITE",
+		[CAP_AUDIT_CONTROL] = "CAP_AUDIT_CONTROL",
+		[CAP_SETFCAP] = "CAP_SETFCAP",
+		[CAP_MAC_OVERRIDE] = "CAP_MAC_OVERRIDE",
+		[CAP_MAC_ADMIN] = "CAP_MAC_ADMIN",
+		[CAP_SYSLOG] = "CAP_SYSLOG",
+		[CAP_WAKE_ALARM] = "CAP_WAKE_ALARM",
+		[CAP_BLOCK_SUSPEND] = "CAP_BLOCK_SUSPEND",
+		[CAP_AUDIT_READ] = "CAP_AUDIT_READ",
+		[CAP_PERFMON] = "CAP_PERFMON",
+		[CAP_BPF] = "CAP_BPF",
+		[CAP_CHECKPOINT_RESTORE] = "CAP_CHECKPOINT_RESTORE",
+	};
+	for (size_t i = 0; name && i < ARRAY_SIZE(names); i++)
+		if (names[i] && strcasecmp(name, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Whether the command under --exec holds the capability @name (not when it names none). */
+static bool cap_kept(json_t *name)
+{
+	int cap = cap_from_name(json_string_value(name));
+	return cap >= 0 && (CVOL_EXEC_KEPT_CAPS & (1ULL << cap));
+}
+
+/* Whether @arches (Docker's names: "amd64", "arm64", ...) names this machine's architecture. */
+static bool arch_listed(json_t *arches)
+{
+	static const struct {
+		uint32_t arch;
+		const char *names[2];
+	} native[] = {
+		{ SCMP_ARCH_X86_64, { "amd64", "x86_64" } },  { SCMP_ARCH_X86, { "386", "x86" } },
+		{ SCMP_ARCH_X32, { "x32", NULL } },	      { SCMP_ARCH_AARCH64, { "arm64", "aarch64" } },
+		{ SCMP_ARCH_ARM, { "arm", NULL } },	      { SCMP_ARCH_PPC64LE, { "ppc64le", NULL } },
+		{ SCMP_ARCH_S390X, { "s390x", NULL } },	      { SCMP_ARCH_S390, { "s390", NULL } },
+		{ SCMP_ARCH_RISCV64, { "riscv64", NULL } },
+	};
+	uint32_t here = seccomp_arch_native();
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(arches, i, a)
+	{
+		for (size_t j = 0; j < ARRAY_SIZE(native); j++)
+			for (size_t k = 0; k < 2; k++)
+				if (native[j].arch == here && native[j].names[k] && json_is_string(a) &&
+				    strcmp(json_string_value(a), native[j].names[k]) == 0)
+					return true;
+	}
+	return false;
+}
+
+/* Whether the running kernel is @min ("4.8") or newer. */
+static bool kernel_at_least(const char *min)
+{
+	struct utsname u;
+	unsigned want_major = 0, want_minor = 0, major = 0, minor = 0;
+
+	if (!min || sscanf(min, "%u.%u", &want_major, &want_minor) < 1)
+		return false;
+	if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) < 1)
+		return false;
+	return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+/* Whether a profile's entry applies to the command under --exec, as Docker decides for a
+ * container: "includes" holds when this is one of its architectures, every capability it
+ * names is kept and the kernel is at least its minKernel; "excludes" drops the entry when
+ * this is one of its architectures or any capability it names is kept. */
 static bool entry_applies(json_t *entry)
 {
 	json_t *inc = json_object_get(entry, "includes"), *exc = json_object_get(entry, "excludes");
+	json_t *v;
+	size_t i;
+
 	json_t *arches = json_object_get(inc, "arches");
-	if (json_is_array(arches) && json_array_size(arches) > 0) {
-		bool here = false;
-		size_t i;
-		json_t *a;
-		json_array_foreach(arches, i, a) here |=
-			json_is_string(a) && (strcmp(json_string_value(a), "amd64") == 0 ||
-					      strcmp(json_string_value(a), "x86_64") == 0);
-		if (!here)
+	if (json_array_size(arches) > 0 && !arch_listed(arches))
+		return false;
+	json_array_foreach(json_object_get(inc, "caps"), i, v)
+	{
+		if (!cap_kept(v))
 			return false;
 	}
-	return !json_is_array(json_object_get(exc, "caps")) ||
-	       json_array_size(json_object_get(exc, "caps")) == 0;
+	json_t *min_kernel = json_object_get(inc, "minKernel");
+	if (json_is_string(min_kernel) && !kernel_at_least(json_string_value(min_kernel)))
+		return false;
+
+	if (arch_listed(json_object_get(exc, "arches")))
+		return false;
+	json_array_foreach(json_object_get(exc, "caps"), i, v)
+	{
+		if (cap_kept(v))
+			return false;
+	}
+	return true;
 }
 
 static int add_profile_entry(scmp_filter_ctx ctx, json_t *entry, int default_errno, const char *path,

@@ -443,6 +443,62 @@ static void test_entry_arches(void **state)
 #endif
 }
 
+/* "includes"/"excludes" of capabilities are weighed against what --exec keeps (Docker's
+ * default set, without CAP_SYS_ADMIN): Docker's own default profile lets clone through
+ * only without namespace flags and answers clone3 with ENOSYS. */
+static void test_entry_caps(void **state)
+{
+	void *filter = build_ok(
+		*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
+			"  'syscalls': ["
+			"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' },"
+			/* Docker's entries: CAP_SYS_ADMIN is not kept */
+			"    { 'names': [ 'clone', 'clone3', 'mount', 'unshare', 'setns' ],"
+			"      'action': 'SCMP_ACT_ALLOW', 'includes': { 'caps': [ 'CAP_SYS_ADMIN' ] } },"
+			"    { 'names': [ 'clone' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2114060288, 'op': 'SCMP_CMP_MASKED_EQ' } ],"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN' ], 'arches': [ 's390', 's390x' ] } },"
+			"    { 'names': [ 'clone3' ], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 38,"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN' ] } },"
+			/* CAP_SYS_CHROOT is kept, CAP_SYS_PTRACE is not */
+			"    { 'names': [ 'chroot' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_SYS_CHROOT' ] } },"
+			"    { 'names': [ 'ptrace' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_SYS_PTRACE' ] } },"
+			/* every capability an entry includes must be kept */
+			"    { 'names': [ 'kcmp' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_KILL', 'CAP_SYS_PTRACE' ] } },"
+			"    { 'names': [ 'tkill' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_KILL', 'CAP_CHOWN' ] } },"
+			/* one kept capability among those excluded is enough to drop the entry */
+			"    { 'names': [ 'sync' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN', 'CAP_CHOWN' ] } },"
+			/* a name that is no capability is not held */
+			"    { 'names': [ 'syncfs' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_NO_SUCH_THING' ] } },"
+			"    { 'names': [ 'fsync' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'excludes': { 'caps': [ 'CAP_NO_SUCH_THING' ] } } ] }");
+	const uint32_t refused = SCMP_ACT_ERRNO(EPERM);
+
+	assert_int_equal(verdict(filter, "clone", 0x11 /* SIGCHLD */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x003d0f00 /* pthread_create */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x10000011 /* CLONE_NEWUSER */, 0), refused);
+	assert_int_equal(verdict(filter, "clone", 0x00020011 /* CLONE_NEWNS */, 0), refused);
+	assert_int_equal(verdict(filter, "clone3", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "mount", 0, 0), refused);
+	assert_int_equal(verdict(filter, "unshare", 0, 0), refused);
+	assert_int_equal(verdict(filter, "setns", 0, 0), refused);
+	assert_int_equal(verdict(filter, "chroot", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ptrace", 0, 0), refused);
+	assert_int_equal(verdict(filter, "kcmp", 0, 0), refused);
+	assert_int_equal(verdict(filter, "tkill", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "sync", 0, 0), refused);
+	assert_int_equal(verdict(filter, "syncfs", 0, 0), refused);
+	assert_int_equal(verdict(filter, "fsync", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
 /* A profile in the shape of Docker's default: comments, archMap, defaultErrnoRet, entries
  * with errnoRet and empty includes/excludes. */
 static void test_docker_shape(void **state)
@@ -614,6 +670,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_not_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_arches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_shape, setup, teardown),
 	};
 	const struct CMUnitTest refusals[] = {
