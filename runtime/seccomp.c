@@ -4,6 +4,7 @@
 #include "runtime.h"
 #include "runtime-internal.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -708,6 +709,71 @@ static int add_profile_entry(scmp_filter_ctx ctx, json_t *entry, int default_err
 	return 0;
 }
 
+/* The architecture a profile names "SCMP_ARCH_X86_64", ..., or 0 when libseccomp knows none. */
+static uint32_t arch_from_name(const char *name)
+{
+	char lower[32];
+	size_t n = 0;
+
+	if (!name || strncmp(name, "SCMP_ARCH_", 10) != 0 || strlen(name + 10) >= sizeof(lower))
+		return 0;
+	for (; name[10 + n]; n++)
+		lower[n] = (char)tolower((unsigned char)name[10 + n]);
+	lower[n] = '\0';
+	return n ? seccomp_arch_resolve_name(lower) : 0;
+}
+
+/* Add the architecture @name to @ctx; a name that is none is refused. */
+static int add_arch(scmp_filter_ctx ctx, json_t *name, const char *path, struct cvol_error *err)
+{
+	if (!json_is_string(name))
+		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: architectures: a list of names",
+				       path);
+	uint32_t arch = arch_from_name(json_string_value(name));
+	if (!arch)
+		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: unknown architecture `%s`", path,
+				       json_string_value(name));
+	int r = seccomp_arch_add(ctx, arch);
+	if (r < 0 && r != -EEXIST)
+		return cvol_error_set(err, -r, "seccomp profile `%s`: add architecture `%s`", path,
+				      json_string_value(name));
+	return 0;
+}
+
+/* The ABIs the filter judges, besides this machine's own: the profile's "architectures", else,
+ * as Docker reads it, the subArchitectures of this machine's entry in "archMap" (x86_64's are
+ * x86 and x32). A syscall of an ABI left out is killed. */
+static int add_profile_arches(scmp_filter_ctx ctx, json_t *doc, const char *path, struct cvol_error *err)
+{
+	json_t *arches = json_object_get(doc, "architectures"), *v, *sub;
+	size_t i, j;
+	int r;
+
+	if (arches && !json_is_array(arches))
+		return cvol_error_setx(err, EINVAL, "seccomp profile `%s`: architectures: a list of names",
+				       path);
+	json_array_foreach(arches, i, v)
+	{
+		if ((r = add_arch(ctx, v, path, err)) < 0)
+			return r;
+	}
+	if (json_array_size(arches) > 0)
+		return 0;
+	json_array_foreach(json_object_get(doc, "archMap"), i, v)
+	{
+		/* other machines' entries may name architectures this libseccomp does not know */
+		if (arch_from_name(json_string_value(json_object_get(v, "architecture"))) !=
+		    seccomp_arch_native())
+			continue;
+		json_array_foreach(json_object_get(v, "subArchitectures"), j, sub)
+		{
+			if ((r = add_arch(ctx, sub, path, err)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static int build_profile(const char *path, scmp_filter_ctx *ret, struct cvol_error *err)
 {
 	json_error_t jerr;
@@ -728,9 +794,14 @@ static int build_profile(const char *path, scmp_filter_ctx *ret, struct cvol_err
 	scmp_filter_ctx ctx = seccomp_init(def);
 	if (!ctx)
 		return cvol_error_set(err, ENOMEM, "seccomp filter");
+	int r = add_profile_arches(ctx, doc, path, err);
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
+	}
 	json_array_foreach(json_object_get(doc, "syscalls"), i, entry)
 	{
-		int r = add_profile_entry(ctx, entry, default_errno, path, err);
+		r = add_profile_entry(ctx, entry, default_errno, path, err);
 		if (r < 0) {
 			seccomp_release(ctx);
 			return r;

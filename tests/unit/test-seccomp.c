@@ -695,6 +695,58 @@ static void test_entry_caps(void **state)
 	cvol_seccomp_free(filter);
 }
 
+/* "architectures" (else the archMap entry of this architecture, as Docker reads it): the
+ * filter judges those ABIs' syscalls by the profile too; an ABI it does not name is killed. */
+static void test_profile_architectures(void **state)
+{
+#if !defined(__x86_64__)
+	(void)state;
+	print_message("the cases name the i386 and x32 ABIs of x86_64\n");
+	skip();
+#else
+	static const char *const rules =
+		"  'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }";
+	const uint64_t no_args[6] = { 0 };
+	char json[1024];
+
+	/* i386: getpid is 20, mount 21 */
+	snprintf(json, sizeof(json),
+		 "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+		 "  'architectures': [ 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86' ], %s",
+		 rules);
+	void *filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), 0);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 21, no_args), EPERM_ACT);
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+
+	/* Docker's default names no architectures but an archMap */
+	snprintf(json, sizeof(json),
+		 "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+		 "  'archMap': [ { 'architecture': 'SCMP_ARCH_AARCH64', 'subArchitectures': [ "
+		 "'SCMP_ARCH_ARM' ] },"
+		 "               { 'architecture': 'SCMP_ARCH_X86_64',"
+		 "                 'subArchitectures': [ 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ] },"
+		 "               { 'architecture': 'SCMP_ARCH_RISCV64', 'subArchitectures': null } ], %s",
+		 rules);
+	filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), 0);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X32), 0);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_ARM), -EEXIST);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 21, no_args), EPERM_ACT);
+	cvol_seccomp_free(filter);
+
+	/* only this machine's ABI: the others are killed, as before */
+	snprintf(json, sizeof(json), "{ 'defaultAction': 'SCMP_ACT_ERRNO', %s", rules);
+	filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), -EEXIST);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_KILL);
+	cvol_seccomp_free(filter);
+#endif
+}
+
 /* A profile in the shape of Docker's default: comments, archMap, defaultErrnoRet, entries
  * with errnoRet and empty includes/excludes. */
 static void test_docker_shape(void **state)
@@ -833,6 +885,28 @@ static void test_bad_args(void **state)
 		      why);
 }
 
+/* An architecture libseccomp does not know, or not as a list of names: refused, not ignored. */
+static void test_bad_architectures(void **state)
+{
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 'SCMP_ARCH_X86_64', "
+		      "'SCMP_ARCH_VAX' ] }",
+		      "unknown architecture `SCMP_ARCH_VAX`");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 'x86_64' ] }",
+		      "unknown architecture `x86_64`");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 64 ] }",
+		      "architectures: a list of names");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': 'SCMP_ARCH_X86_64' }",
+		      "architectures: a list of names");
+#if defined(__x86_64__)
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'archMap': [ { 'architecture': 'SCMP_ARCH_X86_64', 'subArchitectures': [ "
+		      "'SCMP_ARCH_X87' ] } ] }",
+		      "unknown architecture `SCMP_ARCH_X87`");
+#endif
+}
+
 /* An argument index past the sixth: libseccomp refuses the rule, and the error names the syscall. */
 static void test_bad_arg_index(void **state)
 {
@@ -870,6 +944,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_not_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_arches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_architectures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_shape, setup, teardown),
 	};
 	const struct CMUnitTest refusals[] = {
@@ -879,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_entry_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arg_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_architectures, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("seccomp: no profile", no_profile, NULL, NULL);
 	failed += cmocka_run_group_tests_name("seccomp: profiles", profiles, NULL, NULL);
