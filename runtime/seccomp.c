@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Seccomp filters with libseccomp: a default that refuses what container runtimes refuse
- * by default, or a profile in Docker's JSON format. */
+/* Seccomp filters with libseccomp: the default, an allowlist after Docker's default profile
+ * (docs/exec-confinement.md), or a profile in Docker's JSON format. */
 #include "runtime.h"
 #include "runtime-internal.h"
 
