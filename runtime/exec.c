@@ -3,6 +3,7 @@
  * the root (old root detached), mounts /proc and a minimal /dev, loads seccomp last and
  * execs. Errors before the exec come back to the caller over a close-on-exec pipe. */
 #include "runtime.h"
+#include "runtime-internal.h"
 #include "../common/fs.h"
 
 #include <fcntl.h>
@@ -101,19 +102,9 @@ static int guard_proc(const char *proc, struct cvol_error *err)
 	return 0;
 }
 
-/* The capabilities Docker leaves a container; every other one is dropped before the exec. */
-static const int kept_caps[] = {
-	CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,	     CAP_FOWNER,
-	CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,	     CAP_SETUID,
-	CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-	CAP_KILL,    CAP_AUDIT_WRITE,
-};
-
 static int drop_capabilities(struct cvol_error *err)
 {
-	uint64_t keep = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(kept_caps); i++)
-		keep |= 1ULL << kept_caps[i];
+	const uint64_t keep = CVOL_EXEC_KEPT_CAPS;
 	for (int cap = 0; cap <= 63; cap++)
 		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return cvol_error_set(err, errno, "drop capability %d", cap);

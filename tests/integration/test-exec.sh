@@ -55,6 +55,106 @@ test_exec_default_seccomp() {
 	assert_contains "$out" "userns-ok" "unshare -U with --seccomp=unconfined"
 }
 
+# A static program in the root that tries what a container must not do; skips without cc -static.
+exec_make_probe() {
+	command -v cc >/dev/null || skip "no C compiler for the probe"
+	cat >"$WORK/probe.c" <<'C'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* "what: ok" when a child was made (and reaped), else "what: <error>" */
+static void report(const char *what, long pid)
+{
+	if (pid < 0) {
+		printf("%s: %s\n", what, strerror(errno));
+		return;
+	}
+	if (pid == 0)
+		_exit(0);
+	waitpid((pid_t)pid, NULL, 0);
+	printf("%s: ok\n", what);
+}
+
+static void *thread(void *arg) { return arg; }
+
+int main(void)
+{
+	static const struct { const char *name; unsigned long flag; } ns[] = {
+		{ "newuser", CLONE_NEWUSER }, { "newns", CLONE_NEWNS }, { "newnet", CLONE_NEWNET },
+		{ "newpid", CLONE_NEWPID }, { "newuts", CLONE_NEWUTS }, { "newipc", CLONE_NEWIPC },
+		{ "newcgroup", CLONE_NEWCGROUP },
+	};
+	char what[64];
+	pthread_t t;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	report("clone", syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		snprintf(what, sizeof(what), "clone-%s", ns[i].name);
+		report(what, syscall(SYS_clone, ns[i].flag | SIGCHLD, 0, 0, 0, 0));
+	}
+	struct clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+	report("clone3-newuser", syscall(SYS_clone3, &args, sizeof(args)));
+	printf("unshare-newuser: %s\n", unshare(CLONE_NEWUSER) < 0 ? strerror(errno) : "ok");
+	/* glibc tries clone3 first for a thread and falls back to clone on ENOSYS */
+	errno = pthread_create(&t, NULL, thread, NULL);
+	printf("thread: %s\n", errno ? strerror(errno) : "ok");
+	if (!errno)
+		pthread_join(t, NULL);
+	report("fork", fork());
+	/* a syscall number no kernel has yet: ENOSYS from the kernel, EPERM from an allowlist */
+	printf("syscall-999: %s\n", syscall(999) < 0 ? strerror(errno) : "ok");
+	char c = 'x';
+	printf("tiocsti-high: %s\n",
+	       syscall(SYS_ioctl, 0, (unsigned long)TIOCSTI | 1UL << 32, &c) < 0 ? strerror(errno) : "ok");
+	return 0;
+}
+C
+	cc -static -pthread -o "$WORK/img/bin/probe" "$WORK/probe.c" 2>"$WORK/cc.log" ||
+		skip "cc -static failed (no static libc?): $(head -c 300 "$WORK/cc.log")"
+}
+
+# The default filter is an allowlist: no namespace through clone, clone3 or unshare, nothing
+# newer than the filter; ordinary processes, threads and pipelines run.
+test_exec_default_seccomp_namespaces() {
+	exec_make_root
+	exec_make_probe
+	local out ns
+	out=$(exec_run --exec -- /bin/probe </dev/null)
+	assert_contains "$out" "clone: ok" "a plain clone (fork)"
+	for ns in newuser newns newnet newpid newuts newipc newcgroup; do
+		assert_contains "$out" "clone-$ns: Operation not permitted" "clone with CLONE_${ns^^}"
+	done
+	assert_contains "$out" "clone3-newuser: Function not implemented" "clone3 answers ENOSYS"
+	assert_contains "$out" "unshare-newuser: Operation not permitted" "unshare(CLONE_NEWUSER)"
+	assert_contains "$out" "thread: ok" "a thread (glibc falls back from clone3 to clone)"
+	assert_contains "$out" "fork: ok" "fork"
+	assert_contains "$out" "syscall-999: Operation not permitted" "a syscall newer than the filter"
+	assert_contains "$out" "tiocsti-high: Operation not permitted" "TIOCSTI with bits above 32"
+	out=$(exec_run --exec -- /bin/sh -c 'echo one two | cat; ls /etc; (id -u); unshare -U true 2>&1 || echo unshare-refused')
+	assert_contains "$out" "one two" "a pipeline"
+	assert_contains "$out" "marker" "ls"
+	assert_contains "$out" "unshare-refused" "busybox unshare -U"
+	# the same probe unconfined: the refusals above are the filter's
+	out=$(exec_run --exec --seccomp=unconfined -- /bin/probe </dev/null)
+	assert_contains "$out" "clone-newuser: ok" "clone with CLONE_NEWUSER, unconfined"
+	assert_contains "$out" "clone3-newuser: ok" "clone3 with CLONE_NEWUSER, unconfined"
+	assert_contains "$out" "syscall-999: Function not implemented" "syscall 999, unconfined"
+	assert_contains "$out" "tiocsti-high: Inappropriate ioctl for device" "TIOCSTI on /dev/null, unconfined"
+	assert_not_mounted "$WORK/m"
+}
+
 test_exec_docker_profile() {
 	exec_make_root
 	cat >"$WORK/profile.json" <<'JSON'
@@ -70,6 +170,46 @@ JSON
 	expect_failure exec_run --exec --seccomp "$WORK/bad.json" -- /bin/true
 	assert_contains "$out" "unknown defaultAction" "a bad profile"
 	assert_not_mounted "$WORK/m"
+}
+
+# A profile's includes/excludes of capabilities count against what --exec keeps (no
+# CAP_SYS_ADMIN), as Docker counts them for a container.
+test_exec_docker_profile_caps() {
+	exec_make_root
+	local c
+	for c in chmod rmdir; do ln -sf busybox "$WORK/img/bin/$c"; done
+	cat >"$WORK/profile.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+               "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+              {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+               "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+              {"names": ["rmdir", "unlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+               "includes": {"caps": ["CAP_SYS_CHROOT"]}}]}
+JSON
+	mkdir -p "$WORK/img/d"
+	local out
+	out=$(exec_run --exec --seccomp "$WORK/profile.json" -- /bin/sh -c '
+		mkdir /x 2>&1 || echo mkdir-refused
+		chmod 700 /etc/marker && echo chmod-ok
+		rmdir /d 2>&1 || echo rmdir-refused')
+	assert_contains "$out" "mkdir-refused" "an entry excluding CAP_SYS_ADMIN applies"
+	assert_contains "$out" "chmod-ok" "an entry including CAP_SYS_ADMIN does not apply"
+	assert_contains "$out" "rmdir-refused" "an entry including CAP_SYS_CHROOT (kept) applies"
+}
+
+# Docker's own default.json, where one is given: no namespace through clone either.
+test_exec_docker_default_profile() {
+	[ -n "${CVOL_DOCKER_SECCOMP_PROFILE:-}" ] ||
+		skip "set CVOL_DOCKER_SECCOMP_PROFILE to moby's profiles/seccomp/default.json"
+	exec_make_root
+	exec_make_probe
+	local out
+	out=$(exec_run --exec --seccomp "$CVOL_DOCKER_SECCOMP_PROFILE" -- /bin/probe </dev/null)
+	assert_contains "$out" "clone: ok" "a plain clone (fork)"
+	assert_contains "$out" "clone-newuser: Operation not permitted" "clone with CLONE_NEWUSER"
+	assert_contains "$out" "clone3-newuser: Function not implemented" "clone3 answers ENOSYS"
+	assert_contains "$out" "thread: ok" "a thread"
 }
 
 test_exec_keep_and_missing_command() {

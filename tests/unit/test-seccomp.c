@@ -246,6 +246,217 @@ static void test_default_filter(void **state)
 	cvol_seccomp_free(filter);
 }
 
+/* The kernel reads an ioctl's request as 32 bits: bits set above them do not get past the rule. */
+static void test_default_tiocsti_high_bits(void **state)
+{
+	struct cvol_error err = { 0 };
+	void *filter = NULL;
+
+	(void)state;
+	assert_int_equal(cvol_seccomp_build(NULL, &filter, &err), 0);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCSTI | 1ULL << 32), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCSTI | 0xffffffff00000000ULL), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TIOCLINUX | 1ULL << 63), EPERM_ACT);
+	assert_int_equal(verdict(filter, "ioctl", 0, TCGETS | 1ULL << 32), SCMP_ACT_ALLOW);
+	/* every other request passes, whatever its high bits (musl sign-extends an int request) */
+	for (uint64_t req = 0x5300; req < 0x5600; req++) {
+		uint32_t expect = req == TIOCSTI || req == TIOCLINUX ? EPERM_ACT : SCMP_ACT_ALLOW;
+		if (verdict(filter, "ioctl", 0, req) != expect ||
+		    verdict(filter, "ioctl", 0, req | 0xffffffff00000000ULL) != expect)
+			fail_msg("ioctl request %#llx", (unsigned long long)req);
+	}
+	assert_int_equal(verdict(filter, "ioctl", 0, 0xffffffff80045430ULL /* TIOCGPTN from musl */),
+			 SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ioctl", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ioctl", 0, 0xffffffff), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ioctl", 0, ~0ULL), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* The default filter is an allowlist: what it does not name is refused, a syscall newer
+ * than it too; namespaces stay out of reach through clone and clone3 as through unshare. */
+static void test_default_allowlist(void **state)
+{
+	static const char *const refused[] = {
+		"add_key",	   "bpf",	    "fanotify_init",	 "fsopen",
+		"io_uring_setup",  "kcmp",	    "kexec_file_load",	 "keyctl",
+		"lookup_dcookie",  "mount_setattr", "open_by_handle_at", "open_tree",
+		"perf_event_open", "pidfd_getfd",   "process_madvise",	 "request_key",
+		"setdomainname",   "sethostname",   "userfaultfd",	 "vhangup",
+	};
+	static const uint64_t namespace_flags[] = {
+		0x00020000 /* CLONE_NEWNS */,	0x02000000 /* CLONE_NEWCGROUP */,
+		0x04000000 /* CLONE_NEWUTS */,	0x08000000 /* CLONE_NEWIPC */,
+		0x10000000 /* CLONE_NEWUSER */, 0x20000000 /* CLONE_NEWPID */,
+		0x40000000 /* CLONE_NEWNET */,
+	};
+	const uint64_t no_args[6] = { 0 };
+	struct cvol_error err = { 0 };
+	void *filter = NULL;
+
+	(void)state;
+	assert_int_equal(cvol_seccomp_build(NULL, &filter, &err), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++)
+		if (seccomp_syscall_resolve_name(refused[i]) >= 0 &&
+		    verdict(filter, refused[i], 0, 0) != EPERM_ACT)
+			fail_msg("`%s` is not refused", refused[i]);
+	/* numbers no kernel has given a syscall yet */
+	assert_int_equal(verdict_nr(filter, seccomp_arch_native(), 999, no_args), EPERM_ACT);
+	assert_int_equal(verdict_nr(filter, seccomp_arch_native(), 4000, no_args), EPERM_ACT);
+	/* clone: threads and processes, never a namespace */
+	assert_int_equal(verdict(filter, "clone", 0x11 /* fork: SIGCHLD */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x003d0f00 /* pthread_create */, 0), SCMP_ACT_ALLOW);
+	for (size_t i = 0; i < ARRAY_SIZE(namespace_flags); i++) {
+		if (verdict(filter, "clone", namespace_flags[i] | 0x11, 0) != EPERM_ACT)
+			fail_msg("clone with %#llx is not refused", (unsigned long long)namespace_flags[i]);
+	}
+	assert_int_equal(verdict(filter, "clone", 0x7e020011, 0), EPERM_ACT);
+	/* clone3 keeps its flags behind a pointer: ENOSYS, and libc falls back to clone */
+	assert_int_equal(verdict(filter, "clone3", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "unshare", 0x10000000, 0), EPERM_ACT);
+	assert_int_equal(verdict(filter, "setns", 0, 0), EPERM_ACT);
+	/* Docker's argument conditions */
+	assert_int_equal(verdict(filter, "socket", 1 /* AF_UNIX */, 1), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "socket", 10 /* AF_INET6 */, 2), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "socket", 38 /* AF_ALG */, 5), EPERM_ACT);
+	assert_int_equal(verdict(filter, "socket", 40 /* AF_VSOCK */, 1), EPERM_ACT);
+	assert_int_equal(verdict(filter, "personality", 0xffffffff, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "personality", 0x0008 /* UNAME26 */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "personality", 0x0040000 /* READ_IMPLIES_EXEC */, 0), EPERM_ACT);
+	/* what a shell and its commands need */
+	static const char *const everyday[] = { "read",	      "write",	      "openat",	  "execve",
+						"wait4",      "exit_group",   "mmap",	  "getdents64",
+						"newfstatat", "rt_sigaction", "pipe2",	  "dup2",
+						"chroot",     "setuid",	      "fchownat", "mknodat",
+						"futex",      "getrandom" };
+	for (size_t i = 0; i < ARRAY_SIZE(everyday); i++)
+		if (verdict(filter, everyday[i], 0, 0) != SCMP_ACT_ALLOW)
+			fail_msg("`%s` is refused", everyday[i]);
+	cvol_seccomp_free(filter);
+}
+
+/* ---- cvol's default next to Docker's ---------------------------------------------------- */
+
+/* Where cvol's default refuses what Docker's default allows, on purpose (docs/exec-confinement.md). */
+static const char *const docker_differences = "ptrace: Docker allows, cvol refuses\n"
+					      "process_vm_readv: Docker allows, cvol refuses\n"
+					      "process_vm_writev: Docker allows, cvol refuses\n";
+
+/* The lines, in syscall number order, where @a ("Docker") and @b ("cvol") give another verdict
+ * for a syscall of this architecture called with all arguments 0. */
+static char *filter_differences(void *docker, void *cvol)
+{
+	const uint64_t no_args[6] = { 0 };
+	uint32_t arch = seccomp_arch_native();
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&out, &len);
+
+	assert_non_null(fp);
+	for (int nr = 0; nr < 1024; nr++) {
+		char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+		if (!name)
+			continue;
+		uint32_t d = verdict_nr(docker, arch, nr, no_args), c = verdict_nr(cvol, arch, nr, no_args);
+		if (d != c)
+			fprintf(fp, "%s: Docker %s, cvol %s\n", name,
+				d == SCMP_ACT_ALLOW   ? "allows"
+				: c == SCMP_ACT_ALLOW ? "refuses"
+						      : "answers otherwise",
+				c == SCMP_ACT_ALLOW   ? "allows"
+				: d == SCMP_ACT_ALLOW ? "refuses"
+						      : "answers otherwise");
+		free(name);
+	}
+	assert_int_equal(fclose(fp), 0);
+	return out;
+}
+
+/* A Docker JSON profile made from tests/data/docker-default-syscalls.txt (Docker's default
+ * profile for the capabilities --exec keeps): "args" names are allowed at argument 0, where
+ * Docker's conditions let each of them through. */
+static void *docker_filter_from_list(struct fixture *f)
+{
+	char list[4096], line[128];
+	const char *file = __FILE__, *slash = strrchr(file, '/');
+
+	/* tests/unit/test-seccomp.c -> tests/unit/../data/... */
+	snprintf(list, sizeof(list), "%.*s/../data/docker-default-syscalls.txt",
+		 slash ? (int)(slash - file) : 1, slash ? file : ".");
+	FILE *in = fopen(list, "re");
+	if (!in)
+		fail_msg("open `%s`: %s", list, strerror(errno));
+	FILE *out = fopen(f->path, "we");
+	assert_non_null(out);
+	fputs("{ \"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [\n", out);
+	int n = 0;
+	while (fgets(line, sizeof(line), in)) {
+		char name[64], kind[16] = "";
+		int e = 0;
+		if (line[0] == '#' || sscanf(line, "%63s %15s %d", name, kind, &e) < 1)
+			continue;
+		if (strcmp(kind, "errno") == 0)
+			fprintf(out,
+				"%s{ \"names\": [ \"%s\" ], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": %d "
+				"}\n",
+				n++ ? "," : "", name, e);
+		else
+			fprintf(out, "%s{ \"names\": [ \"%s\" ], \"action\": \"SCMP_ACT_ALLOW\" }\n",
+				n++ ? "," : "", name);
+	}
+	fputs("] }\n", out);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_true(n > 300);
+
+	struct cvol_error err = { 0 };
+	void *filter = NULL;
+	if (cvol_seccomp_build(f->path, &filter, &err) < 0)
+		fail_msg("Docker's list as a profile: %s", err.msg);
+	return filter;
+}
+
+/* cvol's default allows and refuses what Docker's default does, but for the differences
+ * docs/exec-confinement.md gives; the report names every syscall where they differ. */
+static void test_default_vs_docker_list(void **state)
+{
+	struct cvol_error err = { 0 };
+	void *cvol = NULL;
+	void *docker = docker_filter_from_list(*state);
+
+	assert_int_equal(cvol_seccomp_build(NULL, &cvol, &err), 0);
+	char *diff = filter_differences(docker, cvol);
+	print_message("cvol's default next to Docker's (tests/data/docker-default-syscalls.txt):\n%s", diff);
+	assert_string_equal(diff, docker_differences);
+	free(diff);
+	cvol_seccomp_free(docker);
+	cvol_seccomp_free(cvol);
+}
+
+/* The same with Docker's own default.json, read with --seccomp's parser, where one is given
+ * ($CVOL_DOCKER_SECCOMP_PROFILE: moby's profiles/seccomp/default.json). */
+static void test_default_vs_docker_profile(void **state)
+{
+	const char *path = getenv("CVOL_DOCKER_SECCOMP_PROFILE");
+	struct cvol_error err = { 0 };
+	void *cvol = NULL, *docker = NULL;
+
+	(void)state;
+	if (!path || !*path) {
+		print_message("no Docker profile: set CVOL_DOCKER_SECCOMP_PROFILE to moby's default.json\n");
+		skip();
+	}
+	if (cvol_seccomp_build(path, &docker, &err) < 0)
+		fail_msg("Docker's profile: %s", err.msg);
+	assert_int_equal(cvol_seccomp_build(NULL, &cvol, &err), 0);
+	char *diff = filter_differences(docker, cvol);
+	print_message("cvol's default next to `%s`:\n%s", path, diff);
+	assert_string_equal(diff, docker_differences);
+	free(diff);
+	cvol_seccomp_free(docker);
+	cvol_seccomp_free(cvol);
+}
+
 /* ---- valid profiles --------------------------------------------------------------------- */
 
 /* An allow list, as Docker's default is: what it names runs, the rest gets EPERM. */
@@ -428,6 +639,114 @@ static void test_entry_arches(void **state)
 #endif
 }
 
+/* "includes"/"excludes" of capabilities are weighed against what --exec keeps (Docker's
+ * default set, without CAP_SYS_ADMIN): Docker's own default profile lets clone through
+ * only without namespace flags and answers clone3 with ENOSYS. */
+static void test_entry_caps(void **state)
+{
+	void *filter = build_ok(
+		*state, "{ 'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
+			"  'syscalls': ["
+			"    { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' },"
+			/* Docker's entries: CAP_SYS_ADMIN is not kept */
+			"    { 'names': [ 'clone', 'clone3', 'mount', 'unshare', 'setns' ],"
+			"      'action': 'SCMP_ACT_ALLOW', 'includes': { 'caps': [ 'CAP_SYS_ADMIN' ] } },"
+			"    { 'names': [ 'clone' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'args': [ { 'index': 0, 'value': 2114060288, 'op': 'SCMP_CMP_MASKED_EQ' } ],"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN' ], 'arches': [ 's390', 's390x' ] } },"
+			"    { 'names': [ 'clone3' ], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 38,"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN' ] } },"
+			/* CAP_SYS_CHROOT is kept, CAP_SYS_PTRACE is not */
+			"    { 'names': [ 'chroot' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_SYS_CHROOT' ] } },"
+			"    { 'names': [ 'ptrace' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_SYS_PTRACE' ] } },"
+			/* every capability an entry includes must be kept */
+			"    { 'names': [ 'kcmp' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_KILL', 'CAP_SYS_PTRACE' ] } },"
+			"    { 'names': [ 'tkill' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_KILL', 'CAP_CHOWN' ] } },"
+			/* one kept capability among those excluded is enough to drop the entry */
+			"    { 'names': [ 'sync' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'excludes': { 'caps': [ 'CAP_SYS_ADMIN', 'CAP_CHOWN' ] } },"
+			/* a name that is no capability is not held */
+			"    { 'names': [ 'syncfs' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'includes': { 'caps': [ 'CAP_NO_SUCH_THING' ] } },"
+			"    { 'names': [ 'fsync' ], 'action': 'SCMP_ACT_ALLOW',"
+			"      'excludes': { 'caps': [ 'CAP_NO_SUCH_THING' ] } } ] }");
+	const uint32_t refused = SCMP_ACT_ERRNO(EPERM);
+
+	assert_int_equal(verdict(filter, "clone", 0x11 /* SIGCHLD */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x003d0f00 /* pthread_create */, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "clone", 0x10000011 /* CLONE_NEWUSER */, 0), refused);
+	assert_int_equal(verdict(filter, "clone", 0x00020011 /* CLONE_NEWNS */, 0), refused);
+	assert_int_equal(verdict(filter, "clone3", 0, 0), SCMP_ACT_ERRNO(ENOSYS));
+	assert_int_equal(verdict(filter, "mount", 0, 0), refused);
+	assert_int_equal(verdict(filter, "unshare", 0, 0), refused);
+	assert_int_equal(verdict(filter, "setns", 0, 0), refused);
+	assert_int_equal(verdict(filter, "chroot", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "ptrace", 0, 0), refused);
+	assert_int_equal(verdict(filter, "kcmp", 0, 0), refused);
+	assert_int_equal(verdict(filter, "tkill", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "sync", 0, 0), refused);
+	assert_int_equal(verdict(filter, "syncfs", 0, 0), refused);
+	assert_int_equal(verdict(filter, "fsync", 0, 0), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+}
+
+/* "architectures" (else the archMap entry of this architecture, as Docker reads it): the
+ * filter judges those ABIs' syscalls by the profile too; an ABI it does not name is killed. */
+static void test_profile_architectures(void **state)
+{
+#if !defined(__x86_64__)
+	(void)state;
+	print_message("the cases name the i386 and x32 ABIs of x86_64\n");
+	skip();
+#else
+	static const char *const rules =
+		"  'syscalls': [ { 'names': [ 'getpid' ], 'action': 'SCMP_ACT_ALLOW' } ] }";
+	const uint64_t no_args[6] = { 0 };
+	char json[1024];
+
+	/* i386: getpid is 20, mount 21 */
+	snprintf(json, sizeof(json),
+		 "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+		 "  'architectures': [ 'SCMP_ARCH_X86_64', 'SCMP_ARCH_X86' ], %s",
+		 rules);
+	void *filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), 0);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 21, no_args), EPERM_ACT);
+	assert_int_equal(verdict(filter, "getpid", 0, 0), SCMP_ACT_ALLOW);
+	cvol_seccomp_free(filter);
+
+	/* Docker's default names no architectures but an archMap */
+	snprintf(json, sizeof(json),
+		 "{ 'defaultAction': 'SCMP_ACT_ERRNO',"
+		 "  'archMap': [ { 'architecture': 'SCMP_ARCH_AARCH64', 'subArchitectures': [ "
+		 "'SCMP_ARCH_ARM' ] },"
+		 "               { 'architecture': 'SCMP_ARCH_X86_64',"
+		 "                 'subArchitectures': [ 'SCMP_ARCH_X86', 'SCMP_ARCH_X32' ] },"
+		 "               { 'architecture': 'SCMP_ARCH_RISCV64', 'subArchitectures': null } ], %s",
+		 rules);
+	filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), 0);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X32), 0);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_ARM), -EEXIST);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_ALLOW);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 21, no_args), EPERM_ACT);
+	cvol_seccomp_free(filter);
+
+	/* only this machine's ABI: the others are killed, as before */
+	snprintf(json, sizeof(json), "{ 'defaultAction': 'SCMP_ACT_ERRNO', %s", rules);
+	filter = build_ok(*state, json);
+	assert_int_equal(seccomp_arch_exist(filter, SCMP_ARCH_X86), -EEXIST);
+	assert_int_equal(verdict_nr(filter, SCMP_ARCH_X86, 20, no_args), SCMP_ACT_KILL);
+	cvol_seccomp_free(filter);
+#endif
+}
+
 /* A profile in the shape of Docker's default: comments, archMap, defaultErrnoRet, entries
  * with errnoRet and empty includes/excludes. */
 static void test_docker_shape(void **state)
@@ -566,6 +885,28 @@ static void test_bad_args(void **state)
 		      why);
 }
 
+/* An architecture libseccomp does not know, or not as a list of names: refused, not ignored. */
+static void test_bad_architectures(void **state)
+{
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 'SCMP_ARCH_X86_64', "
+		      "'SCMP_ARCH_VAX' ] }",
+		      "unknown architecture `SCMP_ARCH_VAX`");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 'x86_64' ] }",
+		      "unknown architecture `x86_64`");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': [ 64 ] }",
+		      "architectures: a list of names");
+	build_refused(*state, "{ 'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': 'SCMP_ARCH_X86_64' }",
+		      "architectures: a list of names");
+#if defined(__x86_64__)
+	build_refused(*state,
+		      "{ 'defaultAction': 'SCMP_ACT_ALLOW',"
+		      "  'archMap': [ { 'architecture': 'SCMP_ARCH_X86_64', 'subArchitectures': [ "
+		      "'SCMP_ARCH_X87' ] } ] }",
+		      "unknown architecture `SCMP_ARCH_X87`");
+#endif
+}
+
 /* An argument index past the sixth: libseccomp refuses the rule, and the error names the syscall. */
 static void test_bad_arg_index(void **state)
 {
@@ -589,6 +930,10 @@ int main(void)
 	const struct CMUnitTest no_profile[] = {
 		cmocka_unit_test(test_unconfined),
 		cmocka_unit_test(test_default_filter),
+		cmocka_unit_test(test_default_tiocsti_high_bits),
+		cmocka_unit_test(test_default_allowlist),
+		cmocka_unit_test_setup_teardown(test_default_vs_docker_list, setup, teardown),
+		cmocka_unit_test(test_default_vs_docker_profile),
 	};
 	const struct CMUnitTest profiles[] = {
 		cmocka_unit_test_setup_teardown(test_allow_list, setup, teardown),
@@ -598,6 +943,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_not_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_entry_arches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entry_caps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_profile_architectures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_shape, setup, teardown),
 	};
 	const struct CMUnitTest refusals[] = {
@@ -607,6 +954,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_entry_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arg_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_architectures, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("seccomp: no profile", no_profile, NULL, NULL);
 	failed += cmocka_run_group_tests_name("seccomp: profiles", profiles, NULL, NULL);
