@@ -39,7 +39,8 @@ static int mount_dev(const char *root, struct cvol_error *err)
 	if (r < 0)
 		return r;
 	mkdir(path, 0755);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+	/* nodev: a node made in /dev opens nothing; the binds below carry their own flags */
+	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=0755,size=64k") < 0)
 		return cvol_error_set(err, errno, "mount a tmpfs on `%s`", path);
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
 		char host[64];
@@ -138,8 +139,10 @@ static int enter_root(const char *root, struct cvol_error *err)
 		return cvol_error_set(err, errno, "make the mount namespace private");
 	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return cvol_error_set(err, errno, "bind `%s` on itself", root);
-	/* device nodes of the image open nothing: only /dev's own binds do */
-	if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
+	/* device nodes of the image, or made in it, open nothing: only /dev's own binds do;
+	 * recursive, so a mount under the root is nodev too */
+	struct mount_attr nodev = { .attr_set = MOUNT_ATTR_NODEV };
+	if (mount_setattr(AT_FDCWD, root, AT_RECURSIVE, &nodev, sizeof(nodev)) < 0)
 		return cvol_error_set(err, errno, "make `%s` nodev", root);
 	int r = path_format(path, sizeof(path), err, "%s/proc", root);
 	if (r < 0)

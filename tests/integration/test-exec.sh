@@ -124,3 +124,30 @@ test_exec_confinement() {
 	assert_eq 0 "$(sed -n 3p <<<"$out" | tr -d ' ')" "bytes read from /proc/kcore"
 	assert_eq 3 "$(sed -n 4p <<<"$out" | tr -d ' ')" "lines of /proc/net/dev (only lo: its own network)"
 }
+
+# No device but cvol's own opens: /dev is a nodev tmpfs (its six nodes are bind mounts that
+# keep their own flags), the root and everything writable under it are nodev too.
+test_exec_no_host_devices() {
+	exec_make_root
+	local d
+	for d in mknod head wc awk; do ln -sf busybox "$WORK/img/bin/$d"; done
+	mkdir -p "$WORK/img/tmp"
+	local out
+	out=$(exec_run --exec -- /bin/sh -c '
+		mknod /dev/x b 7 0 && { head -c 1 /dev/x >/dev/null 2>&1 && echo loop-opened || echo loop-refused; }
+		mknod /dev/z c 1 5 && { head -c 1 /dev/z 2>&1 >/dev/null && echo zero-twin-opened; }
+		mknod /tmp/x c 1 3 && { echo hi 2>/dev/null >/tmp/x && echo tmp-null-opened || echo tmp-null-refused; }
+		echo hi >/dev/null && echo null-ok
+		echo zero=$(head -c 3 /dev/zero | wc -c) urandom=$(head -c 3 /dev/urandom | wc -c)
+		echo hi >/dev/full 2>/dev/null || echo full-is-full
+		# a writable mount without nodev: only the six nodes and files of /proc hidden by /dev/null
+		awk '"'"'$6 ~ /^rw/ && $6 !~ /nodev/ && $5 !~ /^\/dev\/(null|zero|full|random|urandom|tty)$/ &&
+			$5 !~ /^\/proc\/[a-z_]+$/ { print "devices-allowed-on:" $5 }'"'"' /proc/self/mountinfo')
+	assert_contains "$out" "loop-refused" "a host loop device made in /dev opens nothing"
+	assert_contains "$out" "head: /dev/z: Permission denied" "a /dev/zero twin made in /dev opens nothing"
+	assert_contains "$out" "tmp-null-refused" "a /dev/null twin made in /tmp opens nothing"
+	assert_contains "$out" "null-ok" "/dev/null"
+	assert_contains "$out" "zero=3 urandom=3" "bytes read from /dev/zero and /dev/urandom"
+	assert_contains "$out" "full-is-full" "/dev/full"
+	case "$out" in *devices-allowed-on*) fail "a writable mount where device nodes open: $out" ;; esac
+}
