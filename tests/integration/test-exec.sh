@@ -151,3 +151,44 @@ test_exec_no_host_devices() {
 	assert_contains "$out" "full-is-full" "/dev/full"
 	case "$out" in *devices-allowed-on*) fail "a writable mount where device nodes open: $out" ;; esac
 }
+
+# An image whose dev or proc is a symlink out of the root: every path --exec makes or mounts
+# on is resolved inside the root, so the link leads to the root's own directory or to an error.
+test_exec_dev_and_proc_symlinks_stay_in_the_root() {
+	exec_make_root
+	ln -sf busybox "$WORK/img/bin/test"
+	mkdir -p "$WORK/outside" "$WORK/img$WORK/outside"
+	echo host >"$WORK/outside/marker"
+	# absolute: the image's own $WORK/outside becomes /dev, the host's is untouched
+	ln -s "$WORK/outside" "$WORK/img/dev"
+	local out
+	out=$(exec_run --exec -- /bin/sh -c 'test -c /dev/null && echo hi >/dev/null && echo dev-null-ok; ls /dev')
+	assert_contains "$out" "dev-null-ok" "/dev/null through an absolute /dev symlink"
+	assert_contains "$out" "urandom" "/dev through an absolute /dev symlink"
+	assert_eq "marker" "$(ls -A "$WORK/outside")" "the host's directory the link names"
+	# relative, climbing out: resolved inside the root, where nothing of that name is
+	rm "$WORK/img/dev"
+	ln -s ../../../../../../../../../../../..$WORK/outside/../hostdev "$WORK/img/dev"
+	mkdir "$WORK/hostdev"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with a /dev leading out of the root"
+	assert_contains "$out" '`/dev`' "the error names /dev"
+	assert_eq "" "$(ls -A "$WORK/hostdev")" "the host's directory the relative link names"
+	# to / itself: the root's own / (never the host's), refused with one line
+	local before
+	before=$(ls -A /)
+	rm "$WORK/img/dev"
+	rm -r "$WORK/u/proc" # made by the runs above, it would hide the image's proc
+	ln -s / "$WORK/img/proc"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with /proc -> /"
+	assert_contains "$out" '`/proc`' "the error names /proc"
+	assert_eq "$before" "$(ls -A /)" "the host's / after --exec with /proc -> /"
+	rm "$WORK/img/proc"
+	ln -s / "$WORK/img/dev"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with /dev -> /"
+	assert_contains "$out" '`/dev`' "the error names /dev"
+	assert_eq "$before" "$(ls -A /)" "the host's / after --exec with /dev -> /"
+	assert_not_mounted "$WORK/m"
+}
