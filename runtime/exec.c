@@ -77,13 +77,14 @@ static int mount_bind(int dirfd, const char *path, bool recursive, uint64_t set,
 	return TAKE_FD(tree);
 }
 
-/* A host device node bound onto @target_fd: writable, and not nodev whatever its host mount is. */
+/* A host device node bound onto @target_fd: not nodev whatever its host mount is, and
+ * read-only, which refuses chmod, chown and touch of the host's inode, not writes to the device. */
 static int bind_dev_node(const char *name, int target_fd)
 {
 	char host[64];
 	snprintf(host, sizeof(host), "/dev/%s", name); /* fits: names of 6 bytes at most */
-	int r = mount_bind(AT_FDCWD, host, false, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODEV,
-			   target_fd);
+	int r = mount_bind(AT_FDCWD, host, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+			   MOUNT_ATTR_NODEV, target_fd);
 	if (r >= 0)
 		close(r);
 	return r < 0 ? r : 0;
@@ -187,13 +188,18 @@ static int guard_proc(int proc_fd, const char *root, struct cvol_error *err)
 		if (fd < 0)
 			return fd;
 		struct stat st;
-		int r = fstat(fd, &st) < 0    ? -errno
-			: S_ISDIR(st.st_mode) ? mount_new_fs("tmpfs", NULL, (unsigned)ro, fd)
-					      : mount_bind(AT_FDCWD, "/dev/null", false,
-							   MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0, fd);
+		int r = fstat(fd, &st) < 0 ? -errno : 0;
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			r = mount_new_fs("tmpfs", NULL, (unsigned)ro, fd);
+			if (r >= 0) {
+				close(r);
+				r = 0;
+			}
+		} else if (r == 0) {
+			r = bind_dev_node("null", fd);
+		}
 		if (r < 0)
 			return cvol_error_set(err, -r, "hide `/proc/%s` in `%s`", proc_masked[i], root);
-		close(r);
 	}
 	return 0;
 }

@@ -192,3 +192,19 @@ test_exec_dev_and_proc_symlinks_stay_in_the_root() {
 	assert_eq "$before" "$(ls -A /)" "the host's / after --exec with /dev -> /"
 	assert_not_mounted "$WORK/m"
 }
+
+# /dev's nodes are the host's own inodes, bound in: the command writes to them but changes
+# nothing about them (mode, owner, times), as a container's /dev/null leaves the host's alone.
+test_exec_dev_nodes_unchanged_on_the_host() {
+	exec_make_root
+	local d
+	for d in chmod touch; do ln -sf busybox "$WORK/img/bin/$d"; done
+	local mode before out
+	mode=$(stat -c %a /dev/full)
+	before=$(stat -c '%a %u %Z %Y' /dev/full)
+	sleep 1 # a change would show in the ctime
+	out=$(exec_run --exec -- /bin/sh -c "chmod $mode /dev/full 2>&1; touch /dev/full 2>&1; echo hi >/dev/null && echo null-ok")
+	assert_contains "$out" "chmod: /dev/full: Read-only file system" "chmod of /dev/full inside"
+	assert_contains "$out" "null-ok" "/dev/null"
+	assert_eq "$before" "$(stat -c '%a %u %Z %Y' /dev/full)" "mode, owner, ctime and mtime of the host's /dev/full"
+}
