@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Run a command on a merged root: a child in new mount and PID namespaces pivots into
- * the root (old root detached), mounts /proc and a minimal /dev, loads seccomp last and
+ * the root (old root detached), mounts /proc and a minimal nodev /dev (every path opened
+ * inside the root, every mount made by fd: docs/exec-root.md), loads seccomp last and
  * execs. Errors before the exec come back to the caller over a close-on-exec pipe. */
 #include "runtime.h"
 #include "../common/fs.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <stdbool.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sched.h>
@@ -164,6 +165,7 @@ static int open_proc_entry(int proc_fd, const char *name, const char *root, stru
 	return fd;
 }
 
+/* Make /proc's knobs read-only and hide its files of the host's, beneath the proc mount @proc_fd. */
 static int guard_proc(int proc_fd, const char *root, struct cvol_error *err)
 {
 	static const uint64_t ro =
