@@ -23,7 +23,9 @@ int openat_confined(int dirfd, const char *path, int flags, mode_t mode, uint64_
 		/* O_TMPFILE includes O_DIRECTORY: test all its bits, or a plain O_DIRECTORY open gets EINVAL
 		 */
 		.mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | resolve,
+		/* the kernel takes one of BENEATH and IN_ROOT, not both */
+		.resolve =
+			((resolve & RESOLVE_IN_ROOT) ? 0 : RESOLVE_BENEATH) | RESOLVE_NO_MAGICLINKS | resolve,
 	};
 	int fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;

@@ -12,7 +12,9 @@
 
 /* openat2() @path beneath @dirfd (no "..", absolute paths or symlinks out); returns fd or -errno. */
 int openat_beneath(int dirfd, const char *path, int flags, mode_t mode);
-/* openat2() with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and @resolve added (e.g. RESOLVE_NO_SYMLINKS). */
+/* openat2() with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS and @resolve added (e.g. RESOLVE_NO_SYMLINKS);
+ * with RESOLVE_IN_ROOT in @resolve, that instead of RESOLVE_BENEATH (@dirfd is "/" for absolute
+ * paths, "..", and symlinks). */
 int openat_confined(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
 /* flock(@fd, @how), retried on EINTR; 0 or -errno (-EWOULDBLOCK with LOCK_NB when taken). */
 int flock_retry(int fd, int how);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Run a command on a merged root: a child in new mount and PID namespaces pivots into
- * the root (old root detached), mounts /proc and a minimal /dev, loads seccomp last and
+ * the root (old root detached), mounts /proc and a minimal nodev /dev (every path opened
+ * inside the root, every mount made by fd: docs/exec-root.md), loads seccomp last and
  * execs. Errors before the exec come back to the caller over a close-on-exec pipe. */
 #include "runtime.h"
 #include "runtime-internal.h"
@@ -9,6 +10,8 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/prctl.h>
 #include <sched.h>
@@ -32,26 +35,110 @@ static _Noreturn void child_fail(int report_fd, const struct cvol_error *err)
 	_exit(127);
 }
 
-static int mount_dev(const char *root, struct cvol_error *err)
-{
-	char path[4096];
+/* Every mount below is made by fd: an fd on the new mount's root, attached with move_mount
+ * onto an fd opened inside the root, never onto a path looked up again through the image. */
 
-	int r = path_format(path, sizeof(path), err, "%s/dev", root);
-	if (r < 0)
+/* A new @fstype (@opts: "key", "value" pairs, NULL-ended) with @attrs (MOUNT_ATTR_*), put on
+ * @target_fd; returns an fd on its root or -errno. */
+static int mount_new_fs(const char *fstype, const char *const (*opts)[2], unsigned attrs, int target_fd)
+{
+	_cleanup_close_ int fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -errno;
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", fstype, 0) < 0) /* as mountinfo shows it */
+		return -errno;
+	for (; opts && (*opts)[0]; opts++)
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, (*opts)[0], (*opts)[1], 0) < 0)
+			return -errno;
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	_cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+	if (mfd < 0)
+		return -errno;
+	if (move_mount(mfd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	return TAKE_FD(mfd);
+}
+
+/* Bind a copy of @path in @dirfd ("" for @dirfd itself; with the mounts below it when
+ * @recursive), its flags set to @set and cleared of @clear, onto @target_fd; returns an fd on
+ * the new mount or -errno. */
+static int mount_bind(int dirfd, const char *path, bool recursive, uint64_t set, uint64_t clear,
+		      int target_fd)
+{
+	unsigned rec = recursive ? AT_RECURSIVE : 0;
+	_cleanup_close_ int tree = open_tree(
+		dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | (*path ? 0 : AT_EMPTY_PATH));
+	if (tree < 0)
+		return -errno;
+	struct mount_attr attr = { .attr_set = set, .attr_clr = clear };
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) < 0)
+		return -errno;
+	if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -errno;
+	return TAKE_FD(tree);
+}
+
+/* A host device node bound onto @target_fd: not nodev whatever its host mount is, and
+ * read-only, which refuses chmod, chown and touch of the host's inode, not writes to the device. */
+static int bind_dev_node(const char *name, int target_fd)
+{
+	char host[64];
+	snprintf(host, sizeof(host), "/dev/%s", name); /* fits: names of 6 bytes at most */
+	int r = mount_bind(AT_FDCWD, host, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+			   MOUNT_ATTR_NODEV, target_fd);
+	if (r >= 0)
+		close(r);
+	return r < 0 ? r : 0;
+}
+
+/* Open the directory /@name of the root @root_fd (@root its path, for messages) to mount on,
+ * making it with @mode if missing. It is resolved inside the root as the command will see it: a
+ * symlink leads to the root's own directory ("/" and ".." stop at the root), never out of it.
+ * One that leads to the root itself is refused: a mount there would hide the whole image. */
+static int open_mount_point(int root_fd, const char *root, const char *name, mode_t mode,
+			    struct cvol_error *err)
+{
+	/* never follows a symlink there; on a read-only root, the open below says what is missing */
+	(void)mkdirat(root_fd, name, mode);
+	int fd = openat_confined(root_fd, name, O_PATH | O_DIRECTORY, 0, RESOLVE_IN_ROOT);
+	if (fd < 0)
+		return cvol_error_set(err, -fd, "open `/%s` in `%s`", name, root);
+	struct stat st, root_st;
+	if (fstat(fd, &st) < 0 || fstat(root_fd, &root_st) < 0) {
+		int r = cvol_error_set(err, errno, "stat `/%s` in `%s`", name, root);
+		close(fd);
 		return r;
-	mkdir(path, 0755);
-	if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
-		return cvol_error_set(err, errno, "mount a tmpfs on `%s`", path);
+	}
+	if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
+		close(fd);
+		return cvol_error_setx(err, ELOOP, "`/%s` in `%s` leads to the root itself through a symlink",
+				       name, root);
+	}
+	return fd;
+}
+
+/* /dev: a nodev tmpfs (a node made in it opens nothing) holding binds of the host's six nodes,
+ * which carry their own flags, and the fd symlinks. */
+static int mount_dev(int root_fd, const char *root, struct cvol_error *err)
+{
+	static const char *const opts[][2] = { { "mode", "0755" }, { "size", "64k" }, { NULL, NULL } };
+
+	_cleanup_close_ int at = open_mount_point(root_fd, root, "dev", 0755, err);
+	if (at < 0)
+		return at;
+	_cleanup_close_ int dev_fd =
+		mount_new_fs("tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV, at);
+	if (dev_fd < 0)
+		return cvol_error_set(err, -dev_fd, "mount a tmpfs on `/dev` in `%s`", root);
 	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
-		char host[64];
-		snprintf(host, sizeof(host), "/dev/%s", dev_nodes[i]); /* fits: names of 6 bytes at most */
-		if ((r = path_format(path, sizeof(path), err, "%s/dev/%s", root, dev_nodes[i])) < 0)
-			return r;
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			close(fd);
-		if (mount(host, path, NULL, MS_BIND, NULL) < 0)
-			return cvol_error_set(err, errno, "bind `%s` into the root", host);
+		_cleanup_close_ int fd = openat_confined(dev_fd, dev_nodes[i], O_WRONLY | O_CREAT | O_EXCL,
+							 0666, RESOLVE_NO_SYMLINKS);
+		if (fd < 0)
+			return cvol_error_set(err, -fd, "create `/dev/%s` in `%s`", dev_nodes[i], root);
+		int r = bind_dev_node(dev_nodes[i], fd);
+		if (r < 0)
+			return cvol_error_set(err, -r, "bind `/dev/%s` into `%s`", dev_nodes[i], root);
 	}
 	static const char *const links[][2] = {
 		{ "/proc/self/fd", "fd" },
@@ -59,11 +146,9 @@ static int mount_dev(const char *root, struct cvol_error *err)
 		{ "/proc/self/fd/1", "stdout" },
 		{ "/proc/self/fd/2", "stderr" },
 	};
-	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
-		if ((r = path_format(path, sizeof(path), err, "%s/dev/%s", root, links[i][1])) < 0)
-			return r;
-		symlink(links[i][0], path);
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+		if (symlinkat(links[i][0], dev_fd, links[i][1]) < 0)
+			return cvol_error_set(err, errno, "create `/dev/%s` in `%s`", links[i][1], root);
 	return 0;
 }
 
@@ -72,34 +157,67 @@ static const char *const proc_read_only[] = { "sys", "sysrq-trigger", "irq", "bu
 static const char *const proc_masked[] = { "kcore",	    "keys",	   "timer_list", "sched_debug",
 					   "latency_stats", "timer_stats", "acpi",	 "scsi" };
 
-static int guard_proc(const char *proc, struct cvol_error *err)
+/* Open /proc/@name beneath the proc mount @proc_fd (no symlinks); -ENOENT when this kernel has none. */
+static int open_proc_entry(int proc_fd, const char *name, const char *root, struct cvol_error *err)
 {
-	char path[4096];
-	struct stat st;
+	int fd = openat_confined(proc_fd, name, O_PATH | O_NOFOLLOW, 0, RESOLVE_NO_SYMLINKS);
+	if (fd < 0 && fd != -ENOENT)
+		return cvol_error_set(err, -fd, "open `/proc/%s` in `%s`", name, root);
+	return fd;
+}
+
+/* Make /proc's knobs read-only and hide its files of the host's, beneath the proc mount @proc_fd. */
+static int guard_proc(int proc_fd, const char *root, struct cvol_error *err)
+{
+	static const uint64_t ro =
+		MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
 	for (size_t i = 0; i < ARRAY_SIZE(proc_read_only); i++) {
-		int r = path_format(path, sizeof(path), err, "%s/%s", proc, proc_read_only[i]);
-		if (r < 0)
-			return r;
-		if (lstat(path, &st) < 0)
+		_cleanup_close_ int fd = open_proc_entry(proc_fd, proc_read_only[i], root, err);
+		if (fd == -ENOENT)
 			continue;
-		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, path, NULL,
-			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-			return cvol_error_set(err, errno, "make `%s` read-only", path);
+		if (fd < 0)
+			return fd;
+		int r = mount_bind(fd, "", true, ro, 0, fd);
+		if (r < 0)
+			return cvol_error_set(err, -r, "make `/proc/%s` in `%s` read-only", proc_read_only[i],
+					      root);
+		close(r);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(proc_masked); i++) {
-		int r = path_format(path, sizeof(path), err, "%s/%s", proc, proc_masked[i]);
-		if (r < 0)
-			return r;
-		if (lstat(path, &st) < 0)
+		_cleanup_close_ int fd = open_proc_entry(proc_fd, proc_masked[i], root, err);
+		if (fd == -ENOENT)
 			continue;
-		r = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-					: mount("/dev/null", path, NULL, MS_BIND, NULL);
+		if (fd < 0)
+			return fd;
+		struct stat st;
+		int r = fstat(fd, &st) < 0 ? -errno : 0;
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			r = mount_new_fs("tmpfs", NULL, (unsigned)ro, fd);
+			if (r >= 0) {
+				close(r);
+				r = 0;
+			}
+		} else if (r == 0) {
+			r = bind_dev_node("null", fd);
+		}
 		if (r < 0)
-			return cvol_error_set(err, errno, "hide `%s`", path);
+			return cvol_error_set(err, -r, "hide `/proc/%s` in `%s`", proc_masked[i], root);
 	}
 	return 0;
+}
+
+/* /proc of the new PID namespace, guarded. */
+static int mount_proc(int root_fd, const char *root, struct cvol_error *err)
+{
+	_cleanup_close_ int at = open_mount_point(root_fd, root, "proc", 0555, err);
+	if (at < 0)
+		return at;
+	_cleanup_close_ int proc_fd =
+		mount_new_fs("proc", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, at);
+	if (proc_fd < 0)
+		return cvol_error_set(err, -proc_fd, "mount /proc in `%s`", root);
+	return guard_proc(proc_fd, root, err);
 }
 
 static int drop_capabilities(struct cvol_error *err)
@@ -120,31 +238,27 @@ static int drop_capabilities(struct cvol_error *err)
 	return 0;
 }
 
-/* The new root: private propagation, /proc, /dev, then pivot_root with the old root detached. */
+/* The new root: private propagation, a nodev bind of the root, /proc, /dev, then pivot_root
+ * with the old root detached. The root is opened once; everything in it is reached from that fd. */
 static int enter_root(const char *root, struct cvol_error *err)
 {
-	char path[4096];
-
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return cvol_error_set(err, errno, "make the mount namespace private");
-	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return cvol_error_set(err, errno, "bind `%s` on itself", root);
-	/* device nodes of the image open nothing: only /dev's own binds do */
-	if (mount(NULL, root, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) < 0)
-		return cvol_error_set(err, errno, "make `%s` nodev", root);
-	int r = path_format(path, sizeof(path), err, "%s/proc", root);
+	_cleanup_close_ int at = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (at < 0)
+		return cvol_error_set(err, errno, "open `%s`", root);
+	/* device nodes of the image, or made in it, open nothing: only /dev's own binds do;
+	 * recursive, so a mount under the root is nodev too */
+	_cleanup_close_ int root_fd = mount_bind(at, "", true, MOUNT_ATTR_NODEV, 0, at);
+	if (root_fd < 0)
+		return cvol_error_set(err, -root_fd, "bind `%s` on itself, nodev", root);
+	int r = mount_proc(root_fd, root, err);
 	if (r < 0)
 		return r;
-	mkdir(path, 0555);
-	if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		return cvol_error_set(err, errno, "mount /proc in `%s`", root);
-	r = guard_proc(path, err);
+	r = mount_dev(root_fd, root, err);
 	if (r < 0)
 		return r;
-	r = mount_dev(root, err);
-	if (r < 0)
-		return r;
-	if (chdir(root) < 0)
+	if (fchdir(root_fd) < 0)
 		return cvol_error_set(err, errno, "enter `%s`", root);
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return cvol_error_set(err, errno, "pivot_root into `%s`", root);

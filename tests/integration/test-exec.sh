@@ -264,3 +264,87 @@ test_exec_confinement() {
 	assert_eq 0 "$(sed -n 3p <<<"$out" | tr -d ' ')" "bytes read from /proc/kcore"
 	assert_eq 3 "$(sed -n 4p <<<"$out" | tr -d ' ')" "lines of /proc/net/dev (only lo: its own network)"
 }
+
+# No device but cvol's own opens: /dev is a nodev tmpfs (its six nodes are bind mounts that
+# keep their own flags), the root and everything writable under it are nodev too.
+test_exec_no_host_devices() {
+	exec_make_root
+	local d
+	for d in mknod head wc awk; do ln -sf busybox "$WORK/img/bin/$d"; done
+	mkdir -p "$WORK/img/tmp"
+	local out
+	out=$(exec_run --exec -- /bin/sh -c '
+		mknod /dev/x b 7 0 && { head -c 1 /dev/x >/dev/null 2>&1 && echo loop-opened || echo loop-refused; }
+		mknod /dev/z c 1 5 && { head -c 1 /dev/z 2>&1 >/dev/null && echo zero-twin-opened; }
+		mknod /tmp/x c 1 3 && { echo hi 2>/dev/null >/tmp/x && echo tmp-null-opened || echo tmp-null-refused; }
+		echo hi >/dev/null && echo null-ok
+		echo zero=$(head -c 3 /dev/zero | wc -c) urandom=$(head -c 3 /dev/urandom | wc -c)
+		echo hi >/dev/full 2>/dev/null || echo full-is-full
+		# a writable mount without nodev: only the six nodes and files of /proc hidden by /dev/null
+		awk '"'"'$6 ~ /^rw/ && $6 !~ /nodev/ && $5 !~ /^\/dev\/(null|zero|full|random|urandom|tty)$/ &&
+			$5 !~ /^\/proc\/[a-z_]+$/ { print "devices-allowed-on:" $5 }'"'"' /proc/self/mountinfo')
+	assert_contains "$out" "loop-refused" "a host loop device made in /dev opens nothing"
+	assert_contains "$out" "head: /dev/z: Permission denied" "a /dev/zero twin made in /dev opens nothing"
+	assert_contains "$out" "tmp-null-refused" "a /dev/null twin made in /tmp opens nothing"
+	assert_contains "$out" "null-ok" "/dev/null"
+	assert_contains "$out" "zero=3 urandom=3" "bytes read from /dev/zero and /dev/urandom"
+	assert_contains "$out" "full-is-full" "/dev/full"
+	case "$out" in *devices-allowed-on*) fail "a writable mount where device nodes open: $out" ;; esac
+}
+
+# An image whose dev or proc is a symlink out of the root: every path --exec makes or mounts
+# on is resolved inside the root, so the link leads to the root's own directory or to an error.
+test_exec_dev_and_proc_symlinks_stay_in_the_root() {
+	exec_make_root
+	ln -sf busybox "$WORK/img/bin/test"
+	mkdir -p "$WORK/outside" "$WORK/img$WORK/outside"
+	echo host >"$WORK/outside/marker"
+	# absolute: the image's own $WORK/outside becomes /dev, the host's is untouched
+	ln -s "$WORK/outside" "$WORK/img/dev"
+	local out
+	out=$(exec_run --exec -- /bin/sh -c 'test -c /dev/null && echo hi >/dev/null && echo dev-null-ok; ls /dev')
+	assert_contains "$out" "dev-null-ok" "/dev/null through an absolute /dev symlink"
+	assert_contains "$out" "urandom" "/dev through an absolute /dev symlink"
+	assert_eq "marker" "$(ls -A "$WORK/outside")" "the host's directory the link names"
+	# relative, climbing out: resolved inside the root, where nothing of that name is
+	rm "$WORK/img/dev"
+	ln -s ../../../../../../../../../../../..$WORK/outside/../hostdev "$WORK/img/dev"
+	mkdir "$WORK/hostdev"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with a /dev leading out of the root"
+	assert_contains "$out" '`/dev`' "the error names /dev"
+	assert_eq "" "$(ls -A "$WORK/hostdev")" "the host's directory the relative link names"
+	# to / itself: the root's own / (never the host's), refused with one line
+	local before
+	before=$(ls -A /)
+	rm "$WORK/img/dev"
+	rm -r "$WORK/u/proc" # made by the runs above, it would hide the image's proc
+	ln -s / "$WORK/img/proc"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with /proc -> /"
+	assert_contains "$out" '`/proc`' "the error names /proc"
+	assert_eq "$before" "$(ls -A /)" "the host's / after --exec with /proc -> /"
+	rm "$WORK/img/proc"
+	ln -s / "$WORK/img/dev"
+	expect_failure exec_run --exec -- /bin/true
+	assert_one_line "$out" "--exec with /dev -> /"
+	assert_contains "$out" '`/dev`' "the error names /dev"
+	assert_eq "$before" "$(ls -A /)" "the host's / after --exec with /dev -> /"
+	assert_not_mounted "$WORK/m"
+}
+
+# /dev's nodes are the host's own inodes, bound in: the command writes to them but changes
+# nothing about them (mode, owner, times), as a container's /dev/null leaves the host's alone.
+test_exec_dev_nodes_unchanged_on_the_host() {
+	exec_make_root
+	local d
+	for d in chmod touch; do ln -sf busybox "$WORK/img/bin/$d"; done
+	local mode before out
+	mode=$(stat -c %a /dev/full)
+	before=$(stat -c '%a %u %Z %Y' /dev/full)
+	sleep 1 # a change would show in the ctime
+	out=$(exec_run --exec -- /bin/sh -c "chmod $mode /dev/full 2>&1; touch /dev/full 2>&1; echo hi >/dev/null && echo null-ok")
+	assert_contains "$out" "chmod: /dev/full: Read-only file system" "chmod of /dev/full inside"
+	assert_contains "$out" "null-ok" "/dev/null"
+	assert_eq "$before" "$(stat -c '%a %u %Z %Y' /dev/full)" "mode, owner, ctime and mtime of the host's /dev/full"
+}

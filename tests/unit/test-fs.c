@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,6 +271,37 @@ static void test_openat_beneath_refuses_escapes(void **state)
 	assert_false(exists(f->top_fd, "made"));
 }
 
+/* RESOLVE_IN_ROOT: @dirfd is "/" for absolute paths, ".." and symlinks; nothing leads out */
+static void test_openat_confined_in_root(void **state)
+{
+	struct fixture *f = *state;
+	char buf[16] = "";
+
+	require_openat2(f->fd);
+	make_file(f->top_fd, "x", "outside");
+	make_file(f->fd, "x", "inside");
+	assert_int_equal(symlinkat("/", f->fd, "to-root"), 0);
+	assert_int_equal(symlinkat("../../../x", f->fd, "up-link"), 0);
+
+	int fd = openat_confined(f->fd, "to-root/x", O_RDONLY, 0, RESOLVE_IN_ROOT);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 6);
+	assert_string_equal(buf, "inside");
+	close(fd);
+	fd = openat_confined(f->fd, "up-link", O_RDONLY, 0, RESOLVE_IN_ROOT);
+	assert_true(fd >= 0);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(read(fd, buf, sizeof(buf) - 1), 6);
+	assert_string_equal(buf, "inside");
+	close(fd);
+	/* made inside too */
+	fd = openat_confined(f->fd, "/../made", O_WRONLY | O_CREAT, 0644, RESOLVE_IN_ROOT);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_true(exists(f->fd, "made"));
+	assert_false(exists(f->top_fd, "made"));
+}
+
 static void test_remove_tree(void **state)
 {
 	struct fixture *f = *state;
@@ -369,6 +402,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_replaces_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_openat_beneath_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_openat_beneath_refuses_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_openat_confined_in_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents_through_file, setup, teardown),
