@@ -176,12 +176,21 @@ static unsigned reply_error(unsigned status, const char *msg, char **ret_body)
 	return status;
 }
 
+/* True when the @len bytes of @body (not NUL-terminated) are all white space. */
+static bool is_blank(const char *body, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", body[i]) || body[i] == '\0')
+			return false;
+	return true;
+}
+
 /* An empty body is an empty object; anything else must be a JSON object. */
 static int parse_body(const char *body, size_t len, json_t **ret, char *why, size_t why_size)
 {
 	json_error_t jerr;
 
-	if (len == 0 || strspn(body, " \t\r\n") == len) {
+	if (is_blank(body, len)) {
 		*ret = json_object();
 		return 0;
 	}

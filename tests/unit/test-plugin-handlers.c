@@ -187,6 +187,22 @@ static void test_activate(void **state)
 	json_decref(reply);
 }
 
+/* A body is its bytes, not a C string: a blank one that is not NUL-terminated is read no
+ * further than its length (ASan in check-asan caught the fuzzer's input past it). */
+static void test_body_without_nul(void **state)
+{
+	struct fixture *f = *state;
+	char *text = NULL;
+	char *body = malloc(3);
+
+	assert_non_null(body);
+	memcpy(body, " \n ", 3);
+	assert_int_equal(cvol_plugin_handle(f->store, &f->cfg, "/VolumeDriver.List", body, 3, &text), 200);
+	assert_contains(text, "\"Volumes\"");
+	free(text);
+	free(body);
+}
+
 static void test_capabilities(void **state)
 {
 	struct fixture *f = *state;
@@ -543,6 +559,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_activate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_without_nul, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
