@@ -40,7 +40,7 @@ docker_e2e_plugin_start() {
 	echo "--- plugin start" >>"$WORK/plugin.log"
 	local i from
 	from=$(($(wc -l <"$WORK/plugin.log") + 1))
-	"$TOP/cvol-plugin" --root "$WORK/root" --debug >>"$WORK/plugin.log" 2>&1 &
+	"$CVOL_PLUGIN" --root "$WORK/root" --debug >>"$WORK/plugin.log" 2>&1 &
 	DOCKER_E2E_PLUGIN_PID=$!
 	for ((i = 0; i < 100; i++)); do
 		kill -0 "$DOCKER_E2E_PLUGIN_PID" 2>/dev/null ||
