@@ -293,6 +293,8 @@ int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t
 	if (r < 0)
 		return r;
 	r = volume_opts_parse(options, &o, err);
+	if (r == 0)
+		r = volume_opts_check_new(&o, err);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "create volume `%s`", name);
 	_cleanup_close_ int lock = lock_volume(store, name, err);
