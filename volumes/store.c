@@ -194,7 +194,7 @@ int cvol_volume_store_reconcile(struct cvol_volume_store *store, size_t *ret_fai
  * now (in another thread or process: a `cvol volume ls` must not break the plugin's Create). */
 static int open_staging(struct cvol_volume_store *s, struct cvol_error *err)
 {
-	int r = staging_open(s->dirfd, &s->staging, err);
+	int r = staging_open(s->dirfd, s->path, &s->staging, err);
 	if (r == 0 && asprintf(&s->staging_path, "%s/" STAGING_DIR, s->path) < 0) {
 		s->staging_path = NULL;
 		r = cvol_error_set(err, ENOMEM, "open `" STAGING_DIR "`");
