@@ -346,6 +346,66 @@ test_plugin_bind() {
 	plugin_stop
 }
 
+# A bind volume never follows a symlink in `device`: not to chown or chmod, not to make the
+# directory, not to mount (the path is checked again at each Mount). An existing host directory
+# keeps its owner and mode unless uid=, gid= or mode= ask.
+test_plugin_bind_no_symlinks_and_owner() {
+	plugin_require_tools
+	plugin_start
+	mkdir -p "$WORK/host" "$WORK/target" "$WORK/real/sub"
+	chown 1234:5678 "$WORK/host" "$WORK/target"
+	chmod 0701 "$WORK/host" "$WORK/target"
+	ln -s "$WORK/target" "$WORK/link"
+	ln -s "$WORK/real" "$WORK/linkdir"
+
+	# a symlink as device, with and without owner options: refused, the target untouched
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/link\",\"uid\":\"0\",\"mode\":\"0777\"}}" \
+		400 "bind source \`$WORK/link\` is or goes through a symlink; give the path without one"
+	plugin_refused VolumeDriver.Create "{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/link\"}}" \
+		400 "is or goes through a symlink"
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/linkdir/sub\",\"mode\":\"0777\"}}" \
+		400 "bind source \`$WORK/linkdir/sub\` is or goes through a symlink"
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/linkdir/new\",\"create\":\"true\"}}" \
+		400 "bind source \`$WORK/linkdir/new\` goes through a symlink"
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$WORK/target")" "owner and mode of a symlink's target"
+	assert_eq "0:0 755" "$(stat -c '%u:%g %a' "$WORK/real/sub")" "owner and mode behind a symlinked parent"
+	assert_missing "$WORK/real/new"
+	assert_missing "$(plugin_vol_dir s)"
+
+	# an existing directory without uid/gid/mode: its owner and mode stay, through Mount and Remove
+	plugin_ok VolumeDriver.Create "{\"Name\":\"b\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/host\"}}"
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir after Create"
+	plugin_ok VolumeDriver.Mount '{"Name":"b","ID":"c1"}'
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$(plugin_mp b)")" "the volume as the container sees it"
+	plugin_ok VolumeDriver.Unmount '{"Name":"b","ID":"c1"}'
+	# asked explicitly: then, and only then, changed
+	plugin_ok VolumeDriver.Create \
+		"{\"Name\":\"o\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/host\",\"uid\":\"42\",\"mode\":\"0750\"}}"
+	assert_eq "42:5678 750" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir with uid=42 mode=0750"
+	plugin_ok VolumeDriver.Remove '{"Name":"b"}'
+	plugin_ok VolumeDriver.Remove '{"Name":"o"}'
+	assert_eq "42:5678 750" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir after Remove"
+
+	# device swapped for a symlink after Create: Mount refuses, mounts nothing, says why
+	mkdir "$WORK/swap"
+	plugin_ok VolumeDriver.Create \
+		"{\"Name\":\"w\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/swap\",\"ro\":\"true\"}}"
+	plugin_ok VolumeDriver.Mount '{"Name":"w","ID":"c1"}'
+	echo t >"$WORK/swap/t"
+	assert_file_content "$(plugin_mp w)/t" t
+	[ "$(plugin_mount_opts "$(plugin_mp w)" | tr , '\n' | grep -cx ro)" -ge 1 ] || fail "ro=true bind is not read-only"
+	plugin_ok VolumeDriver.Unmount '{"Name":"w","ID":"c1"}'
+	rm -r "$WORK/swap"
+	ln -s "$WORK/target" "$WORK/swap"
+	plugin_refused VolumeDriver.Mount '{"Name":"w","ID":"c2"}' 400 \
+		"bind source \`$WORK/swap\` is or goes through a symlink"
+	assert_not_mounted "$(plugin_mp w)"
+	plugin_stop
+}
+
 # type=T,device=D,o=O through libmount: an ext4 image the test made, mounted with o=loop.
 test_plugin_generic_mount() {
 	plugin_require_tools
