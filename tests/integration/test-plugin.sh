@@ -958,3 +958,60 @@ test_plugin_parallel_lists() {
 	assert_contains "$(cat "$WORK/load.out")" "errors=0" "parallel Lists"
 	plugin_stop
 }
+
+# Fill DIR with a chain of directories DEPTH levels deep (a file and a symlink out at the
+# bottom), made with relative mkdir and open as a container could.
+plugin_make_deep_tree() { # dir depth
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(int(sys.argv[2])):
+    os.mkdir("d", dir_fd=fd)
+    nfd = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+with open(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
+    f.write("bottom\n")
+os.symlink("/", "out", dir_fd=fd)
+PY
+}
+
+# A volume holding a tree 5,000 levels deep (any container can make one) goes with Remove and
+# with `cvol volume rm`, also under a limit of 64 descriptors: the plugin survives and still
+# answers, the volume is gone, .staging/ is empty, and nothing the tree pointed to is touched.
+test_plugin_remove_deep_tree() {
+	plugin_require_tools
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local vols
+	vols="$(cd "$WORK" && pwd -P)/root/volumes"
+	PLUGIN_SOCK=$WORK/p.sock
+	bash -c 'ulimit -n 64 && exec "$@"' limit "$TOP/cvol-plugin" --root "$WORK/root" --socket "$PLUGIN_SOCK" \
+		2>>"$WORK/plugin.log" &
+	PLUGIN_PID=$!
+	plugin_pids+=("$PLUGIN_PID")
+	trap plugin_kill_all EXIT
+	plugin_wait_ready "$PLUGIN_PID"
+	assert_eq 64 "$(awk '/^Max open files/ { print $4 }' "/proc/$PLUGIN_PID/limits")" "the plugin's fd limit"
+
+	plugin_ok VolumeDriver.Create '{"Name":"deep","Opts":{}}'
+	plugin_ok VolumeDriver.Mount '{"Name":"deep","ID":"c1"}'
+	plugin_make_deep_tree "$(plugin_reply .Mountpoint)" 5000
+	plugin_ok VolumeDriver.Unmount '{"Name":"deep","ID":"c1"}'
+	plugin_ok VolumeDriver.Remove '{"Name":"deep"}'
+	kill -0 "$PLUGIN_PID" || fail "the plugin died removing a deep tree"
+	plugin_ok VolumeDriver.List '{}'
+	assert_eq '[]' "$(plugin_reply '.Volumes | tojson')" "List after removing the deep volume"
+	assert_missing "$vols/deep"
+	assert_eq "" "$(ls -A "$vols/.staging")" ".staging after Remove of the deep volume"
+	[ -e /bin/sh ] || fail "a symlink out of the volume was followed"
+	plugin_stop
+
+	"$CVOL" --root "$WORK/root" volume create deep2 >/dev/null
+	plugin_make_deep_tree "$vols/deep2/_data" 5000
+	(
+		ulimit -n 64
+		"$CVOL" --root "$WORK/root" volume rm deep2
+	) >"$WORK/rm.out" 2>&1 || fail "cvol volume rm of a deep tree under ulimit -n 64: $(cat "$WORK/rm.out")"
+	assert_missing "$vols/deep2"
+	assert_eq "" "$(ls -A "$vols/.staging")" ".staging after cvol volume rm of the deep volume"
+}
