@@ -58,13 +58,20 @@ int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err)
 		/* The holder before us may have unlinked the file (lock_file_remove): a lock on a
 		 * file no longer at @name locks nothing, so take the one there now. */
 		struct stat held, linked;
+		bool gone = false;
 		if (fstat(fd, &held) < 0) {
 			r = -errno;
+		} else if (fstatat(dirfd, name, &linked, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				gone = true;
+			else
+				r = -errno;
+		}
+		if (r < 0) {
 			close(fd);
 			return cvol_error_set(err, -r, "lock `%s`", name);
 		}
-		if (fstatat(dirfd, name, &linked, AT_SYMLINK_NOFOLLOW) == 0 && held.st_dev == linked.st_dev &&
-		    held.st_ino == linked.st_ino)
+		if (!gone && held.st_dev == linked.st_dev && held.st_ino == linked.st_ino)
 			return fd;
 		close(fd);
 	}
