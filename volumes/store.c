@@ -202,6 +202,25 @@ static int open_staging(struct cvol_volume_store *s, struct cvol_error *err)
 	return r < 0 ? r : staging_cleanup_with(&s->staging, volume_staged_unmount, NULL, err);
 }
 
+/* A lock file of no volume (an older cvol kept them after Remove) goes, unless someone holds it:
+ * a Create holds its lock before the volume exists. */
+static int sweep_stale_lock(int dirfd, const char *name, unsigned char d_type, void *data,
+			    struct cvol_error *err)
+{
+	struct cvol_volume_store *s = data;
+	struct stat st;
+	(void)dirfd;
+	(void)err;
+	if (d_type != DT_REG && d_type != DT_UNKNOWN)
+		return 0;
+	if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return 0;
+	int fd = lock_file_take(s->locks_fd, name, LOCK_EX | LOCK_NB, NULL);
+	if (fd >= 0)
+		unlock_volume(s, name, fd);
+	return 0;
+}
+
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
 {
 	struct cvol_volume_store *s = calloc(1, sizeof(*s));
@@ -216,6 +235,8 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		r = s->locks_fd;
 	if (r == 0)
 		r = open_staging(s, err);
+	if (r == 0)
+		(void)dir_for_each(s->locks_fd, sweep_stale_lock, s, NULL);
 	if (r < 0) {
 		cvol_volume_store_close(s);
 		return cvol_error_wrap(err, r, "open volume store `%s`", root);

@@ -439,6 +439,25 @@ static void test_lock_file_removed(void **state)
 	expect(f, "/VolumeDriver.Mount", "{\"Name\":\"gone\",\"ID\":\"c1\"}", 404, "no such volume");
 	assert_int_equal(count_entries(f, ".locks"), 0);
 	assert_int_equal(count_entries(f, ""), 3); /* .staging, .staging.lock, .locks */
+
+	/* lock files an older cvol left go when the store opens; a held one (a Create in
+	 * flight elsewhere) and a live volume's stay */
+	char path[PATH_MAX + 64];
+	struct cvol_error err = { 0 };
+	expect(f, "/VolumeDriver.Create", "{\"Name\":\"live\"}", 200, NULL);
+	snprintf(path, sizeof(path), "%s/.locks/old", f->volumes);
+	close(open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	snprintf(path, sizeof(path), "%s/.locks/busy", f->volumes);
+	int busy = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(busy >= 0);
+	assert_int_equal(flock(busy, LOCK_EX), 0);
+	cvol_volume_store_close(f->store);
+	f->store = NULL;
+	assert_int_equal(cvol_volume_store_open(f->dir, &f->store, &err), 0);
+	assert_false(exists(f, ".locks/old"));
+	assert_true(exists(f, ".locks/busy"));
+	assert_true(exists(f, ".locks/live"));
+	close(busy);
 }
 
 struct mount_thread {
