@@ -206,7 +206,7 @@ test_volume_cli_create_killed_with_image_mounted() {
 }
 
 # A leftover in .staging/ that cannot be removed (here a tmpfs mounted inside it, deep in it
-# for one of them) never makes a store refuse to open: `cvol volume ls`, `cvol layer ls` and
+# for one of them, and an immutable file: EPERM) never makes a store refuse to open: `cvol volume ls`, `cvol layer ls` and
 # the plugin go on, warn with the leftover's path and the whole cause, and leave the mount
 # alone. Once it is unmounted, the next open removes the leftover.
 test_store_open_keeps_a_leftover_it_cannot_remove() {
@@ -221,6 +221,9 @@ test_store_open_keeps_a_leftover_it_cannot_remove() {
 		mount -t tmpfs stuck "$root/$s/.staging/r-stuck/in/mnt"
 		mount -t tmpfs deep "$root/$s/.staging/r-deep/${deep}mnt"
 		echo kept >"$root/$s/.staging/r-stuck/in/mnt/f"
+		mkdir "$root/$s/.staging/r-perm"
+		touch "$root/$s/.staging/r-perm/immutable"
+		chattr +i "$root/$s/.staging/r-perm/immutable" || skip "chattr +i does not work on tmpfs here"
 	done
 
 	out=$(vcli ls 2>&1 >/dev/null) || fail "cvol volume ls with a stuck leftover failed: $out"
@@ -228,7 +231,10 @@ test_store_open_keeps_a_leftover_it_cannot_remove() {
 	assert_contains "$out" "remove \`r-stuck\`: \`in/mnt\` is a mount point; not removing" "volume ls warning"
 	assert_contains "$out" "warning: kept the leftover \`$root/volumes/.staging/r-deep\`" "volume ls warning"
 	assert_contains "$out" "d/d/mnt\` is a mount point; not removing" "cause of the deep leftover"
+	assert_contains "$out" "kept the leftover \`$root/volumes/.staging/r-perm\`" "volume ls warning"
+	assert_contains "$out" "remove \`r-perm\`: remove \`immutable\`: Operation not permitted" "EPERM warning"
 	out=$("$CVOL" --root "$WORK/root" layer ls 2>&1 >/dev/null) || fail "cvol layer ls with a stuck leftover failed: $out"
+	assert_contains "$out" "kept the leftover \`$root/overlay/.staging/r-perm\`" "layer ls warning"
 	assert_contains "$out" "kept the leftover \`$root/overlay/.staging/r-stuck\`" "layer ls warning"
 	assert_contains "$out" "\`in/mnt\` is a mount point; not removing" "layer ls warning"
 	local line
@@ -253,6 +259,7 @@ test_store_open_keeps_a_leftover_it_cannot_remove() {
 
 	for s in volumes overlay; do
 		umount "$root/$s/.staging/r-stuck/in/mnt" "$root/$s/.staging/r-deep/${deep}mnt"
+		chattr -i "$root/$s/.staging/r-perm/immutable"
 	done
 	out=$(vcli ls 2>&1 >/dev/null)
 	assert_eq "" "$out" "warnings of volume ls once nothing is mounted"
