@@ -46,15 +46,45 @@ int flock_retry(int fd, int how)
 
 int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err)
 {
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "open lock `%s`", name);
-	int r = flock_retry(fd, how);
-	if (r < 0) {
+	for (;;) {
+		int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return cvol_error_set(err, errno, "open lock `%s`", name);
+		int r = flock_retry(fd, how);
+		if (r < 0) {
+			close(fd);
+			return r == -EWOULDBLOCK && (how & LOCK_NB)
+				       ? r
+				       : cvol_error_set(err, -r, "lock `%s`", name);
+		}
+		/* The holder before us may have unlinked the file (lock_file_remove): a lock on a
+		 * file no longer at @name locks nothing, so take the one there now. */
+		struct stat held, linked;
+		bool gone = false;
+		if (fstat(fd, &held) < 0) {
+			r = -errno;
+		} else if (fstatat(dirfd, name, &linked, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				gone = true;
+			else
+				r = -errno;
+		}
+		if (r < 0) {
+			close(fd);
+			return cvol_error_set(err, -r, "lock `%s`", name);
+		}
+		if (!gone && held.st_dev == linked.st_dev && held.st_ino == linked.st_ino)
+			return fd;
 		close(fd);
-		return r == -EWOULDBLOCK && (how & LOCK_NB) ? r : cvol_error_set(err, -r, "lock `%s`", name);
 	}
-	return fd;
+}
+
+void lock_file_remove(int dirfd, const char *name, int fd)
+{
+	/* Unlinked while held: a waiter wakes on the unlinked file, sees it is not at @name any
+	 * more, and takes a new one. */
+	(void)unlinkat(dirfd, name, 0);
+	close(fd);
 }
 
 int dir_fsync(int dirfd, struct cvol_error *err)

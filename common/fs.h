@@ -19,8 +19,12 @@ int openat_confined(int dirfd, const char *path, int flags, mode_t mode, uint64_
 /* flock(@fd, @how), retried on EINTR; 0 or -errno (-EWOULDBLOCK with LOCK_NB when taken). */
 int flock_retry(int fd, int how);
 /* Open (creating, 0600) the lock file @name in @dirfd and flock() it with @how; returns the fd
- * (closing it unlocks), -EWOULDBLOCK with LOCK_NB when taken (without a message), or -errno. */
+ * (closing it unlocks), -EWOULDBLOCK with LOCK_NB when taken (without a message), or -errno.
+ * Once locked, the file is checked to be the one still linked at @name, else taken again. */
 int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err);
+/* Remove the lock file @name in @dirfd, held by the lock_file_take() @fd, and close @fd: a process
+ * waiting for it then takes a fresh file at @name. Only the holder may remove it. */
+void lock_file_remove(int dirfd, const char *name, int fd);
 /* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
 int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
 /* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */

@@ -6,18 +6,25 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #define STAGING_LOCK ".staging.lock"
 
-int staging_open(int store_fd, struct staging *ret, struct cvol_error *err)
+int staging_open(int store_fd, const char *store_path, struct staging *ret, struct cvol_error *err)
 {
+	char *path = strdup(store_path);
+	if (!path)
+		return cvol_error_set(err, ENOMEM, "open `%s/" STAGING_DIR "`", store_path);
 	int fd = dir_open_at(store_fd, STAGING_DIR, true, err);
-	if (fd < 0)
+	if (fd < 0) {
+		free(path);
 		return fd;
-	*ret = (struct staging){ .store_fd = store_fd, .dir_fd = fd };
+	}
+	*ret = (struct staging){ .store_fd = store_fd, .dir_fd = fd, .store_path = path };
 	return 0;
 }
 
@@ -25,20 +32,37 @@ void staging_close(struct staging *s)
 {
 	cvol_closep(&s->dir_fd);
 	s->dir_fd = -1;
+	free(s->store_path);
+	s->store_path = NULL;
 }
 
 struct leftover_hook {
+	const struct staging *s;
 	dir_entry_fn before;
 	void *data;
+	size_t kept;
 };
 
+/* Remove one leftover; one that will not go (a mount inside it, EPERM, EMFILE, ...) is kept
+ * where it is, untouched past what could be removed, and tried again at the next cleanup. */
 static int remove_leftover(int dirfd, const char *name, unsigned char d_type, void *data,
-			   struct cvol_error *err)
+			   struct cvol_error *unused)
 {
-	const struct leftover_hook *hook = data;
+	struct leftover_hook *hook = data;
+	struct cvol_error err = { 0 };
+	(void)unused;
+
 	log_debug(CVOL_LOG_STORE, "removing leftover `" STAGING_DIR "/%s`", name);
-	int r = hook->before ? hook->before(dirfd, name, d_type, hook->data, err) : 0;
-	return r < 0 ? r : dir_remove_tree(dirfd, name, err);
+	int r = hook->before ? hook->before(dirfd, name, d_type, hook->data, &err) : 0;
+	if (r == 0)
+		r = dir_remove_tree(dirfd, name, &err);
+	if (r < 0) {
+		log_warning("kept the leftover `%s/" STAGING_DIR "/%s`, which could not be removed (the next "
+			    "open tries again): %s",
+			    hook->s->store_path, name, err.msg[0] ? err.msg : strerror(-r));
+		hook->kept++;
+	}
+	return 0;
 }
 
 int staging_cleanup(struct staging *s, struct cvol_error *err)
@@ -46,16 +70,23 @@ int staging_cleanup(struct staging *s, struct cvol_error *err)
 	return staging_cleanup_with(s, NULL, NULL, err);
 }
 
-int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, struct cvol_error *err)
+int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, struct cvol_error *unused)
 {
-	struct leftover_hook hook = { .before = before, .data = data };
-	_cleanup_close_ int lock = lock_file_take(s->store_fd, STAGING_LOCK, LOCK_EX | LOCK_NB, err);
+	struct leftover_hook hook = { .s = s, .before = before, .data = data };
+	struct cvol_error err = { 0 };
+	(void)unused;
+
+	/* Nothing here makes a store refuse to open: leftovers are only in the way of nobody. */
+	_cleanup_close_ int lock = lock_file_take(s->store_fd, STAGING_LOCK, LOCK_EX | LOCK_NB, &err);
 	if (lock == -EWOULDBLOCK)
 		return 0;
-	if (lock < 0)
-		return lock;
-	int r = dir_for_each(s->dir_fd, remove_leftover, &hook, err);
-	return r < 0 ? r : dir_fsync(s->dir_fd, err);
+	int r = lock < 0 ? lock : dir_for_each(s->dir_fd, remove_leftover, &hook, &err);
+	if (r == 0)
+		r = dir_fsync(s->dir_fd, &err);
+	if (r < 0)
+		log_warning("could not clean up `%s/" STAGING_DIR "` (the next open tries again): %s",
+			    s->store_path, err.msg[0] ? err.msg : strerror(-r));
+	return 0;
 }
 
 int staging_hold(struct staging *s, struct cvol_error *err)

@@ -13,18 +13,22 @@
 #define STAGING_NAME_MAX 32
 
 struct staging {
-	int store_fd; /* the directory entries are renamed into and out of */
-	int dir_fd;   /* .staging/ */
+	int store_fd;	  /* the directory entries are renamed into and out of */
+	int dir_fd;	  /* .staging/ */
+	char *store_path; /* @store_fd's path, for warnings */
 };
 
-/* Open (making them when missing) .staging/ and .staging.lock in @store_fd. */
-int staging_open(int store_fd, struct staging *ret, struct cvol_error *err);
+/* Open (making it when missing) .staging/ in @store_fd, whose path is @store_path. */
+int staging_open(int store_fd, const char *store_path, struct staging *ret, struct cvol_error *err);
 /* Close what staging_open() opened. */
 void staging_close(struct staging *s);
-/* Remove every leftover in .staging/, unless a build or removal holds the lock now. */
+/* Remove every leftover in .staging/, unless a build or removal holds the lock now. Never fails:
+ * a leftover that cannot be removed (a mount inside it, EPERM, EMFILE) is kept, untouched past
+ * what could go, with a warning (log_warning) that names it and the whole cause; the next
+ * cleanup tries again. Returns 0. */
 int staging_cleanup(struct staging *s, struct cvol_error *err);
 /* staging_cleanup(), calling @before on each leftover first (e.g. to unmount what a crash left
- * mounted in it); a negative return from @before stops the cleanup. */
+ * mounted in it); a negative return from @before keeps that leftover, as a failed removal. */
 int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, struct cvol_error *err);
 /* Hold the staging lock shared for a build or removal; returns the lock fd (close it to release). */
 int staging_hold(struct staging *s, struct cvol_error *err);

@@ -200,7 +200,7 @@ static int store_open_dirs(struct cvol_layer_store *s, struct cvol_error *err)
 	s->roots_fd = dir_open_at(s->overlay_fd, ROOTS_DIR, true, err);
 	if (s->roots_fd < 0)
 		return s->roots_fd;
-	int r = staging_open(s->overlay_fd, &s->staging, err);
+	int r = staging_open(s->overlay_fd, s->overlay_path, &s->staging, err);
 	if (r < 0)
 		return r;
 	if (mkdirat(s->overlay_fd, EMPTY_DIR, 0700) < 0 && errno != EEXIST)

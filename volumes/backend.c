@@ -6,6 +6,7 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <libmount.h>
 #include <limits.h>
@@ -108,16 +109,19 @@ static int any_mount_args(const struct volume *v, struct volume_mount *m, struct
 
 /* ---- mount and unmount ----------------------------------------------------------------- */
 
-/* Mount @source on @target through libmount; its message names what failed. */
-static int libmount_mount(const char *source, const char *target, const char *fstype, const char *options,
-			  struct cvol_error *err)
+/* Mount @source (@shown in messages) on @target through libmount; its message names what failed. */
+static int libmount_mount(const char *source, const char *shown, const char *target, const char *fstype,
+			  const char *options, struct cvol_error *err)
 {
 	struct libmnt_context *cxt = mnt_new_context();
 	char msg[512] = "";
 
 	if (!cxt)
 		return cvol_error_set(err, ENOMEM, "mount `%s`", target);
-	int rc = mnt_context_set_source(cxt, source);
+	/* a descriptor's path is used as it is: resolving it again would follow a path once more */
+	int rc = strncmp(source, "/proc/self/fd/", 14) == 0 ? mnt_context_disable_canonicalize(cxt, 1) : 0;
+	if (rc == 0)
+		rc = mnt_context_set_source(cxt, source);
 	if (rc == 0)
 		rc = mnt_context_set_target(cxt, target);
 	if (rc == 0 && fstype)
@@ -133,7 +137,7 @@ static int libmount_mount(const char *source, const char *target, const char *fs
 		return 0;
 	/* ENOENT would read as "no such volume": a missing source is the mount's failure */
 	int code = syserr && syserr != ENOENT ? syserr : EIO;
-	return cvol_error_setx(err, code, "mount %s `%s` on `%s`: %s", fstype ? fstype : "bind", source,
+	return cvol_error_setx(err, code, "mount %s `%s` on `%s`: %s", fstype ? fstype : "bind", shown,
 			       target, msg[0] ? msg : "failed");
 }
 
@@ -146,7 +150,7 @@ static int mount_by_args(const struct volume *v, struct cvol_error *err)
 		return r;
 	log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", m.fstype ? m.fstype : "bind", m.source,
 		  v->data, m.options);
-	return libmount_mount(m.source, v->data, m.fstype, m.options, err);
+	return libmount_mount(m.source, m.source, v->data, m.fstype, m.options, err);
 }
 
 static int unmount_data(const struct volume *v, struct cvol_error *err)
@@ -223,31 +227,91 @@ static int dir_prepare(const struct volume *v, struct cvol_error *err)
 	return r < 0 ? r : set_data_owner(v, err);
 }
 
-/* Open the bind source (made first with create=true): a directory, as mount would follow it. */
-static int open_bind_source(const struct volume_opts *o, struct cvol_error *err)
+/* Open the host path @path (absolute) without following any symlink in it, as @flags. */
+static int open_host_path(const char *path, int flags)
 {
-	if (o->create && mkdir(o->device, 0755) < 0 && errno != EEXIST)
-		return cvol_error_set(err, errno, "create bind source `%s`", o->device);
-	int fd = open(o->device, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	if (errno == ENOENT)
-		return cvol_error_setx(err, EINVAL, "bind source `%s` does not exist (create=true makes it)",
-				       o->device);
-	if (errno == ENOTDIR)
-		return cvol_error_setx(err, EINVAL, "bind source `%s` is not a directory", o->device);
-	return cvol_error_set(err, errno, "bind source `%s`", o->device);
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	while (*path == '/')
+		path++;
+	return openat_confined(root, *path ? path : ".", flags, 0, RESOLVE_NO_SYMLINKS);
 }
 
+/* Make the bind source for create=true: its parent opened without symlinks, then mkdirat. */
+static int make_bind_source(const char *device, struct cvol_error *err)
+{
+	_cleanup_free_ char *parent = strdup(device);
+	if (!parent)
+		return cvol_error_set(err, ENOMEM, "create bind source `%s`", device);
+	size_t len = strlen(parent);
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = '\0';
+	char *slash = strrchr(parent, '/'), *base = slash + 1;
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return 0; /* "/" or a dot name: nothing to make, the open says what is there */
+	*slash = '\0';
+	_cleanup_close_ int fd = open_host_path(slash == parent ? "/" : parent, O_PATH | O_DIRECTORY);
+	if (fd == -ELOOP)
+		return cvol_error_setx(err, EINVAL,
+				       "bind source `%s` goes through a symlink; give the path without one",
+				       device);
+	if (fd < 0 || (mkdirat(fd, base, 0755) < 0 && errno != EEXIST))
+		return cvol_error_set(err, fd < 0 ? -fd : errno, "create bind source `%s`", device);
+	return 0;
+}
+
+/* Open the bind source (made first with create=true): a directory, reached through no symlink,
+ * so neither its owner nor what is mounted can be sent elsewhere by one. */
+static int open_bind_source(const struct volume_opts *o, bool create, struct cvol_error *err)
+{
+	if (create && o->create) {
+		int r = make_bind_source(o->device, err);
+		if (r < 0)
+			return r;
+	}
+	int fd = open_host_path(o->device, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0)
+		return fd;
+	if (fd == -ELOOP)
+		return cvol_error_setx(
+			err, EINVAL,
+			"bind source `%s` is or goes through a symlink; give the path without one",
+			o->device);
+	if (fd == -ENOENT)
+		return cvol_error_setx(err, EINVAL, "bind source `%s` does not exist (create=true makes it)",
+				       o->device);
+	if (fd == -ENOTDIR)
+		return cvol_error_setx(err, EINVAL, "bind source `%s` is not a directory", o->device);
+	return cvol_error_set(err, -fd, "bind source `%s`", o->device);
+}
+
+/* The host directory keeps its owner and mode unless uid=, gid= or mode= ask for others. */
 static int bind_prepare(const struct volume *v, struct cvol_error *err)
 {
 	int r = make_data(v, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open_bind_source(&v->opts, err);
+	_cleanup_close_ int fd = open_bind_source(&v->opts, true, err);
 	if (fd < 0)
 		return fd;
 	return set_owner(fd, v->opts.device, &v->opts, err);
+}
+
+/* Bind the source by the descriptor opened without symlinks, never by its path again. */
+static int bind_mount(const struct volume *v, struct cvol_error *err)
+{
+	struct volume_mount m;
+	int r = v->ops->mount_args(v, &m, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_bind_source(&v->opts, false, err);
+	if (fd < 0)
+		return fd;
+	snprintf(m.source_buf, sizeof(m.source_buf), "/proc/self/fd/%d", fd);
+	log_debug(CVOL_LOG_VOLUME, "mount bind `%s` (%s) on `%s` (%s)", v->opts.device, m.source_buf, v->data,
+		  m.options);
+	return libmount_mount(m.source_buf, v->opts.device, v->data, NULL, m.options, err);
 }
 
 /* Run mkfs for @fs on @image; its own message on failure. */
@@ -416,7 +480,7 @@ static const struct volume_backend_ops backends[] = {
 		.needs_mount = always,
 		.prepare = bind_prepare,
 		.mount_args = bind_mount_args,
-		.mount = mount_by_args,
+		.mount = bind_mount,
 		.unmount = unmount_data,
 		.usage = mounted_usage,
 	},

@@ -2,6 +2,7 @@
 /* Volume options (`-o key=value`), checked before any file is touched. */
 #include "volumes-internal.h"
 
+#include <libmount.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +94,56 @@ static bool is_fs_type_name(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_'))
 			return false;
 	return true;
+}
+
+/* Options of mount(8) and libmount, not of the filesystem: in `o` they would change what is
+ * mounted or how (a remount, a bind of another path, a move, propagation, a helper program,
+ * X-mount.* owners and dirs), so every Mount would fail or do something else. `loop` (an
+ * image file as the device) stays: it mounts the filesystem the volume names. */
+static const char *const refused_o_names[] = {
+	"remount", "bind",	 "rbind",	"move", "shared", "rshared", "private", "rprivate", "slave",
+	"rslave",  "unbindable", "runbindable", "user", "users",  "owner",   "group",	"helper",   "uhelper",
+};
+
+static bool o_name_is_refused(const char *name, size_t len)
+{
+	if (len >= 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-')
+		return true; /* X-mount.mkdir, X-mount.owner, x-systemd.*: userspace options */
+	if (len >= 5 && strncmp(name, "make-", 5) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(refused_o_names); i++)
+		if (strlen(refused_o_names[i]) == len && strncmp(name, refused_o_names[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* `o` is a list of filesystem options, read as libmount reads it; refuse one that is not. */
+static int check_o(const char *value, struct cvol_error *err)
+{
+	if (!value)
+		return 0;
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cvol_error_setx(err, EINVAL,
+					       "option `o`: a control character (such as a newline) is not "
+					       "allowed");
+	_cleanup_free_ char *copy = strdup(value);
+	if (!copy)
+		return cvol_error_set(err, ENOMEM, "option `o`");
+	char *at = copy, *name, *val;
+	size_t namesz, valsz;
+	int r;
+	while ((r = mnt_optstr_next_option(&at, &name, &namesz, &val, &valsz)) == 0) {
+		if (o_name_is_refused(name, namesz))
+			return cvol_error_setx(
+				err, EINVAL,
+				"option `o`: `%.*s` is not a filesystem option; it would change "
+				"what is mounted or how",
+				(int)namesz, name);
+	}
+	if (r < 0)
+		return cvol_error_setx(err, EINVAL, "option `o=%s`: not a list of mount options", value);
+	return 0;
 }
 
 /* Read every key into @o; the rules between keys come after. */
@@ -232,4 +283,9 @@ void volume_opts_describe_difference(json_t *have, json_t *want, char *buf, size
 					len ? "; " : "", key,
 					json_string_value(v) ? json_string_value(v) : "?");
 	}
+}
+
+int volume_opts_check_new(const struct volume_opts *o, struct cvol_error *err)
+{
+	return check_o(o->o, err);
 }

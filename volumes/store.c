@@ -43,6 +43,19 @@ static int lock_volume(struct cvol_volume_store *store, const char *name, struct
 	return fd < 0 ? cvol_error_wrap(err, fd, "lock volume `%s`", name) : fd;
 }
 
+/* Unlock volume @name, taken with lock_volume() as @fd; when there is no such volume (now
+ * removed, or never made), its lock file goes too, so .locks/ holds only the files of existing volumes. */
+static void unlock_volume(struct cvol_volume_store *store, const char *name, int fd)
+{
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstatat(store->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		lock_file_remove(store->locks_fd, name, fd);
+	else
+		close(fd);
+}
+
 /* <@parent>/@name and its _data into @v: the one place a volume's paths are made. */
 static int volume_set_paths(struct volume *v, const char *parent, const char *name, struct cvol_error *err)
 {
@@ -146,6 +159,7 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	if (r == 0 && v.dirty)
 		r = volume_record_save(v.dirfd, &v.rec, err);
 out:
+	unlock_volume(c->store, name, TAKE_FD(v.lock_fd));
 	volume_done(&v);
 	return r < 0 ? cvol_error_wrap(err, r, "reconcile volume `%s`", name) : 0;
 }
@@ -180,12 +194,31 @@ int cvol_volume_store_reconcile(struct cvol_volume_store *store, size_t *ret_fai
  * now (in another thread or process: a `cvol volume ls` must not break the plugin's Create). */
 static int open_staging(struct cvol_volume_store *s, struct cvol_error *err)
 {
-	int r = staging_open(s->dirfd, &s->staging, err);
+	int r = staging_open(s->dirfd, s->path, &s->staging, err);
 	if (r == 0 && asprintf(&s->staging_path, "%s/" STAGING_DIR, s->path) < 0) {
 		s->staging_path = NULL;
 		r = cvol_error_set(err, ENOMEM, "open `" STAGING_DIR "`");
 	}
 	return r < 0 ? r : staging_cleanup_with(&s->staging, volume_staged_unmount, NULL, err);
+}
+
+/* A lock file of no volume (an older cvol kept them after Remove) goes, unless someone holds it:
+ * a Create holds its lock before the volume exists. */
+static int sweep_stale_lock(int dirfd, const char *name, unsigned char d_type, void *data,
+			    struct cvol_error *err)
+{
+	struct cvol_volume_store *s = data;
+	struct stat st;
+	(void)dirfd;
+	(void)err;
+	if (d_type != DT_REG && d_type != DT_UNKNOWN)
+		return 0;
+	if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return 0;
+	int fd = lock_file_take(s->locks_fd, name, LOCK_EX | LOCK_NB, NULL);
+	if (fd >= 0)
+		unlock_volume(s, name, fd);
+	return 0;
 }
 
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err)
@@ -202,6 +235,8 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		r = s->locks_fd;
 	if (r == 0)
 		r = open_staging(s, err);
+	if (r == 0)
+		(void)dir_for_each(s->locks_fd, sweep_stale_lock, s, NULL);
 	if (r < 0) {
 		cvol_volume_store_close(s);
 		return cvol_error_wrap(err, r, "open volume store `%s`", root);
@@ -293,12 +328,15 @@ int cvol_volume_create(struct cvol_volume_store *store, const char *name, json_t
 	if (r < 0)
 		return r;
 	r = volume_opts_parse(options, &o, err);
+	if (r == 0)
+		r = volume_opts_check_new(&o, err);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "create volume `%s`", name);
-	_cleanup_close_ int lock = lock_volume(store, name, err);
+	int lock = lock_volume(store, name, err);
 	if (lock < 0)
 		return lock;
 	r = create_locked(store, name, options, &o, err);
+	unlock_volume(store, name, lock);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "create volume `%s`", name);
 	return 0;
@@ -328,6 +366,7 @@ static int run_on_volume(struct cvol_volume_store *store, const char *what, cons
 	v.lock_fd = lock_fd;
 	if (r == 0)
 		r = op(store, &v, data, err);
+	unlock_volume(store, name, TAKE_FD(v.lock_fd));
 	volume_done(&v);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "%s volume `%s`", what, name);
@@ -453,10 +492,20 @@ char *cvol_volume_mountpoint_of(const struct cvol_volume_store *store, const cha
 
 /* ---- mount and unmount -------------------------------------------------------------- */
 
+/* What one volume's record holds at most: dockerd's IDs are 64 hex digits, one per container. */
+#define MOUNT_ID_MAX  128
+#define MOUNT_IDS_MAX 1024
+
 static int check_mount_id(const char *id, struct cvol_error *err)
 {
-	if (!id || !*id || strlen(id) > 255 || strchr(id, '\n'))
-		return cvol_error_setx(err, EINVAL, "invalid mount ID `%s`", id ? id : "");
+	if (!id || !*id)
+		return cvol_error_setx(err, EINVAL, "invalid mount ID ``: it is empty");
+	if (strlen(id) > MOUNT_ID_MAX)
+		return cvol_error_setx(err, EINVAL, "invalid mount ID `%.32s…`: longer than %d bytes", id,
+				       MOUNT_ID_MAX);
+	for (const char *p = id; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return cvol_error_setx(err, EINVAL, "invalid mount ID: it holds a control character");
 	return 0;
 }
 
@@ -484,7 +533,10 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	}
 	if (volume_ids_contain(v->rec.ids, req->id))
 		return 0;
-	if (strv_push(&v->rec.ids, req->id) < 0)
+	if (strv_length(v->rec.ids) >= MOUNT_IDS_MAX)
+		r = cvol_error_setx(err, EBUSY, "it is in use by %zu mounts already, the most a volume takes",
+				    strv_length(v->rec.ids));
+	else if (strv_push(&v->rec.ids, req->id) < 0)
 		r = cvol_error_set(err, ENOMEM, "mount");
 	else
 		r = volume_record_save(v->dirfd, &v->rec, err);

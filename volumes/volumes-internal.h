@@ -29,6 +29,9 @@ struct volume_opts {
 
 /* Check @options (a JSON object of strings) and read them into @ret; its strings point into @options. */
 int volume_opts_parse(json_t *options, struct volume_opts *ret, struct cvol_error *err);
+/* The rules only a new volume must meet (a volume made before them still loads and goes):
+ * `o` holds filesystem options, nothing that changes what is mounted or how. */
+int volume_opts_check_new(const struct volume_opts *o, struct cvol_error *err);
 /* Parse "10G", "512m", "4096" into bytes. */
 int volume_size_parse(const char *text, uint64_t *ret);
 /* Explain how @have differs from @want in one phrase ("size is `1G`, not `2G`"). */

@@ -346,6 +346,66 @@ test_plugin_bind() {
 	plugin_stop
 }
 
+# A bind volume never follows a symlink in `device`: not to chown or chmod, not to make the
+# directory, not to mount (the path is checked again at each Mount). An existing host directory
+# keeps its owner and mode unless uid=, gid= or mode= ask.
+test_plugin_bind_no_symlinks_and_owner() {
+	plugin_require_tools
+	plugin_start
+	mkdir -p "$WORK/host" "$WORK/target" "$WORK/real/sub"
+	chown 1234:5678 "$WORK/host" "$WORK/target"
+	chmod 0701 "$WORK/host" "$WORK/target"
+	ln -s "$WORK/target" "$WORK/link"
+	ln -s "$WORK/real" "$WORK/linkdir"
+
+	# a symlink as device, with and without owner options: refused, the target untouched
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/link\",\"uid\":\"0\",\"mode\":\"0777\"}}" \
+		400 "bind source \`$WORK/link\` is or goes through a symlink; give the path without one"
+	plugin_refused VolumeDriver.Create "{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/link\"}}" \
+		400 "is or goes through a symlink"
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/linkdir/sub\",\"mode\":\"0777\"}}" \
+		400 "bind source \`$WORK/linkdir/sub\` is or goes through a symlink"
+	plugin_refused VolumeDriver.Create \
+		"{\"Name\":\"s\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/linkdir/new\",\"create\":\"true\"}}" \
+		400 "bind source \`$WORK/linkdir/new\` goes through a symlink"
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$WORK/target")" "owner and mode of a symlink's target"
+	assert_eq "0:0 755" "$(stat -c '%u:%g %a' "$WORK/real/sub")" "owner and mode behind a symlinked parent"
+	assert_missing "$WORK/real/new"
+	assert_missing "$(plugin_vol_dir s)"
+
+	# an existing directory without uid/gid/mode: its owner and mode stay, through Mount and Remove
+	plugin_ok VolumeDriver.Create "{\"Name\":\"b\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/host\"}}"
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir after Create"
+	plugin_ok VolumeDriver.Mount '{"Name":"b","ID":"c1"}'
+	assert_eq "1234:5678 701" "$(stat -c '%u:%g %a' "$(plugin_mp b)")" "the volume as the container sees it"
+	plugin_ok VolumeDriver.Unmount '{"Name":"b","ID":"c1"}'
+	# asked explicitly: then, and only then, changed
+	plugin_ok VolumeDriver.Create \
+		"{\"Name\":\"o\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/host\",\"uid\":\"42\",\"mode\":\"0750\"}}"
+	assert_eq "42:5678 750" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir with uid=42 mode=0750"
+	plugin_ok VolumeDriver.Remove '{"Name":"b"}'
+	plugin_ok VolumeDriver.Remove '{"Name":"o"}'
+	assert_eq "42:5678 750" "$(stat -c '%u:%g %a' "$WORK/host")" "host dir after Remove"
+
+	# device swapped for a symlink after Create: Mount refuses, mounts nothing, says why
+	mkdir "$WORK/swap"
+	plugin_ok VolumeDriver.Create \
+		"{\"Name\":\"w\",\"Opts\":{\"type\":\"bind\",\"device\":\"$WORK/swap\",\"ro\":\"true\"}}"
+	plugin_ok VolumeDriver.Mount '{"Name":"w","ID":"c1"}'
+	echo t >"$WORK/swap/t"
+	assert_file_content "$(plugin_mp w)/t" t
+	[ "$(plugin_mount_opts "$(plugin_mp w)" | tr , '\n' | grep -cx ro)" -ge 1 ] || fail "ro=true bind is not read-only"
+	plugin_ok VolumeDriver.Unmount '{"Name":"w","ID":"c1"}'
+	rm -r "$WORK/swap"
+	ln -s "$WORK/target" "$WORK/swap"
+	plugin_refused VolumeDriver.Mount '{"Name":"w","ID":"c2"}' 400 \
+		"bind source \`$WORK/swap\` is or goes through a symlink"
+	assert_not_mounted "$(plugin_mp w)"
+	plugin_stop
+}
+
 # type=T,device=D,o=O through libmount: an ext4 image the test made, mounted with o=loop.
 test_plugin_generic_mount() {
 	plugin_require_tools
@@ -897,4 +957,61 @@ test_plugin_parallel_lists() {
 		--expect-count 10 >"$WORK/load.out" 2>&1 || fail "parallel Lists: $(tail -n 2 "$WORK/load.out")"
 	assert_contains "$(cat "$WORK/load.out")" "errors=0" "parallel Lists"
 	plugin_stop
+}
+
+# Fill DIR with a chain of directories DEPTH levels deep (a file and a symlink out at the
+# bottom), made with relative mkdir and open as a container could.
+plugin_make_deep_tree() { # dir depth
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for i in range(int(sys.argv[2])):
+    os.mkdir("d", dir_fd=fd)
+    nfd = os.open("d", os.O_RDONLY, dir_fd=fd)
+    os.close(fd)
+    fd = nfd
+with open(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as f:
+    f.write("bottom\n")
+os.symlink("/", "out", dir_fd=fd)
+PY
+}
+
+# A volume holding a tree 5,000 levels deep (any container can make one) goes with Remove and
+# with `cvol volume rm`, also under a limit of 64 descriptors: the plugin survives and still
+# answers, the volume is gone, .staging/ is empty, and nothing the tree pointed to is touched.
+test_plugin_remove_deep_tree() {
+	plugin_require_tools
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local vols
+	vols="$(cd "$WORK" && pwd -P)/root/volumes"
+	PLUGIN_SOCK=$WORK/p.sock
+	bash -c 'ulimit -n 64 && exec "$@"' limit "$TOP/cvol-plugin" --root "$WORK/root" --socket "$PLUGIN_SOCK" \
+		2>>"$WORK/plugin.log" &
+	PLUGIN_PID=$!
+	plugin_pids+=("$PLUGIN_PID")
+	trap plugin_kill_all EXIT
+	plugin_wait_ready "$PLUGIN_PID"
+	assert_eq 64 "$(awk '/^Max open files/ { print $4 }' "/proc/$PLUGIN_PID/limits")" "the plugin's fd limit"
+
+	plugin_ok VolumeDriver.Create '{"Name":"deep","Opts":{}}'
+	plugin_ok VolumeDriver.Mount '{"Name":"deep","ID":"c1"}'
+	plugin_make_deep_tree "$(plugin_reply .Mountpoint)" 5000
+	plugin_ok VolumeDriver.Unmount '{"Name":"deep","ID":"c1"}'
+	plugin_ok VolumeDriver.Remove '{"Name":"deep"}'
+	kill -0 "$PLUGIN_PID" || fail "the plugin died removing a deep tree"
+	plugin_ok VolumeDriver.List '{}'
+	assert_eq '[]' "$(plugin_reply '.Volumes | tojson')" "List after removing the deep volume"
+	assert_missing "$vols/deep"
+	assert_eq "" "$(ls -A "$vols/.staging")" ".staging after Remove of the deep volume"
+	[ -e /bin/sh ] || fail "a symlink out of the volume was followed"
+	plugin_stop
+
+	"$CVOL" --root "$WORK/root" volume create deep2 >/dev/null
+	plugin_make_deep_tree "$vols/deep2/_data" 5000
+	(
+		ulimit -n 64
+		"$CVOL" --root "$WORK/root" volume rm deep2
+	) >"$WORK/rm.out" 2>&1 || fail "cvol volume rm of a deep tree under ulimit -n 64: $(cat "$WORK/rm.out")"
+	assert_missing "$vols/deep2"
+	assert_eq "" "$(ls -A "$vols/.staging")" ".staging after cvol volume rm of the deep volume"
 }

@@ -204,3 +204,68 @@ test_volume_cli_create_killed_with_image_mounted() {
 	assert_missing "$(vcli_dir owned)"
 	assert_eq 1 "$(vcli ls | wc -l)" "ls after the killed create"
 }
+
+# A leftover in .staging/ that cannot be removed (here a tmpfs mounted inside it, deep in it
+# for one of them, and an immutable file: EPERM) never makes a store refuse to open: `cvol volume ls`, `cvol layer ls` and
+# the plugin go on, warn with the leftover's path and the whole cause, and leave the mount
+# alone. Once it is unmounted, the next open removes the leftover.
+test_store_open_keeps_a_leftover_it_cannot_remove() {
+	vcli ls >/dev/null # make the stores
+	"$CVOL" --root "$WORK/root" layer ls >/dev/null
+	local root s mnt deep out
+	root=$(cd "$WORK/root" && pwd -P)
+	deep=$(printf 'd/%.0s' $(seq 1500)) # a cause deeper than the message's 1024 bytes
+	for s in volumes overlay; do
+		mkdir -p "$root/$s/.staging/r-stuck/in/mnt" "$root/$s/.staging/r-deep/${deep}mnt" \
+			"$root/$s/.staging/c-gone/x"
+		mount -t tmpfs stuck "$root/$s/.staging/r-stuck/in/mnt"
+		mount -t tmpfs deep "$root/$s/.staging/r-deep/${deep}mnt"
+		echo kept >"$root/$s/.staging/r-stuck/in/mnt/f"
+		mkdir "$root/$s/.staging/r-perm"
+		touch "$root/$s/.staging/r-perm/immutable"
+		chattr +i "$root/$s/.staging/r-perm/immutable" || skip "chattr +i does not work on tmpfs here"
+	done
+
+	out=$(vcli ls 2>&1 >/dev/null) || fail "cvol volume ls with a stuck leftover failed: $out"
+	assert_contains "$out" "warning: kept the leftover \`$root/volumes/.staging/r-stuck\`" "volume ls warning"
+	assert_contains "$out" "remove \`r-stuck\`: \`in/mnt\` is a mount point; not removing" "volume ls warning"
+	assert_contains "$out" "warning: kept the leftover \`$root/volumes/.staging/r-deep\`" "volume ls warning"
+	assert_contains "$out" "d/d/mnt\` is a mount point; not removing" "cause of the deep leftover"
+	assert_contains "$out" "kept the leftover \`$root/volumes/.staging/r-perm\`" "volume ls warning"
+	assert_contains "$out" "remove \`r-perm\`: remove \`immutable\`: Operation not permitted" "EPERM warning"
+	out=$("$CVOL" --root "$WORK/root" layer ls 2>&1 >/dev/null) || fail "cvol layer ls with a stuck leftover failed: $out"
+	assert_contains "$out" "kept the leftover \`$root/overlay/.staging/r-perm\`" "layer ls warning"
+	assert_contains "$out" "kept the leftover \`$root/overlay/.staging/r-stuck\`" "layer ls warning"
+	assert_contains "$out" "\`in/mnt\` is a mount point; not removing" "layer ls warning"
+	local line
+	while IFS= read -r line; do
+		[ ${#line} -lt 1300 ] || fail "a warning line of ${#line} bytes: $line"
+	done <<<"$out"
+	for s in volumes overlay; do
+		mnt="$root/$s/.staging/r-stuck/in/mnt"
+		is_mounted "$mnt" || fail "the open unmounted $mnt"
+		assert_file_content "$mnt/f" kept
+		is_mounted "$root/$s/.staging/r-deep/${deep}mnt" || fail "the open unmounted the deep mount in $s"
+		assert_missing "$root/$s/.staging/c-gone" # the other leftovers still go
+	done
+	vcli create v >/dev/null
+	assert_eq v "$(vcli ls 2>/dev/null | tail -n 1 | awk '{ print $1 }')" "ls after a create next to a stuck leftover"
+	plugin_require_tools
+	plugin_start
+	plugin_ok VolumeDriver.List '{}'
+	assert_eq v "$(plugin_reply '.Volumes[0].Name')" "List of the plugin started next to a stuck leftover"
+	plugin_stop
+	assert_contains "$(cat "$WORK/plugin.log")" "kept the leftover \`$root/volumes/.staging/r-stuck\`" "plugin log"
+
+	for s in volumes overlay; do
+		umount "$root/$s/.staging/r-stuck/in/mnt" "$root/$s/.staging/r-deep/${deep}mnt"
+		chattr -i "$root/$s/.staging/r-perm/immutable"
+	done
+	out=$(vcli ls 2>&1 >/dev/null)
+	assert_eq "" "$out" "warnings of volume ls once nothing is mounted"
+	out=$("$CVOL" --root "$WORK/root" layer ls 2>&1 >/dev/null)
+	assert_eq "" "$out" "warnings of layer ls once nothing is mounted"
+	for s in volumes overlay; do
+		assert_eq "" "$(ls -A "$root/$s/.staging")" "$s/.staging once the mount is gone"
+	done
+}

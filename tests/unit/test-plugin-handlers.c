@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -426,6 +428,142 @@ static void test_ids_of_earlier_boot(void **state)
 	assert_false(exists(f, "data"));
 }
 
+/* ---- lock files and bounds ------------------------------------------------------------- */
+
+/* A volume's lock file goes with the volume: .locks/ holds no file for a removed volume, nor
+ * for one whose Create failed. */
+static void test_lock_file_removed(void **state)
+{
+	struct fixture *f = *state;
+
+	expect(f, "/VolumeDriver.Create", "{\"Name\":\"data\"}", 200, NULL);
+	expect(f, "/VolumeDriver.Mount", "{\"Name\":\"data\",\"ID\":\"c1\"}", 200, NULL);
+	assert_true(exists(f, ".locks/data"));
+	expect(f, "/VolumeDriver.Unmount", "{\"Name\":\"data\",\"ID\":\"c1\"}", 200, NULL);
+	expect(f, "/VolumeDriver.Remove", "{\"Name\":\"data\"}", 200, NULL);
+	assert_false(exists(f, "data"));
+	assert_false(exists(f, ".locks/data"));
+	assert_int_equal(count_entries(f, ".locks"), 0);
+
+	for (int i = 0; i < 50; i++) { /* the same name over and over leaves nothing either */
+		expect(f, "/VolumeDriver.Create", "{\"Name\":\"again\"}", 200, NULL);
+		expect(f, "/VolumeDriver.Remove", "{\"Name\":\"again\"}", 200, NULL);
+	}
+	expect(f, "/VolumeDriver.Create",
+	       "{\"Name\":\"broken\",\"Opts\":{\"type\":\"bind\",\"device\":\"/nonexistent/cvol\"}}", 400,
+	       "does not exist");
+	expect(f, "/VolumeDriver.Mount", "{\"Name\":\"gone\",\"ID\":\"c1\"}", 404, "no such volume");
+	assert_int_equal(count_entries(f, ".locks"), 0);
+	assert_int_equal(count_entries(f, ""), 3); /* .staging, .staging.lock, .locks */
+
+	/* lock files an older cvol left go when the store opens; a held one (a Create in
+	 * flight elsewhere) and a live volume's stay */
+	char path[PATH_MAX + 64];
+	struct cvol_error err = { 0 };
+	expect(f, "/VolumeDriver.Create", "{\"Name\":\"live\"}", 200, NULL);
+	snprintf(path, sizeof(path), "%s/.locks/old", f->volumes);
+	close(open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	snprintf(path, sizeof(path), "%s/.locks/busy", f->volumes);
+	int busy = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(busy >= 0);
+	assert_int_equal(flock(busy, LOCK_EX), 0);
+	cvol_volume_store_close(f->store);
+	f->store = NULL;
+	assert_int_equal(cvol_volume_store_open(f->dir, &f->store, &err), 0);
+	assert_false(exists(f, ".locks/old"));
+	assert_true(exists(f, ".locks/busy"));
+	assert_true(exists(f, ".locks/live"));
+	close(busy);
+}
+
+struct mount_thread {
+	struct fixture *f;
+	unsigned status;
+	bool done;
+};
+
+static void *mount_c1(void *data)
+{
+	struct mount_thread *t = data;
+	char *text = NULL;
+	const char *body = "{\"Name\":\"data\",\"ID\":\"c1\"}";
+	t->status =
+		cvol_plugin_handle(t->f->store, &t->f->cfg, "/VolumeDriver.Mount", body, strlen(body), &text);
+	free(text);
+	__atomic_store_n(&t->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* A lock file removed while someone waits for it: the waiter, once it has the old file,
+ * sees that it is no longer the one at .locks/<name> and waits for the one there now, so two
+ * lockers never run at once. */
+static void test_lock_waiter_retakes_removed_file(void **state)
+{
+	struct fixture *f = *state;
+	char lock[PATH_MAX + 64];
+	struct mount_thread t = { .f = f };
+	pthread_t th;
+
+	expect(f, "/VolumeDriver.Create", "{\"Name\":\"data\"}", 200, NULL);
+	snprintf(lock, sizeof(lock), "%s/.locks/data", f->volumes);
+	int old = open(lock, O_RDWR | O_CLOEXEC);
+	assert_true(old >= 0);
+	assert_int_equal(flock(old, LOCK_EX), 0);
+	assert_int_equal(pthread_create(&th, NULL, mount_c1, &t), 0);
+	usleep(200 * 1000); /* the Mount now waits on the old file */
+	assert_false(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST));
+
+	/* as a Remove does: unlink while held; then another locker takes a new file there */
+	assert_int_equal(unlink(lock), 0);
+	int fresh = open(lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fresh >= 0);
+	assert_int_equal(flock(fresh, LOCK_EX), 0);
+	close(old);
+	usleep(300 * 1000);
+	assert_false(__atomic_load_n(&t.done, __ATOMIC_SEQ_CST)); /* it waits for the new holder */
+	assert_int_equal(mounts_of(f, "data"), 0);
+
+	close(fresh);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(t.status, 200);
+	assert_int_equal(mounts_of(f, "data"), 1);
+}
+
+/* A volume takes at most 1,024 mount IDs of at most 128 bytes: dockerd's are 64 hex digits. */
+static void test_mount_id_bounds(void **state)
+{
+	struct fixture *f = *state;
+	char id[200], body[300];
+
+	expect(f, "/VolumeDriver.Create", "{\"Name\":\"data\"}", 200, NULL);
+	memset(id, 'a', 129);
+	id[129] = '\0';
+	snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%s\"}", id);
+	expect(f, "/VolumeDriver.Mount", body, 400,
+	       "invalid mount ID `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…`: longer than 128 bytes");
+	id[128] = '\0';
+	snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%s\"}", id);
+	expect(f, "/VolumeDriver.Mount", body, 200, NULL);
+	expect(f, "/VolumeDriver.Unmount", body, 200, NULL);
+	expect(f, "/VolumeDriver.Mount", "{\"Name\":\"data\",\"ID\":\"a\\tb\"}", 400,
+	       "invalid mount ID: it holds a control character");
+
+	for (int i = 0; i < 1024; i++) {
+		snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%064x\"}", i);
+		expect(f, "/VolumeDriver.Mount", body, 200, NULL);
+	}
+	snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%064x\"}", 1024);
+	expect(f, "/VolumeDriver.Mount", body, 409,
+	       "mount volume `data`: it is in use by 1024 mounts already, the most a volume takes");
+	snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%064x\"}", 7);
+	expect(f, "/VolumeDriver.Mount", body, 200, NULL); /* one it holds: nothing changes */
+	assert_int_equal(mounts_of(f, "data"), 1024);
+	expect(f, "/VolumeDriver.Unmount", body, 200, NULL);
+	snprintf(body, sizeof(body), "{\"Name\":\"data\",\"ID\":\"%064x\"}", 1024);
+	expect(f, "/VolumeDriver.Mount", body, 200, NULL); /* room again */
+	assert_int_equal(mounts_of(f, "data"), 1024);
+}
+
 /* ---- what is refused ------------------------------------------------------------------ */
 
 static void test_bad_names(void **state)
@@ -567,6 +705,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mount_unmount_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ids_of_earlier_boot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_file_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_waiter_retakes_removed_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mount_id_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),

@@ -44,11 +44,32 @@ static void expect_refused(const char *opts_json, const char *msg)
 	json_decref(doc);
 }
 
+/* Fail unless @opts_json parses (a stored volume with it still loads) but a new volume with
+ * it is refused with EINVAL and exactly @msg. */
+static void expect_refused_new(const char *opts_json, const char *msg)
+{
+	struct cvol_error err = { 0 };
+	struct volume_opts o;
+	json_t *doc;
+
+	if (parse(opts_json, &doc, &o, &err) != 0)
+		fail_msg("`%s`: refused by the parse: %s", opts_json, err.msg);
+	int r = volume_opts_check_new(&o, &err);
+	if (r != -EINVAL)
+		fail_msg("`%s`: got %d, want -EINVAL", opts_json, r);
+	assert_int_equal(err.code, EINVAL);
+	if (strcmp(err.msg, msg) != 0)
+		fail_msg("`%s`: message `%s`, want `%s`", opts_json, err.msg, msg);
+	json_decref(doc);
+}
+
 /* Parse @opts_json, which must be accepted, into *@o; free *@ret_doc after. */
 static void expect_ok(const char *opts_json, json_t **ret_doc, struct volume_opts *o)
 {
 	struct cvol_error err = { 0 };
 	int r = parse(opts_json, ret_doc, o, &err);
+	if (r == 0)
+		r = volume_opts_check_new(o, &err);
 	if (r != 0)
 		fail_msg("`%s`: refused (%d): %s", opts_json, r, err.msg);
 }
@@ -269,6 +290,73 @@ static void test_refused_combinations(void **state)
 	expect_ok("{\"create\": \"false\"}", &doc, &o);
 	assert_int_equal(o.backend, CVOL_BACKEND_DIR);
 	assert_false(o.create);
+	json_decref(doc);
+}
+
+/* `o` holds filesystem options only: one that changes what is mounted or how is refused at
+ * Create, naming it, instead of failing every Mount after. */
+static void test_o_mount_flags_refused(void **state)
+{
+	static const struct {
+		const char *o, *name;
+	} refused[] = {
+		{ "remount", "remount" },
+		{ "remount,ro", "remount" },
+		{ "ro,remount", "remount" },
+		{ "bind", "bind" },
+		{ "rbind", "rbind" },
+		{ "move", "move" },
+		{ "size=1m,bind", "bind" },
+		{ "shared", "shared" },
+		{ "rshared", "rshared" },
+		{ "private", "private" },
+		{ "rprivate", "rprivate" },
+		{ "slave", "slave" },
+		{ "rslave", "rslave" },
+		{ "unbindable", "unbindable" },
+		{ "runbindable", "runbindable" },
+		{ "make-private", "make-private" },
+		{ "make-rshared", "make-rshared" },
+		{ "user", "user" },
+		{ "users", "users" },
+		{ "owner", "owner" },
+		{ "group", "group" },
+		{ "helper=foo", "helper" },
+		{ "uhelper=foo", "uhelper" },
+		{ "X-mount.mkdir", "X-mount.mkdir" },
+		{ "X-mount.owner=0", "X-mount.owner" },
+		{ "x-systemd.automount", "x-systemd.automount" },
+	};
+	char json[256], want[256];
+	struct volume_opts o;
+	json_t *doc;
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		snprintf(json, sizeof(json), "{\"type\": \"tmpfs\", \"o\": \"%s\"}", refused[i].o);
+		snprintf(
+			want, sizeof(want),
+			"option `o`: `%s` is not a filesystem option; it would change what is mounted or how",
+			refused[i].name);
+		expect_refused_new(json, want);
+	}
+	/* a newline or another control character: one line of Err, one option per Mount */
+	expect_refused_new("{\"type\": \"tmpfs\", \"o\": \"size=1m\\nbind\"}",
+			   "option `o`: a control character (such as a newline) is not allowed");
+	expect_refused_new("{\"type\": \"ext4\", \"device\": \"/dev/sdb1\", \"o\": \"noatime\\t\"}",
+			   "option `o`: a control character (such as a newline) is not allowed");
+
+	/* filesystem options, and names that only start like a refused one, stay accepted */
+	expect_ok("{\"type\": \"tmpfs\", \"o\": \"size=1m,nr_inodes=100,noexec,nosuid,ro\"}", &doc, &o);
+	json_decref(doc);
+	expect_ok("{\"type\": \"nfs\", \"device\": \":/x\", \"o\": \"addr=10.0.0.1,bindx,mover,users_ok=1\"}",
+		  &doc, &o);
+	json_decref(doc);
+	expect_ok("{\"type\": \"cifs\", \"device\": \"//h/s\", \"o\": \"username=me,uid=1000\"}", &doc, &o);
+	json_decref(doc);
+	expect_ok("{\"type\": \"ext4\", \"device\": \"/srv/fs.img\", \"o\": \"loop,noatime\"}", &doc, &o);
+	json_decref(doc);
+	expect_ok("{\"type\": \"tmpfs\", \"o\": \"\"}", &doc, &o);
 	json_decref(doc);
 }
 
@@ -603,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_backend_generic),
 		cmocka_unit_test(test_refused_keys_and_values),
 		cmocka_unit_test(test_refused_combinations),
+		cmocka_unit_test(test_o_mount_flags_refused),
 		cmocka_unit_test(test_owner_and_mode),
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_size_parse),
