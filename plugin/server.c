@@ -36,6 +36,7 @@
 #define STALE_MS	    5000  /* a connection libmicrohttpd never started: forgotten after this */
 #define REAP_EVERY_MS	    250	  /* how often deadlines are checked */
 #define WARN_EVERY_MS	    10000 /* one summary warning at most this often */
+#define ROOM_WAIT_MS	    50	  /* a new connection waits this long for room, then is refused */
 #define MAX_REFUSED	    64	  /* refused connections kept open until their client has read why */
 #define REFUSED_MS	    1000  /* for at most this long */
 
@@ -52,6 +53,7 @@ enum conn_phase {
 struct conn {
 	struct conn *prev, *next;
 	int fd;
+	pid_t pid;     /* the peer's, at connect */
 	bool attached; /* libmicrohttpd has started it */
 	bool closing;  /* shut down by us, not yet closed */
 	enum conn_phase phase;
@@ -73,11 +75,13 @@ struct server {
 	unsigned max_conns, idle_s, request_s;
 
 	pthread_mutex_t lock;
+	pthread_cond_t room; /* a connection was closed */
 	struct conn *conns;
 	unsigned n_conns;   /* in the list, closing ones included */
 	unsigned n_closing; /* shut down, not yet closed */
 	/* since the last warning */
 	unsigned evicted, cut, refused_peer, refused_full;
+	pid_t last_evicted; /* the peer whose connection was closed last to make room */
 	struct ucred last_refused;
 	uint64_t last_warn_ms;
 };
@@ -101,6 +105,7 @@ static void conn_unlink(struct server *srv, struct conn *c)
 	if (c->closing)
 		srv->n_closing--;
 	free(c);
+	pthread_cond_signal(&srv->room);
 }
 
 /* Shut a connection down; its thread sees the end of the stream and libmicrohttpd closes it.
@@ -284,20 +289,58 @@ static void reap(struct server *srv, uint64_t now)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-/* Close the connection that has waited longest and is not being handled; false if none.
- * Called with the lock held. */
+static int compare_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The process that holds the most connections open (being closed or not). Called with the lock held. */
+static pid_t busiest_peer(const struct server *srv)
+{
+	_cleanup_free_ pid_t *pids = malloc(srv->n_conns * sizeof(*pids) + 1);
+	size_t n = 0, best = 0;
+	pid_t busiest = 0;
+
+	if (!pids)
+		return 0;
+	for (const struct conn *c = srv->conns; c; c = c->next)
+		pids[n++] = c->pid;
+	qsort(pids, n, sizeof(*pids), compare_pid);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && pids[j] == pids[i]; j++)
+			;
+		if (j - i > best) {
+			best = j - i;
+			busiest = pids[i];
+		}
+	}
+	return busiest;
+}
+
+/* Make room: close the connection that has waited longest, and is not being handled, of the
+ * process that holds the most connections (so that one client hogging connections loses its
+ * own, not dockerd's), else of anyone; false if none can go. Called with the lock held. */
 static bool evict_oldest(struct server *srv)
 {
-	struct conn *oldest = NULL;
+	pid_t hog = busiest_peer(srv);
+	struct conn *oldest = NULL, *oldest_of_hog = NULL;
 
-	for (struct conn *c = srv->conns; c; c = c->next)
-		if (c->attached && !c->closing && c->phase != CONN_HANDLING &&
-		    (!oldest || c->since_ms < oldest->since_ms))
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		if (!c->attached || c->closing || c->phase == CONN_HANDLING)
+			continue;
+		if (!oldest || c->since_ms < oldest->since_ms)
 			oldest = c;
+		if (c->pid == hog && (!oldest_of_hog || c->since_ms < oldest_of_hog->since_ms))
+			oldest_of_hog = c;
+	}
+	if (oldest_of_hog)
+		oldest = oldest_of_hog;
 	if (!oldest)
 		return false;
 	conn_cut(srv, oldest);
 	srv->evicted++;
+	srv->last_evicted = oldest->pid;
 	return true;
 }
 
@@ -315,8 +358,8 @@ static void warn_summary(struct server *srv, uint64_t now)
 	}
 	if (srv->evicted)
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
-				      "; %u idle connection(s) closed to make room (at most %u)", srv->evicted,
-				      srv->max_conns);
+				      "; %u idle connection(s) closed to make room (at most %u; the last of pid %d)",
+				      srv->evicted, srv->max_conns, (int)srv->last_evicted);
 	if (srv->cut && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
 				      "; %u connection(s) cut: no whole request, or the reply not read, "
@@ -324,8 +367,8 @@ static void warn_summary(struct server *srv, uint64_t now)
 				      srv->cut, srv->request_s);
 	if (srv->refused_full && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
-				      "; %u connection(s) refused: %u busy with requests", srv->refused_full,
-				      srv->max_conns);
+				      "; %u connection(s) refused: no room within %u ms", srv->refused_full,
+				      ROOM_WAIT_MS);
 	if (srv->refused_peer && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n,
 			 "; %u connection(s) refused: peer neither root nor in the allowed group "
@@ -444,12 +487,31 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 			conn_unlink(srv, c);
 			break;
 		}
-	if (srv->n_conns - srv->n_closing >= srv->max_conns)
-		evict_oldest(srv);
+	/* room: under the limit, not counting those being closed, of which there may be as many
+	 * again; when full, the connection waiting longest for a request goes, and when none can
+	 * go (all busy, or all being closed, as under a storm of connections), we wait a little */
+	uint64_t give_up = now_ms() + ROOM_WAIT_MS;
+	bool room;
+	for (;;) {
+		if (srv->n_conns - srv->n_closing >= srv->max_conns)
+			evict_oldest(srv);
+		room = srv->n_conns - srv->n_closing < srv->max_conns && srv->n_conns < 2 * srv->max_conns;
+		if (room || now_ms() >= give_up)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&srv->room, &srv->lock, &ts);
+	}
 	c = NULL;
-	if (srv->n_conns - srv->n_closing < srv->max_conns && srv->n_conns < 2 * srv->max_conns &&
-	    (c = calloc(1, sizeof(*c)))) {
-		*c = (struct conn){ .fd = fd, .phase = CONN_READING, .since_ms = now_ms(), .next = srv->conns };
+	if (room && (c = calloc(1, sizeof(*c)))) {
+		*c = (struct conn){
+			.fd = fd, .pid = cred.pid, .phase = CONN_READING, .since_ms = now_ms(), .next = srv->conns
+		};
 		if (srv->conns)
 			srv->conns->prev = c;
 		srv->conns = c;
@@ -583,7 +645,7 @@ static int socket_listen(const struct cvol_plugin_config *cfg, struct cvol_error
 		unlink(path);
 		return r;
 	}
-	if (listen(fd, 128) < 0) {
+	if (listen(fd, SOMAXCONN) < 0) { /* a burst of connections waits rather than fails */
 		r = cvol_error_set(err, errno, "listen on `%s`", path);
 		unlink(path);
 		return r;
@@ -622,6 +684,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		.idle_s = cfg->idle_timeout ? cfg->idle_timeout : CVOL_PLUGIN_IDLE_TIMEOUT,
 		.request_s = cfg->request_timeout ? cfg->request_timeout : CVOL_PLUGIN_REQUEST_TIMEOUT,
 		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.room = PTHREAD_COND_INITIALIZER,
 	};
 	pthread_t acceptor;
 	sigset_t stop;

@@ -906,6 +906,7 @@ test_plugin_parallel_lists() {
 #   trickle SOCK GAP LIMIT     send a List one byte every GAP s; print "closed SECS BYTES" when the
 #                              plugin closes the connection (BYTES: of a reply), or "open SECS" at LIMIT
 #   keepalive SOCK GAP         two Lists on one connection, GAP s apart; print both statuses
+#   storm SOCK N FILE          like hold, but open a new connection whenever the plugin closes one
 plugin_write_client() {
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	cat >"$WORK/client.py" <<'EOF'
@@ -941,6 +942,27 @@ if mode == "hold":
         f.write("%d\n" % len(conns))
     while True:
         time.sleep(3600)
+elif mode == "storm":
+    import selectors
+    sel = selectors.DefaultSelector()
+    def add():
+        s = connect(path)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    for _ in range(int(sys.argv[3])):
+        add()
+    with open(sys.argv[4], "w") as f:
+        f.write("%s\n" % sys.argv[3])
+    while True:
+        for key, _ in sel.select(1):
+            try:
+                d = key.fileobj.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                add()
 elif mode == "trickle":
     gap, limit = float(sys.argv[3]), float(sys.argv[4])
     s = connect(path)
@@ -1008,6 +1030,44 @@ test_plugin_idle_connections_do_not_starve() {
 	wait "$holder" 2>/dev/null || true
 	plugin_ok VolumeDriver.List '{}'
 	plugin_stop
+}
+
+# The same with a client that opens a new connection whenever the plugin closes one of its
+# 1,100 (thousands a second): the plugin closes that client's own connections, not the
+# newcomer's, and List still answers within a few seconds.
+test_plugin_connection_storm_does_not_starve() {
+	plugin_require_tools
+	plugin_write_client
+	plugin_start
+	plugin_ok VolumeDriver.Create '{"Name":"v"}'
+	python3 "$WORK/client.py" storm "$PLUGIN_SOCK" 1100 "$WORK/held" 2>"$WORK/holder.err" &
+	local holder=$! i t0 t1 raw ms rc
+	for ((i = 0; i < 600; i++)); do
+		[ ! -s "$WORK/held" ] || break
+		kill -0 "$holder" 2>/dev/null || fail "the python client opening connections died: $(cat "$WORK/holder.err")"
+		sleep 0.1
+	done
+	[ -s "$WORK/held" ] || { kill "$holder"; fail "1,100 connections were not open within 60 s"; }
+	for i in 1 2 3 4 5; do
+		t0=${EPOCHREALTIME/./}
+		raw=$(curl -s --max-time 5 --unix-socket "$PLUGIN_SOCK" -X POST http://plugin/VolumeDriver.List \
+			-d '{}' -w '\n%{http_code}') || {
+			rc=$?
+			kill "$holder"
+			fail "List $i while connections are reopened: curl exit $rc, no answer within 5 s"
+		}
+		t1=${EPOCHREALTIME/./}
+		ms=$(((10#$t1 - 10#$t0) / 1000))
+		[ "${raw##*$'\n'}" = 200 ] || { kill "$holder"; fail "List $i while connections are reopened: HTTP ${raw##*$'\n'}: ${raw%$'\n'*}"; }
+		[ "$ms" -lt 3000 ] || { kill "$holder"; fail "List $i while connections are reopened took $ms ms"; }
+		sleep 0.2
+	done
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	plugin_ok VolumeDriver.List '{}'
+	plugin_stop
+	assert_contains "$(cat "$WORK/plugin.log")" "idle connection(s) closed to make room (at most 256; the last of pid $holder)" \
+		"the plugin's warning"
 }
 
 # A client that trickles its request is cut: one byte every 20 s (the issue's) by the idle
