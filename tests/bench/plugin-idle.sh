@@ -41,7 +41,7 @@ for b in "$CVOL_PLUGIN" "$PLUGIN_LOAD"; do
 	[[ -x $b ]] || die "$b not found; run make bench (or make && make build/bench/plugin-load)"
 done
 
-D="" MOUNTED=0 PLUGIN_PID="" SAMPLER_PID=""
+D="" MOUNTED=0 PLUGIN_PID="" SAMPLER_PID="" HELD=0
 cleanup() {
 	local rc=$?
 	set +e
@@ -93,6 +93,7 @@ line() {
 		[[ $out == endpoint=* ]] || die "plugin-load with $idle idle connections: $(<"$D/err")"
 		declare -A L=()
 		for kv in $out; do k=${kv%%=*} v=${kv#*=} L[$k]=$v; done
+		HELD=${L[idle_open]:-0}
 		p50+=("${L[p50_us]}") p99+=("${L[p99_us]}") mx+=("${L[max_us]}")
 		errs=$((errs + L[errors])) total=$((total + L[requests]))
 	done
@@ -126,5 +127,5 @@ for r in "0:$BASE" "$IDLE:$LOADED"; do
 	fi
 	printf "$ROW" "${r%%:*}" "$p50" "$p99" "$mx" "$bad" "$(fmt "$rss / 1024" 1)" "$threads" "$target" "$ok"
 done
-echo "(threads and RSS: the largest sample, every 50 ms; the plugin holds at most 256 connections and"
-echo " closes the one waiting longest for a request to make room)"
+echo "(threads and RSS: the largest sample, every 50 ms. Of the $IDLE idle connections the plugin kept"
+echo " $HELD open and closed the others to make room; the timed run starts once it has settled)"

@@ -14,7 +14,9 @@
  *
  * --idle N opens N more connections before the clients connect and holds them, silent,
  * until the end: the figures are then those of a well-behaved client while a slow or
- * hostile one holds connections. The plugin may close some to make room; that is fine.
+ * hostile one holds connections. The plugin may close some to make room: the run starts
+ * when none has been closed for 500 ms, and idle_open= on the result line says how many
+ * it kept.
  *
  * A reply is good when it is HTTP 200 and holds "Err":"" (or the --expect text) and,
  * with --expect-count N, exactly N "Name": keys (a List of N volumes). The result is one
@@ -26,6 +28,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -492,6 +495,31 @@ static uint64_t percentile(const uint64_t *v, size_t n, double p)
 	return v[rank - 1];
 }
 
+/* Wait until the plugin has taken (or closed) the @n idle connections: until none of them is
+ * closed for 500 ms. Those it closed are closed here too; the number still open is returned. */
+static unsigned long settle(int *fds, unsigned long n)
+{
+	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
+	unsigned long open_n = n;
+
+	if (!pfd)
+		return n;
+	for (;;) {
+		for (unsigned long i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN }; /* -1 is skipped */
+		if (poll(pfd, n, 500) <= 0)
+			break;
+		for (unsigned long i = 0; i < n; i++)
+			if (fds[i] >= 0 && pfd[i].revents) { /* a silent client is only ever sent an end */
+				close(fds[i]);
+				fds[i] = -1;
+				open_n--;
+			}
+	}
+	free(pfd);
+	return open_n;
+}
+
 static const char usage[] =
 	"Usage: " PROG " --socket PATH [--clients N] [--requests M] [--warmup W]\n"
 	"                   (--endpoint NAME [--body JSON] | --mount-pairs VOLUME)\n"
@@ -652,6 +680,7 @@ int main(int argc, char **argv)
 		}
 		idle[i] = r;
 	}
+	unsigned long idle_open = settle(idle, cfg.idle);
 	clients = calloc(cfg.clients, sizeof(*clients));
 	all = calloc(cfg.clients * cfg.requests, sizeof(*all));
 	if (!clients || !all) {
@@ -710,12 +739,13 @@ int main(int argc, char **argv)
 	       secs > 0 ? (double)n / secs : 0, (double)percentile(all, n, 50) / 1e3,
 	       (double)percentile(all, n, 99) / 1e3, n ? (double)all[n - 1] / 1e3 : 0);
 	if (cfg.idle) /* only then: the line stays as it was for the other runs */
-		printf(" idle=%lu", cfg.idle);
+		printf(" idle=%lu idle_open=%lu", cfg.idle, idle_open);
 	putchar('\n');
 	if (fatal)
 		fprintf(stderr, PROG ": a client stopped early: %s\n", strerror(-fatal));
 	for (unsigned long i = 0; i < cfg.idle; i++)
-		close(idle[i]);
+		if (idle[i] >= 0)
+			close(idle[i]);
 	free(idle);
 	free(all);
 	free(clients);
