@@ -11,9 +11,8 @@
 #include "cli.h"
 
 #define PROG "cvol-plugin"
-#define STR_(x) #x
-#define STR(x)  STR_(x)
 
+/* A printf format: the defaults of --max-connections, --idle-timeout and --request-timeout. */
 static const char usage[] =
 	"Usage: " PROG " [--root DIR] [--socket PATH] [--scope local|global] [--group NAME|GID]\n"
 	"                   [--max-connections N] [--idle-timeout SECS] [--request-timeout SECS] [--debug]\n"
@@ -27,11 +26,12 @@ static const char usage[] =
 	"      --scope SCOPE           local (default) or global, as Capabilities reports it\n"
 	"      --group NAME|GID        let this group's members connect too (their primary or a\n"
 	"                              supplementary group); the socket is made root:GROUP 0660\n"
-	"      --max-connections N     connections at once (default " STR(CVOL_PLUGIN_MAX_CONNECTIONS) "); when full,\n"
-	"                              the one waiting longest for a request is closed to make room\n"
-	"      --idle-timeout SECS     close a connection silent for SECS (default " STR(CVOL_PLUGIN_IDLE_TIMEOUT) ")\n"
+	"      --max-connections N     connections at once (default %u); when full,\n"
+	"                              the busiest client's connection waiting longest for a\n"
+	"                              request is closed to make room\n"
+	"      --idle-timeout SECS     close a connection silent for SECS (default %u)\n"
 	"      --request-timeout SECS  cut a connection that has no whole request SECS after it\n"
-	"                              opened or after its last reply (default " STR(CVOL_PLUGIN_REQUEST_TIMEOUT) ");\n"
+	"                              opened or after its last reply (default %u);\n"
 	"                              longer than --idle-timeout\n"
 	"      --debug                 one line per request on stderr\n"
 	"  -h, --help                  show this help\n"
@@ -130,7 +130,8 @@ int main(int argc, char **argv)
 			cfg.debug = true;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			printf(usage, CVOL_PLUGIN_MAX_CONNECTIONS, CVOL_PLUGIN_IDLE_TIMEOUT,
+			       CVOL_PLUGIN_REQUEST_TIMEOUT);
 			return 0;
 		case 'V':
 			puts(PROG " " CVOL_VERSION);

@@ -151,7 +151,8 @@ static void conn_notify(void *cls, struct MHD_Connection *mc, void **socket_cont
 
 	pthread_mutex_lock(&srv->lock);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 		for (struct conn *c = srv->conns; ci && c; c = c->next)
 			if (!c->attached && c->fd == ci->connect_fd) {
 				c->attached = true;
@@ -357,9 +358,10 @@ static void warn_summary(struct server *srv, uint64_t now)
 		return;
 	}
 	if (srv->evicted)
-		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
-				      "; %u idle connection(s) closed to make room (at most %u; the last of pid %d)",
-				      srv->evicted, srv->max_conns, (int)srv->last_evicted);
+		n += (size_t)snprintf(
+			msg + n, sizeof(msg) - n,
+			"; %u idle connection(s) closed to make room (at most %u; the last of pid %d)",
+			srv->evicted, srv->max_conns, (int)srv->last_evicted);
 	if (srv->cut && n < sizeof(msg))
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
 				      "; %u connection(s) cut: no whole request, or the reply not read, "
@@ -441,7 +443,8 @@ static void refuse(struct server *srv, int fd, unsigned status, const char *reas
 		(void)!send(fd, msg, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 	if (srv->n_refused < MAX_REFUSED && !refused_drain(fd)) {
-		srv->refused[srv->n_refused++] = (struct refused){ .fd = fd, .until_ms = now_ms() + REFUSED_MS };
+		srv->refused[srv->n_refused++] =
+			(struct refused){ .fd = fd, .until_ms = now_ms() + REFUSED_MS };
 		return;
 	}
 	close(fd);
@@ -469,7 +472,8 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 		char err[256];
 		if (srv->cfg->has_group)
 			snprintf(err, sizeof(err),
-				 "cvol-plugin: permission denied: uid %u, gid %u is neither root nor in group %u",
+				 "cvol-plugin: permission denied: uid %u, gid %u is neither root nor in "
+				 "group %u",
 				 (unsigned)cred.uid, (unsigned)cred.gid, (unsigned)srv->cfg->group);
 		else
 			snprintf(err, sizeof(err), "cvol-plugin: permission denied: uid %u is not root",
@@ -509,9 +513,11 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 	}
 	c = NULL;
 	if (room && (c = calloc(1, sizeof(*c)))) {
-		*c = (struct conn){
-			.fd = fd, .pid = cred.pid, .phase = CONN_READING, .since_ms = now_ms(), .next = srv->conns
-		};
+		*c = (struct conn){ .fd = fd,
+				    .pid = cred.pid,
+				    .phase = CONN_READING,
+				    .since_ms = now_ms(),
+				    .next = srv->conns };
 		if (srv->conns)
 			srv->conns->prev = c;
 		srv->conns = c;
@@ -565,7 +571,8 @@ static void *accept_main(void *arg)
 			int fd = accept4(srv->listen_fd, (struct sockaddr *)&addr, &addrlen,
 					 SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (fd < 0) {
-				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				    errno == ENOMEM) {
 					log_warning("accept on the plugin socket: %s", strerror(errno));
 					usleep(100000); /* the connection waits in the backlog */
 				}
@@ -691,9 +698,9 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	int sig;
 
 	if (srv.request_s <= srv.idle_s)
-		return cvol_error_setx(err, EINVAL,
-				       "the request timeout (%u s) must be longer than the idle timeout (%u s)",
-				       srv.request_s, srv.idle_s);
+		return cvol_error_setx(
+			err, EINVAL, "the request timeout (%u s) must be longer than the idle timeout (%u s)",
+			srv.request_s, srv.idle_s);
 	block_stop_signals(&stop);
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
 	if (r < 0)
@@ -722,13 +729,13 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	}
 	/* we accept (to check the peer first) and hand connections over: no listen socket here;
 	 * libmicrohttpd's own limit is above ours, which counts connections being closed too */
-	srv.daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC |
-			MHD_USE_NO_LISTEN_SOCKET,
-		0, NULL, NULL, answer, &srv, MHD_OPTION_NOTIFY_COMPLETED, request_done, &srv,
-		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &srv, MHD_OPTION_THREAD_STACK_SIZE,
-		(size_t)(256 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, srv.idle_s, MHD_OPTION_CONNECTION_LIMIT,
-		2 * srv.max_conns + 16, MHD_OPTION_END);
+	srv.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+					      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET,
+				      0, NULL, NULL, answer, &srv, MHD_OPTION_NOTIFY_COMPLETED, request_done,
+				      &srv, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &srv,
+				      MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
+				      MHD_OPTION_CONNECTION_TIMEOUT, srv.idle_s, MHD_OPTION_CONNECTION_LIMIT,
+				      2 * srv.max_conns + 16, MHD_OPTION_END);
 	if (!srv.daemon) {
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		goto out_close;
@@ -739,7 +746,8 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		MHD_stop_daemon(srv.daemon);
 		goto out_close;
 	}
-	log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket", cfg->root);
+	log_info("serving %s, volumes in %s/volumes", own_socket ? cfg->socket : "the systemd socket",
+		 cfg->root);
 	while (sigwait(&stop, &sig) != 0)
 		;
 	log_info("%s: finishing requests in flight", strsignal(sig));

@@ -61,7 +61,7 @@ struct config {
 	const char *body;
 	const char *mount_name; /* --mount-pairs */
 	const char *expect;
-	long expect_count; /* -1: not checked */
+	long expect_count;  /* -1: not checked */
 	unsigned long idle; /* silent connections held during the run */
 };
 
@@ -669,13 +669,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg.idle && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cfg.idle + cfg.clients + 64) {
-		rl.rlim_cur = rl.rlim_max < cfg.idle + cfg.clients + 64 ? rl.rlim_max : cfg.idle + cfg.clients + 64;
+		rl.rlim_cur =
+			rl.rlim_max < cfg.idle + cfg.clients + 64 ? rl.rlim_max : cfg.idle + cfg.clients + 64;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	for (unsigned long i = 0; i < cfg.idle; i++) {
 		int r = connect_socket(cfg.socket);
 		if (r < 0) {
-			fprintf(stderr, PROG ": idle connection %lu of %lu: %s\n", i + 1, cfg.idle, strerror(-r));
+			fprintf(stderr, PROG ": idle connection %lu of %lu: %s\n", i + 1, cfg.idle,
+				strerror(-r));
 			return 2;
 		}
 		idle[i] = r;

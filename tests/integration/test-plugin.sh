@@ -1094,6 +1094,12 @@ test_plugin_trickling_client_is_cut() {
 	plugin_call VolumeDriver.List '{}'
 	assert_eq 200 "$status" "List after the trickling client was cut"
 	plugin_stop
+	# a request timeout within the idle timeout would cut a client that waits, then asks
+	expect_failure "$TOP/cvol-plugin" --root "$WORK/root" --socket "$WORK/x.sock" --idle-timeout 30
+	assert_one_line "$out" "--idle-timeout 30"
+	assert_contains "$out" "the request timeout (20 s) must be longer than the idle timeout (30 s)" "--idle-timeout 30"
+	expect_failure "$TOP/cvol-plugin" --root "$WORK/root" --socket "$WORK/x.sock" --max-connections 0
+	assert_contains "$out" "--max-connections \`0\`: need a number from 1 to 100000" "--max-connections 0"
 }
 
 # Only root, and with --group that group's members, may talk to the plugin: others are
