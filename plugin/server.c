@@ -5,9 +5,10 @@
  *
  * The server accepts its connections itself, so that it can refuse a peer that is
  * neither root nor in --group before reading a byte (SO_PEERCRED, SO_PEERGROUPS), and
- * bound what clients hold: at most max_connections at once (when full, the connection
- * that has waited longest for a request, or for its reply to be read, is closed to make
- * room), a connection silent for idle_timeout is closed (libmicrohttpd's timeout), and
+ * bound what clients hold: at most max_connections at once (when full, of the process
+ * holding the most connections, the one that has waited longest for a request, or for its
+ * reply to be read, is closed to make room), a connection silent for idle_timeout is
+ * closed (libmicrohttpd's timeout), and
  * one that has not delivered a whole request request_timeout after it opened or after
  * its last reply is cut, however it trickles. A request being handled is never cut. */
 #include "plugin.h"
