@@ -12,6 +12,12 @@
  * a volume per client); --requests counts requests, so a client makes requests/2 pairs.
  * --warmup requests go first, untimed and unchecked.
  *
+ * --idle N opens N more connections before the clients connect and holds them, silent,
+ * until the end: the figures are then those of a well-behaved client while a slow or
+ * hostile one holds connections. The plugin may close some to make room: the run starts
+ * when none has been closed for 500 ms, and idle_open= on the result line says how many
+ * it kept.
+ *
  * A reply is good when it is HTTP 200 and holds "Err":"" (or the --expect text) and,
  * with --expect-count N, exactly N "Name": keys (a List of N volumes). The result is one
  * line of key=value pairs on stdout; the first few bad replies are shown on stderr. The
@@ -22,6 +28,7 @@
 #endif
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -30,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -53,7 +61,8 @@ struct config {
 	const char *body;
 	const char *mount_name; /* --mount-pairs */
 	const char *expect;
-	long expect_count; /* -1: not checked */
+	long expect_count;  /* -1: not checked */
+	unsigned long idle; /* silent connections held during the run */
 };
 
 struct client {
@@ -486,10 +495,35 @@ static uint64_t percentile(const uint64_t *v, size_t n, double p)
 	return v[rank - 1];
 }
 
+/* Wait until the plugin has taken (or closed) the @n idle connections: until none of them is
+ * closed for 500 ms. Those it closed are closed here too; the number still open is returned. */
+static unsigned long settle(int *fds, unsigned long n)
+{
+	struct pollfd *pfd = calloc(n + 1, sizeof(*pfd));
+	unsigned long open_n = n;
+
+	if (!pfd)
+		return n;
+	for (;;) {
+		for (unsigned long i = 0; i < n; i++)
+			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN }; /* -1 is skipped */
+		if (poll(pfd, n, 500) <= 0)
+			break;
+		for (unsigned long i = 0; i < n; i++)
+			if (fds[i] >= 0 && pfd[i].revents) { /* a silent client is only ever sent an end */
+				close(fds[i]);
+				fds[i] = -1;
+				open_n--;
+			}
+	}
+	free(pfd);
+	return open_n;
+}
+
 static const char usage[] =
 	"Usage: " PROG " --socket PATH [--clients N] [--requests M] [--warmup W]\n"
 	"                   (--endpoint NAME [--body JSON] | --mount-pairs VOLUME)\n"
-	"                   [--expect TEXT] [--expect-count N]\n"
+	"                   [--expect TEXT] [--expect-count N] [--idle N]\n"
 	"\n"
 	"Send requests to a Docker volume plugin over its Unix socket, one keep-alive\n"
 	"connection per client thread, and print one line:\n"
@@ -504,6 +538,7 @@ static const char usage[] =
 	"      --mount-pairs VOL    Mount then Unmount VOL, repeatedly, each client with its own ID\n"
 	"      --expect TEXT        a good reply holds TEXT (default " DEFAULT_EXPECT ")\n"
 	"      --expect-count N     a good reply holds exactly N \"Name\": keys\n"
+	"      --idle N             hold N more connections open and silent during the run\n"
 	"  -h, --help               show this help\n";
 
 static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long *ret)
@@ -533,6 +568,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{ "mount-pairs", required_argument, NULL, 'm' },
 		{ "expect", required_argument, NULL, 'x' },
 		{ "expect-count", required_argument, NULL, 'N' },
+		{ "idle", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -579,6 +615,10 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 				return -EINVAL;
 			cfg->expect_count = (long)v;
 			break;
+		case 'I':
+			if (parse_ulong("--idle", optarg, 0, &cfg->idle) < 0)
+				return -EINVAL;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -621,6 +661,28 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &cfg) < 0)
 		return 2;
+	/* the idle connections first: a plugin that closes the oldest to make room closes them */
+	int *idle = calloc(cfg.idle + 1, sizeof(*idle));
+	struct rlimit rl;
+	if (!idle) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 2;
+	}
+	if (cfg.idle && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cfg.idle + cfg.clients + 64) {
+		rl.rlim_cur =
+			rl.rlim_max < cfg.idle + cfg.clients + 64 ? rl.rlim_max : cfg.idle + cfg.clients + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (unsigned long i = 0; i < cfg.idle; i++) {
+		int r = connect_socket(cfg.socket);
+		if (r < 0) {
+			fprintf(stderr, PROG ": idle connection %lu of %lu: %s\n", i + 1, cfg.idle,
+				strerror(-r));
+			return 2;
+		}
+		idle[i] = r;
+	}
+	unsigned long idle_open = settle(idle, cfg.idle);
 	clients = calloc(cfg.clients, sizeof(*clients));
 	all = calloc(cfg.clients * cfg.requests, sizeof(*all));
 	if (!clients || !all) {
@@ -674,12 +736,19 @@ int main(int argc, char **argv)
 	qsort(all, n, sizeof(*all), compare_u64);
 	double secs = t_end > t0 ? (double)(t_end - t0) / 1e9 : 0;
 	printf("endpoint=%s clients=%u requests=%zu errors=%lu secs=%.3f rps=%.0f p50_us=%.0f p99_us=%.0f "
-	       "max_us=%.0f\n",
+	       "max_us=%.0f",
 	       cfg.mount_name ? "Mount/Unmount" : cfg.endpoint, cfg.clients, n, errors, secs,
 	       secs > 0 ? (double)n / secs : 0, (double)percentile(all, n, 50) / 1e3,
 	       (double)percentile(all, n, 99) / 1e3, n ? (double)all[n - 1] / 1e3 : 0);
+	if (cfg.idle) /* only then: the line stays as it was for the other runs */
+		printf(" idle=%lu idle_open=%lu", cfg.idle, idle_open);
+	putchar('\n');
 	if (fatal)
 		fprintf(stderr, PROG ": a client stopped early: %s\n", strerror(-fatal));
+	for (unsigned long i = 0; i < cfg.idle; i++)
+		if (idle[i] >= 0)
+			close(idle[i]);
+	free(idle);
 	free(all);
 	free(clients);
 	return errors || fatal || n < (size_t)cfg.clients * cfg.requests ? 1 : 0;

@@ -27,6 +27,8 @@
 #   CVOL_PLUGIN, CVOL, PLUGIN_LOAD   the binaries (default: the tree's, run make bench)
 #   DOCKERD, DOCKER                  default /usr/sbin/dockerd and /usr/bin/docker
 #   BUSYBOX      a static busybox, the one binary of the test image (default /bin/busybox)
+#   IDLE         when set (e.g. 1000), also run tests/bench/plugin-idle.sh at the end: Get by one
+#                well-behaved client while IDLE idle connections are held (unset: not run)
 #
 # Everything happens in a private mount namespace inside a mktemp dir under /tmp: a
 # 2G ext4 loop image holds dockerd's --data-root and the plugin's --root (so `local`
@@ -474,4 +476,11 @@ if ((${#ERR_NOTES[@]})); then
 	echo
 	echo "Bad replies (the first of each run shown):"
 	printf '  %s\n' "${ERR_NOTES[@]}"
+fi
+
+if [[ -n ${IDLE:-} ]]; then
+	echo
+	echo "5. tests/bench/plugin-idle.sh: Get by one client while $IDLE idle connections are held"
+	echo
+	IDLE=$IDLE CLIENTS=1 RUNS=$RUNS CVOL_PLUGIN=$CVOL_PLUGIN PLUGIN_LOAD=$PLUGIN_LOAD "$TOP/tests/bench/plugin-idle.sh"
 fi

@@ -47,7 +47,7 @@ plugin_wait_ready() { # pid
 # Start the plugin on $WORK/root and $PLUGIN_SOCK (default $WORK/p.sock); sets PLUGIN_PID.
 plugin_start() { # [extra cvol-plugin args]
 	PLUGIN_SOCK=${PLUGIN_SOCK:-$WORK/p.sock}
-	"$TOP/cvol-plugin" --root "$WORK/root" --socket "$PLUGIN_SOCK" "$@" 2>>"$WORK/plugin.log" &
+	"$CVOL_PLUGIN" --root "$WORK/root" --socket "$PLUGIN_SOCK" "$@" 2>>"$WORK/plugin.log" &
 	PLUGIN_PID=$!
 	plugin_pids+=("$PLUGIN_PID")
 	trap plugin_kill_all EXIT
@@ -155,7 +155,7 @@ test_plugin_activate_and_capabilities() {
 	plugin_ok VolumeDriver.Capabilities '{}'
 	assert_eq global "$(plugin_reply .Capabilities.Scope)" "Capabilities scope with --scope global"
 	plugin_stop
-	expect_failure "$TOP/cvol-plugin" --root "$WORK/root" --socket "$WORK/x.sock" --scope planet
+	expect_failure "$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/x.sock" --scope planet
 	assert_one_line "$out" "--scope planet"
 	assert_contains "$out" "use local or global" "--scope planet"
 }
@@ -701,7 +701,7 @@ test_plugin_stale_socket() {
 	plugin_stop
 	# a file that is not a socket is never removed
 	echo precious >"$WORK/notsock"
-	expect_failure "$TOP/cvol-plugin" --root "$WORK/root" --socket "$WORK/notsock"
+	expect_failure "$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/notsock"
 	assert_one_line "$out" "start on a regular file"
 	assert_contains "$out" "not a socket" "start on a regular file"
 	assert_file_content "$WORK/notsock" precious
@@ -711,7 +711,7 @@ test_plugin_second_instance_refused() {
 	plugin_require_tools
 	plugin_start
 	local first=$PLUGIN_PID
-	expect_failure timeout 10 "$TOP/cvol-plugin" --root "$WORK/root" --socket "$PLUGIN_SOCK"
+	expect_failure timeout 10 "$CVOL_PLUGIN" --root "$WORK/root" --socket "$PLUGIN_SOCK"
 	[ "$rc" -ne 124 ] || fail "a second plugin on the same socket kept running"
 	assert_one_line "$out" "second plugin"
 	assert_contains "$out" "another plugin already answers on" "second plugin"
@@ -727,7 +727,7 @@ test_plugin_socket_activation() {
 		skip "systemd-socket-activate is not installed (package systemd)"
 	PLUGIN_SOCK=$WORK/activated.sock
 	systemd-socket-activate -l "$PLUGIN_SOCK" \
-		"$TOP/cvol-plugin" --root "$WORK/root" --socket "$WORK/unused.sock" 2>>"$WORK/plugin.log" &
+		"$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/unused.sock" 2>>"$WORK/plugin.log" &
 	PLUGIN_PID=$!
 	plugin_pids+=("$PLUGIN_PID")
 	trap plugin_kill_all EXIT
@@ -985,7 +985,7 @@ test_plugin_remove_deep_tree() {
 	local vols
 	vols="$(cd "$WORK" && pwd -P)/root/volumes"
 	PLUGIN_SOCK=$WORK/p.sock
-	bash -c 'ulimit -n 64 && exec "$@"' limit "$TOP/cvol-plugin" --root "$WORK/root" --socket "$PLUGIN_SOCK" \
+	bash -c 'ulimit -n 64 && exec "$@"' limit "$CVOL_PLUGIN" --root "$WORK/root" --socket "$PLUGIN_SOCK" \
 		2>>"$WORK/plugin.log" &
 	PLUGIN_PID=$!
 	plugin_pids+=("$PLUGIN_PID")
@@ -1014,4 +1014,257 @@ test_plugin_remove_deep_tree() {
 	) >"$WORK/rm.out" 2>&1 || fail "cvol volume rm of a deep tree under ulimit -n 64: $(cat "$WORK/rm.out")"
 	assert_missing "$vols/deep2"
 	assert_eq "" "$(ls -A "$vols/.staging")" ".staging after cvol volume rm of the deep volume"
+}
+
+
+# ---- what one client may hold ---------------------------------------------------------------
+
+# A python3 client of the plugin's socket, in $WORK/client.py:
+#   hold SOCK N FILE           open N connections, write N to FILE, then hold them idle until killed
+#   trickle SOCK GAP LIMIT     send a List one byte every GAP s; print "closed SECS BYTES" when the
+#                              plugin closes the connection (BYTES: of a reply), or "open SECS" at LIMIT
+#   keepalive SOCK GAP         two Lists on one connection, GAP s apart; print both statuses
+#   storm SOCK N FILE          like hold, but open a new connection whenever the plugin closes one
+plugin_write_client() {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	cat >"$WORK/client.py" <<'EOF'
+import select, socket, sys, time
+
+REQ = b"POST /VolumeDriver.List HTTP/1.1\r\nHost: plugin\r\nContent-Length: 2\r\n\r\n{}"
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s
+
+def status_of(s):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    length = [int(l.split(b":", 1)[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    while length and len(body) < length[0]:
+        d = s.recv(65536)
+        if not d:
+            return "closed"
+        body += d
+    return head.split(b" ")[1].decode()
+
+mode, path = sys.argv[1], sys.argv[2]
+if mode == "hold":
+    conns = [connect(path) for _ in range(int(sys.argv[3]))]
+    with open(sys.argv[4], "w") as f:
+        f.write("%d\n" % len(conns))
+    while True:
+        time.sleep(3600)
+elif mode == "storm":
+    import selectors
+    sel = selectors.DefaultSelector()
+    def add():
+        s = connect(path)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    for _ in range(int(sys.argv[3])):
+        add()
+    with open(sys.argv[4], "w") as f:
+        f.write("%s\n" % sys.argv[3])
+    while True:
+        for key, _ in sel.select(1):
+            try:
+                d = key.fileobj.recv(4096)
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                add()
+elif mode == "trickle":
+    gap, limit = float(sys.argv[3]), float(sys.argv[4])
+    s = connect(path)
+    t0, got, i = time.monotonic(), b"", 0
+    while time.monotonic() - t0 < limit:
+        if i < len(REQ):
+            try:
+                s.send(REQ[i:i + 1])
+            except OSError:
+                pass
+            i += 1
+        if select.select([s], [], [], gap)[0]:
+            try:
+                d = s.recv(65536)
+            except OSError:
+                d = b""
+            if not d:
+                print("closed %.1f %d" % (time.monotonic() - t0, len(got)))
+                sys.exit(0)
+            got += d
+    print("open %.1f" % (time.monotonic() - t0))
+elif mode == "keepalive":
+    s = connect(path)
+    first = status_of(s) if s.sendall(REQ) is None else "unsent"
+    time.sleep(float(sys.argv[3]))
+    second = status_of(s) if s.sendall(REQ) is None else "unsent"
+    print(first, second)
+EOF
+}
+
+# The issue's attack: more idle connections than the old limit (1,020) kept every new
+# client out. Now dockerd's next call still gets a fast answer, and the plugin holds at
+# most its own limit of connections (and threads).
+test_plugin_idle_connections_do_not_starve() {
+	plugin_require_tools
+	plugin_write_client
+	plugin_start
+	plugin_ok VolumeDriver.Create '{"Name":"v"}'
+	python3 "$WORK/client.py" hold "$PLUGIN_SOCK" 1100 "$WORK/held" 2>"$WORK/holder.err" &
+	local holder=$! i t0 t1 raw ms threads rc
+	for ((i = 0; i < 600; i++)); do
+		[ ! -s "$WORK/held" ] || break
+		kill -0 "$holder" 2>/dev/null || fail "the python client holding connections died: $(cat "$WORK/holder.err")"
+		sleep 0.1
+	done
+	[ -s "$WORK/held" ] || { kill "$holder"; fail "1,100 connections were not open within 60 s"; }
+	for i in 1 2 3; do
+		t0=${EPOCHREALTIME/./}
+		raw=$(curl -s --max-time 5 --unix-socket "$PLUGIN_SOCK" -X POST http://plugin/VolumeDriver.List \
+			-d '{}' -w '\n%{http_code}') || {
+			rc=$?
+			kill "$holder"
+			fail "List $i with 1,100 connections open: curl exit $rc, no answer within 5 s"
+		}
+		t1=${EPOCHREALTIME/./}
+		ms=$(((10#$t1 - 10#$t0) / 1000))
+		[ "${raw##*$'\n'}" = 200 ] || { kill "$holder"; fail "List $i with 1,100 connections open: HTTP ${raw##*$'\n'}: ${raw%$'\n'*}"; }
+		assert_eq v "$(jq -r '[.Volumes[].Name] | join(" ")' <<<"${raw%$'\n'*}")" "List $i with 1,100 connections open"
+		[ "$ms" -lt 3000 ] || { kill "$holder"; fail "List $i with 1,100 connections open took $ms ms"; }
+	done
+	plugin_ok VolumeDriver.Get '{"Name":"v"}'
+	threads=$(awk '/^Threads:/ { print $2 }' "/proc/$PLUGIN_PID/status")
+	[ "$threads" -le 300 ] || { kill "$holder"; fail "the plugin runs $threads threads with 1,100 connections open (limit 256)"; }
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	plugin_ok VolumeDriver.List '{}'
+	plugin_stop
+}
+
+# The same with a client that opens a new connection whenever the plugin closes one of its
+# 1,100 (thousands a second): the plugin closes that client's own connections, not the
+# newcomer's, and List still answers within a few seconds.
+test_plugin_connection_storm_does_not_starve() {
+	plugin_require_tools
+	plugin_write_client
+	plugin_start
+	plugin_ok VolumeDriver.Create '{"Name":"v"}'
+	python3 "$WORK/client.py" storm "$PLUGIN_SOCK" 1100 "$WORK/held" 2>"$WORK/holder.err" &
+	local holder=$! i t0 t1 raw ms rc
+	for ((i = 0; i < 600; i++)); do
+		[ ! -s "$WORK/held" ] || break
+		kill -0 "$holder" 2>/dev/null || fail "the python client opening connections died: $(cat "$WORK/holder.err")"
+		sleep 0.1
+	done
+	[ -s "$WORK/held" ] || { kill "$holder"; fail "1,100 connections were not open within 60 s"; }
+	for i in 1 2 3 4 5; do
+		t0=${EPOCHREALTIME/./}
+		raw=$(curl -s --max-time 5 --unix-socket "$PLUGIN_SOCK" -X POST http://plugin/VolumeDriver.List \
+			-d '{}' -w '\n%{http_code}') || {
+			rc=$?
+			kill "$holder"
+			fail "List $i while connections are reopened: curl exit $rc, no answer within 5 s"
+		}
+		t1=${EPOCHREALTIME/./}
+		ms=$(((10#$t1 - 10#$t0) / 1000))
+		[ "${raw##*$'\n'}" = 200 ] || { kill "$holder"; fail "List $i while connections are reopened: HTTP ${raw##*$'\n'}: ${raw%$'\n'*}"; }
+		[ "$ms" -lt 3000 ] || { kill "$holder"; fail "List $i while connections are reopened took $ms ms"; }
+		sleep 0.2
+	done
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	plugin_ok VolumeDriver.List '{}'
+	plugin_stop
+	assert_contains "$(cat "$WORK/plugin.log")" "idle connection(s) closed to make room (at most 256; the last of pid $holder)" \
+		"the plugin's warning"
+}
+
+# A client that trickles its request is cut: one byte every 20 s (the issue's) by the idle
+# timeout (10 s), one byte every 0.5 s by the request timeout; it gets no reply. A client
+# that keeps its connection open between two requests is served both times.
+test_plugin_trickling_client_is_cut() {
+	plugin_require_tools
+	plugin_write_client
+	plugin_start
+	local what secs bytes
+	read -r what secs bytes < <(python3 "$WORK/client.py" trickle "$PLUGIN_SOCK" 20 30)
+	assert_eq closed "$what" "a client sending a byte every 20 s, after $secs s (default idle timeout 10 s)"
+	awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 13) }' || fail "a client sending a byte every 20 s was cut after $secs s, not about 10 s"
+	assert_eq 0 "$bytes" "reply bytes to a trickling client"
+	plugin_stop
+
+	plugin_start --idle-timeout 1 --request-timeout 3
+	read -r what secs bytes < <(python3 "$WORK/client.py" trickle "$PLUGIN_SOCK" 0.5 15)
+	assert_eq closed "$what" "a client sending a byte every 0.5 s, after $secs s (request timeout 3 s)"
+	awk -v s="$secs" 'BEGIN { exit !(s >= 2.5 && s <= 5) }' || fail "a client sending a byte every 0.5 s was cut after $secs s, not about 3 s"
+	assert_eq 0 "$bytes" "reply bytes to a trickling client"
+	assert_eq "200 200" "$(python3 "$WORK/client.py" keepalive "$PLUGIN_SOCK" 0.7)" \
+		"two Lists on one connection, 0.7 s apart (idle timeout 1 s)"
+	plugin_call VolumeDriver.List '{}'
+	assert_eq 200 "$status" "List after the trickling client was cut"
+	plugin_stop
+	# a request timeout within the idle timeout would cut a client that waits, then asks
+	expect_failure "$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/x.sock" --idle-timeout 30
+	assert_one_line "$out" "--idle-timeout 30"
+	assert_contains "$out" "the request timeout (20 s) must be longer than the idle timeout (30 s)" "--idle-timeout 30"
+	expect_failure "$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/x.sock" --max-connections 0
+	assert_contains "$out" "--max-connections \`0\`: need a number from 1 to 100000" "--max-connections 0"
+}
+
+# Only root, and with --group that group's members, may talk to the plugin: others are
+# refused (403 and why) even when the socket's mode lets them connect.
+test_plugin_refuses_non_root_peers() {
+	plugin_require_tools
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+	local raw
+	# as_user SETPRIV-ARGS...: a List as that user; its HTTP status and Err in $status and $err
+	as_user() {
+		raw=$(setpriv "$@" -- curl -s --max-time 5 --unix-socket "$PLUGIN_SOCK" -X POST \
+			http://plugin/VolumeDriver.List -d '{}' -w '\n%{http_code}') ||
+			fail "List as setpriv $*: curl exit $?: $(setpriv "$@" -- curl -sS --unix-socket "$PLUGIN_SOCK" http://plugin/x 2>&1)"
+		status=${raw##*$'\n'}
+		reply=${raw%$'\n'*}
+		err=$(jq -r '.Err // ""' <<<"$reply" 2>/dev/null) || fail "List as setpriv $*: not JSON: $reply"
+	}
+	plugin_start
+	plugin_ok VolumeDriver.Create '{"Name":"v"}'
+	chmod 0666 "$PLUGIN_SOCK"
+	as_user --reuid=65534 --regid=65534 --clear-groups
+	assert_eq 403 "$status" "List by uid 65534 on a 0666 socket: $reply"
+	assert_contains "$err" "permission denied: uid 65534 is not root" "Err of a List by uid 65534"
+	plugin_ok VolumeDriver.List '{}' # root still is served
+	plugin_stop
+
+	plugin_start --group 65534
+	assert_eq "660 0 65534" "$(stat -c '%a %u %g' "$PLUGIN_SOCK")" "mode and owner of the socket with --group 65534"
+	as_user --reuid=65534 --regid=65534 --clear-groups
+	assert_eq 200 "$status" "List by gid 65534 with --group 65534: $reply"
+	assert_eq v "$(jq -r '[.Volumes[].Name] | join(" ")' <<<"$reply")" "List by gid 65534 with --group 65534"
+	as_user --reuid=65533 --regid=65533 --groups=65534
+	assert_eq 200 "$status" "List by a supplementary member of 65534 with --group 65534: $reply"
+	chmod 0666 "$PLUGIN_SOCK"
+	as_user --reuid=65533 --regid=65533 --clear-groups
+	assert_eq 403 "$status" "List by uid 65533, gid 65533 with --group 65534: $reply"
+	assert_contains "$err" "uid 65533, gid 65533 is neither root nor in group 65534" "Err of a List by gid 65533"
+	plugin_stop
+
+	local name
+	name=$(getent group 65534 | cut -d: -f1)
+	if [ -n "$name" ]; then
+		plugin_start --group "$name"
+		assert_eq "660 65534" "$(stat -c '%a %g' "$PLUGIN_SOCK")" "socket with --group $name"
+		plugin_stop
+	fi
+	expect_failure "$CVOL_PLUGIN" --root "$WORK/root" --socket "$WORK/x.sock" --group no-such-group-x
+	assert_one_line "$out" "--group no-such-group-x"
+	assert_contains "$out" "no such group" "--group no-such-group-x"
 }
