@@ -32,9 +32,9 @@ struct region {
 };
 
 /* Regions a sparse entry may list: libarchive keeps its map in memory (about 150 bytes a
- * region in the entry, its copy, the writer's list and the map text). A file of more keeps
- * fewer: regions closer than a gap are joined (the hole between them written as zeros), the
- * gap doubling until they fit in half. */
+ * region in the entry, its copy, the writer's list and the map text). When a file has more,
+ * regions are joined (the hole between them written as zeros) until half are left, those
+ * with the smallest holes between them first: as few zeros as a map of this size allows. */
 #define SPARSE_REGIONS_MAX 16384
 
 /* A hole is skipped by handing the pax writer that many bytes it does not read: this much of
@@ -95,13 +95,14 @@ static void add_xattrs(struct exporter *ex, int fd)
 	}
 }
 
-/* Join the regions of @r closer than @gap, in place; returns how many are left. */
-static size_t join_regions(struct region *r, size_t n, off_t gap)
+/* Join regions of @r with holes of at most @gap between them, in place, until @target are
+ * left (or none of the rest is that close); returns how many are left. */
+static size_t join_regions(struct region *r, size_t n, off_t gap, size_t target)
 {
 	size_t kept = 1;
 	for (size_t i = 1; i < n; i++) {
 		struct region *last = &r[kept - 1];
-		if (r[i].off - (last->off + last->len) <= gap)
+		if (kept + (n - i) > target && r[i].off - (last->off + last->len) <= gap)
 			last->len = r[i].off + r[i].len - last->off;
 		else
 			r[kept++] = r[i];
@@ -114,7 +115,7 @@ static size_t join_regions(struct region *r, size_t n, off_t gap)
 static size_t find_regions(struct exporter *ex, int fd, off_t size)
 {
 	struct region *r = ex->regions;
-	off_t pos = 0, gap = 0;
+	off_t pos = 0, gap = 4096;
 	size_t n = 0;
 
 	while (pos < size) {
@@ -128,16 +129,11 @@ static size_t find_regions(struct exporter *ex, int fd, off_t size)
 			goto whole;
 		if (hole > size)
 			hole = size;
-		if (n > 0 && data - (r[n - 1].off + r[n - 1].len) <= gap) {
-			r[n - 1].len = hole - r[n - 1].off;
-		} else {
-			r[n++] = (struct region){ data, hole - data };
-			if (n == SPARSE_REGIONS_MAX) {
-				do {
-					gap = gap ? gap * 2 : 64 * 1024;
-					n = join_regions(r, n, gap);
-				} while (n > SPARSE_REGIONS_MAX / 2);
-			}
+		r[n++] = (struct region){ data, hole - data };
+		if (n == SPARSE_REGIONS_MAX) { /* join the closest first, the gap doubling */
+			n = join_regions(r, n, gap, SPARSE_REGIONS_MAX / 2);
+			while (n > SPARSE_REGIONS_MAX / 2)
+				n = join_regions(r, n, gap *= 2, SPARSE_REGIONS_MAX / 2);
 		}
 		pos = hole;
 	}
