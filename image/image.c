@@ -128,7 +128,8 @@ static int index_image_tar(struct image *img, struct cvol_error *err)
 		return -err->code;
 	while (r == 0 && ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
 		if (++members > IMAGE_MEMBERS_MAX)
-			r = cvol_error_setx(err, E2BIG, "the image tar holds over %d members", IMAGE_MEMBERS_MAX);
+			r = cvol_error_setx(err, E2BIG, "the image tar holds over %d members",
+					    IMAGE_MEMBERS_MAX);
 		else if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) <= SMALL_FILE_MAX &&
 			 archive_entry_pathname(e))
 			r = keep_small(img, member_name(archive_entry_pathname(e)), a,

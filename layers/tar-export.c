@@ -154,7 +154,8 @@ static int skip_hole(struct exporter *ex, off_t len, const char *path, struct cv
 	static char hole_buf[64 * 1024]; /* when no zero mapping could be made */
 
 	if (!ex->zeros) {
-		void *m = mmap(NULL, HOLE_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		void *m =
+			mmap(NULL, HOLE_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		ex->zeros = m == MAP_FAILED ? hole_buf : m;
 		ex->zeros_len = m == MAP_FAILED ? sizeof(hole_buf) : HOLE_CHUNK;
 	}
@@ -198,8 +199,8 @@ static int write_file(struct exporter *ex, int fd, const struct stat *st, const 
 		      struct cvol_error *err)
 {
 	size_t n = st->st_size > 0 ? find_regions(ex, fd, st->st_size) : 0;
-	bool sparse = !(n == 1 && ex->regions[0].off == 0 && ex->regions[0].len == st->st_size) &&
-		      st->st_size > 0;
+	bool whole = n == 1 && ex->regions[0].off == 0 && ex->regions[0].len == st->st_size;
+	bool sparse = st->st_size > 0 && !whole;
 
 	if (sparse) {
 		for (size_t i = 0; i < n; i++)
@@ -208,8 +209,6 @@ static int write_file(struct exporter *ex, int fd, const struct stat *st, const 
 			archive_entry_sparse_add_entry(ex->e, 0, 0);
 		if (archive_entry_sparse_count(ex->e) != (int)(n ? n : 1))
 			return cvol_error_set(err, ENOMEM, "export `%s`", path);
-	} else if (st->st_size > 0) {
-		n = 1;
 	}
 	int r = write_header(ex, path, err);
 	/* the sparse map goes out with the first data: a file of holes only has none */
