@@ -37,6 +37,16 @@ struct small_file {
 
 #define SMALL_FILE_MAX	      (1024 * 1024)
 #define SMALL_FILES_TOTAL_MAX (64 * 1024 * 1024) /* an image tar's metadata, held in memory */
+/* What one kept member costs besides its data and name: its slot in the array and the
+ * allocator's headers of its two blocks. Counted with them toward SMALL_FILES_TOTAL_MAX. */
+#define SMALL_FILE_OVERHEAD (sizeof(struct small_file) + 2 * 16)
+/* Members of an image tar, of any type and size. A `docker save` holds about four for each
+ * layer, an OCI layout one for each blob: 10,000 is room for a tar of many images, and keeps
+ * a tar of empty members with long names to a few MiB before it is refused. */
+#define IMAGE_MEMBERS_MAX 10000
+/* Indexes an OCI layout may nest, index.json included, above its image manifest: an image
+ * for several platforms takes 2, and nothing in the spec needs many more. */
+#define OCI_INDEX_DEPTH_MAX 8
 
 /* An image as a directory (rootfd), or as a tar (tar_path) read in place: its small
  * members are kept in memory, its layers streamed out of it, never copied to disk. */
@@ -44,8 +54,8 @@ struct image {
 	int rootfd;
 	const char *tar_path;
 	struct small_file *small;
-	size_t n_small;
-	size_t small_bytes;
+	size_t n_small, cap_small;
+	size_t small_bytes; /* data, names and SMALL_FILE_OVERHEAD of each kept member */
 	struct image_layer *layers;
 	size_t n_layers;
 };
@@ -81,14 +91,20 @@ static struct archive *open_image_tar(const struct image *img, struct cvol_error
 static int keep_small(struct image *img, const char *name, struct archive *a, size_t len,
 		      struct cvol_error *err)
 {
-	img->small_bytes += len;
+	img->small_bytes += len + strlen(name) + 1 + SMALL_FILE_OVERHEAD;
 	if (img->small_bytes > SMALL_FILES_TOTAL_MAX)
-		return cvol_error_setx(err, E2BIG, "the image tar holds over %d MiB of small files",
+		return cvol_error_setx(err, E2BIG,
+				       "the image tar's small members take over %d MiB (data, names and "
+				       "bookkeeping)",
 				       SMALL_FILES_TOTAL_MAX >> 20);
-	struct small_file *grown = realloc(img->small, (img->n_small + 1) * sizeof(*grown));
-	if (!grown)
-		return cvol_error_set(err, ENOMEM, "read the image");
-	img->small = grown;
+	if (img->n_small == img->cap_small) {
+		size_t cap = img->cap_small ? img->cap_small * 2 : 64;
+		struct small_file *grown = reallocarray(img->small, cap, sizeof(*grown));
+		if (!grown)
+			return cvol_error_set(err, ENOMEM, "read the image");
+		img->small = grown;
+		img->cap_small = cap;
+	}
 	struct small_file *f = &img->small[img->n_small];
 	*f = (struct small_file){ .name = strdup(name), .data = malloc(len + 1), .len = len };
 	img->n_small++;
@@ -105,14 +121,20 @@ static int keep_small(struct image *img, const char *name, struct archive *a, si
 static int index_image_tar(struct image *img, struct cvol_error *err)
 {
 	struct archive_entry *e;
+	size_t members = 0;
 	int ar, r = 0;
 	struct archive *a = open_image_tar(img, err);
 	if (!a)
 		return -err->code;
-	while (r == 0 && ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN))
-		if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) <= SMALL_FILE_MAX)
+	while (r == 0 && ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)) {
+		if (++members > IMAGE_MEMBERS_MAX)
+			r = cvol_error_setx(err, E2BIG, "the image tar holds over %d members",
+					    IMAGE_MEMBERS_MAX);
+		else if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) <= SMALL_FILE_MAX &&
+			 archive_entry_pathname(e))
 			r = keep_small(img, member_name(archive_entry_pathname(e)), a,
 				       (size_t)archive_entry_size(e), err);
+	}
 	if (r == 0 && ar != ARCHIVE_EOF)
 		r = cvol_error_setx(err, EBADMSG, "read `%s`: %s", img->tar_path, archive_error_string(a));
 	archive_read_free(a);
@@ -338,7 +360,8 @@ static struct layer_reader *layer_reader_open(const struct image *img, const cha
 		return lr;
 	} else if ((lr->outer = open_image_tar(img, err))) {
 		while ((ar = archive_read_next_header(lr->outer, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN)
-			if (strcmp(member_name(archive_entry_pathname(e)), path) == 0)
+			if (archive_entry_pathname(e) &&
+			    strcmp(member_name(archive_entry_pathname(e)), path) == 0)
 				return lr;
 		cvol_error_setx(err, ENOENT, "open layer `%s`: not in the image", path);
 	}
@@ -502,26 +525,39 @@ static int read_docker_manifest(struct image *img, json_t *manifest, struct cvol
 	return r;
 }
 
-/* OCI layout: index.json -> manifest blob -> config blob and layer blobs, each by digest. */
+/* OCI layout: index.json -> manifest blob -> config blob and layer blobs, each by digest. An
+ * index may name an index (an image for several platforms): its first manifest is followed,
+ * in a loop, through at most OCI_INDEX_DEPTH_MAX indexes. */
 static int read_oci_index(struct image *img, json_t *index, struct cvol_error *err)
 {
 	char path[128];
-	json_t *manifests = json_object_get(index, "manifests");
-	if (!json_is_array(manifests) || json_array_size(manifests) == 0)
-		return cvol_error_setx(err, EBADMSG, "index.json lists no manifests");
-	const char *digest = json_string_value(json_object_get(json_array_get(manifests, 0), "digest"));
-	int r = blob_path(digest, path, sizeof(path), err);
-	if (r < 0)
-		return cvol_error_wrap(err, r, "index.json");
-	json_auto_t *manifest = load_json(img, path, digest, err);
-	if (!manifest)
-		return -err->code;
-	if (json_object_get(manifest, "manifests")) /* an index of indexes: take its first manifest */
-		return read_oci_index(img, manifest, err);
+	json_auto_t *manifest = NULL;
+	json_t *cur = index;
+	for (size_t depth = 1;; depth++) {
+		const char *what = depth == 1 ? "index.json" : "a nested index";
+		json_t *manifests = json_object_get(cur, "manifests");
+		if (!json_is_array(manifests) || json_array_size(manifests) == 0)
+			return cvol_error_setx(err, EBADMSG, "%s lists no manifests", what);
+		const char *digest =
+			json_string_value(json_object_get(json_array_get(manifests, 0), "digest"));
+		int r = blob_path(digest, path, sizeof(path), err);
+		if (r < 0)
+			return cvol_error_wrap(err, r, "%s", what);
+		json_t *next = load_json(img, path, digest, err);
+		if (!next)
+			return -err->code;
+		json_decref(manifest);
+		cur = manifest = next;
+		if (!json_object_get(manifest, "manifests"))
+			break; /* an image manifest */
+		if (depth == OCI_INDEX_DEPTH_MAX)
+			return cvol_error_setx(err, ELOOP, "index.json nests indexes over %d deep",
+					       OCI_INDEX_DEPTH_MAX);
+	}
 	json_t *layers = json_object_get(manifest, "layers");
 	if (!json_is_array(layers))
 		return cvol_error_setx(err, EBADMSG, "the image manifest has no layers");
-	r = alloc_layers(img, json_array_size(layers), err);
+	int r = alloc_layers(img, json_array_size(layers), err);
 	for (size_t i = 0; r == 0 && i < img->n_layers; i++) {
 		const char *d = json_string_value(json_object_get(json_array_get(layers, i), "digest"));
 		r = blob_path(d, img->layers[i].path, sizeof(img->layers[i].path), err);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Write a layer's diff as a tar (pax) with OCI whiteouts: an overlay whiteout becomes
  * `.wh.NAME`, an opaque directory gets `.wh..wh..opq`. Names in sorted order, hardlinks
- * as tar hardlinks, xattrs but overlay's own. Importing the result gives the same tree. */
+ * as tar hardlinks, xattrs but overlay's own, a file with holes as a sparse entry (GNU
+ * sparse 1.0 in pax, as GNU tar and libarchive write it) that holds its data only.
+ * Importing the result gives the same tree. */
 #include "layers-internal.h"
 
 #include "../common/walk.h"
@@ -13,6 +15,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/limits.h>
 #include <sys/xattr.h>
@@ -23,11 +26,29 @@ struct linked {
 	char *path;
 };
 
+/* A file's data: what is not a hole. */
+struct region {
+	off_t off, len;
+};
+
+/* Regions a sparse entry may list: libarchive keeps its map in memory (about 150 bytes a
+ * region in the entry, its copy, the writer's list and the map text). When a file has more,
+ * regions are joined (the hole between them written as zeros) until half are left, those
+ * with the smallest holes between them first: as few zeros as a map of this size allows. */
+#define SPARSE_REGIONS_MAX 16384
+
+/* A hole is skipped by handing the pax writer that many bytes it does not read: this much of
+ * a read-only zero mapping at a time (1,024 calls for a hole of 1 TiB). */
+#define HOLE_CHUNK ((size_t)1 << 30)
+
 struct exporter {
 	struct archive *a;
 	struct archive_entry *e;
 	struct linked *links;
 	size_t n_links, cap_links;
+	struct region *regions; /* of the file being written; SPARSE_REGIONS_MAX */
+	const void *zeros;	/* HOLE_CHUNK bytes of zeros (mapped), or hole_buf */
+	size_t zeros_len;
 };
 
 static int write_header(struct exporter *ex, const char *path, struct cvol_error *err)
@@ -74,19 +95,133 @@ static void add_xattrs(struct exporter *ex, int fd)
 	}
 }
 
-static int copy_data(struct exporter *ex, int fd, const char *path, struct cvol_error *err)
+/* Join regions of @r with holes of at most @gap between them, in place, until @target are
+ * left (or none of the rest is that close); returns how many are left. */
+static size_t join_regions(struct region *r, size_t n, off_t gap, size_t target)
+{
+	size_t kept = 1;
+	for (size_t i = 1; i < n; i++) {
+		struct region *last = &r[kept - 1];
+		if (kept + (n - i) > target && r[i].off - (last->off + last->len) <= gap)
+			last->len = r[i].off + r[i].len - last->off;
+		else
+			r[kept++] = r[i];
+	}
+	return kept;
+}
+
+/* The data regions of the file @fd of @size bytes into ex->regions: 0 and their number, 1
+ * region [0, size) for a file without holes (or where SEEK_DATA is not known). */
+static size_t find_regions(struct exporter *ex, int fd, off_t size)
+{
+	struct region *r = ex->regions;
+	off_t pos = 0, gap = 4096;
+	size_t n = 0;
+
+	while (pos < size) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data >= size)
+			break;
+		off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+		if (data < 0 || hole <= data) /* no SEEK_DATA here: all of it is data */
+			goto whole;
+		if (hole > size)
+			hole = size;
+		r[n++] = (struct region){ data, hole - data };
+		if (n == SPARSE_REGIONS_MAX) { /* join the closest first, the gap doubling */
+			n = join_regions(r, n, gap, SPARSE_REGIONS_MAX / 2);
+			while (n > SPARSE_REGIONS_MAX / 2)
+				n = join_regions(r, n, gap *= 2, SPARSE_REGIONS_MAX / 2);
+		}
+		pos = hole;
+	}
+	return n;
+whole:
+	r[0] = (struct region){ 0, size };
+	return 1;
+}
+
+static int write_failed(struct exporter *ex, const char *path, struct cvol_error *err)
+{
+	return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path, archive_error_string(ex->a));
+}
+
+/* Hand the writer @len bytes of a hole, which it skips without reading them. */
+static int skip_hole(struct exporter *ex, off_t len, const char *path, struct cvol_error *err)
+{
+	static char hole_buf[64 * 1024]; /* when no zero mapping could be made */
+
+	if (!ex->zeros) {
+		void *m =
+			mmap(NULL, HOLE_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		ex->zeros = m == MAP_FAILED ? hole_buf : m;
+		ex->zeros_len = m == MAP_FAILED ? sizeof(hole_buf) : HOLE_CHUNK;
+	}
+	while (len > 0) {
+		size_t n = (uint64_t)len < ex->zeros_len ? (size_t)len : ex->zeros_len;
+		la_ssize_t w = archive_write_data(ex->a, ex->zeros, n);
+		if (w < 0)
+			return write_failed(ex, path, err);
+		if (w == 0)
+			return 0; /* the writer wants no more of this entry */
+		len -= w;
+	}
+	return 0;
+}
+
+/* Copy @len bytes at @off of @fd to the archive; a file cut short meanwhile ends early (the
+ * writer pads its entry with zeros). */
+static int copy_range(struct exporter *ex, int fd, off_t off, off_t len, const char *path,
+		      struct cvol_error *err)
 {
 	char buf[128 * 1024];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, (uint64_t)len < sizeof(buf) ? (size_t)len : sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0)
 			return cvol_error_set(err, errno, "read `%s`", path);
 		if (n == 0)
 			return 0;
 		if (archive_write_data(ex->a, buf, (size_t)n) < 0)
-			return cvol_error_setx(err, EIO, "write `%s` to the archive: %s", path,
-					       archive_error_string(ex->a));
+			return write_failed(ex, path, err);
+		off += n;
+		len -= n;
 	}
+	return 0;
+}
+
+/* A regular file's header and data: a file with holes as a sparse entry of its data regions,
+ * any other as it always was. */
+static int write_file(struct exporter *ex, int fd, const struct stat *st, const char *path,
+		      struct cvol_error *err)
+{
+	size_t n = st->st_size > 0 ? find_regions(ex, fd, st->st_size) : 0;
+	bool whole = n == 1 && ex->regions[0].off == 0 && ex->regions[0].len == st->st_size;
+	bool sparse = st->st_size > 0 && !whole;
+
+	if (sparse) {
+		for (size_t i = 0; i < n; i++)
+			archive_entry_sparse_add_entry(ex->e, ex->regions[i].off, ex->regions[i].len);
+		if (n == 0) /* all hole: an empty region marks it sparse, as libarchive's disk reader does */
+			archive_entry_sparse_add_entry(ex->e, 0, 0);
+		if (archive_entry_sparse_count(ex->e) != (int)(n ? n : 1))
+			return cvol_error_set(err, ENOMEM, "export `%s`", path);
+	}
+	int r = write_header(ex, path, err);
+	/* the sparse map goes out with the first data: a file of holes only has none */
+	if (r == 0 && sparse && archive_write_data(ex->a, "", 0) < 0)
+		r = write_failed(ex, path, err);
+	off_t at = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = skip_hole(ex, ex->regions[i].off - at, path, err);
+		if (r == 0)
+			r = copy_range(ex, fd, ex->regions[i].off, ex->regions[i].len, path, err);
+		at = ex->regions[i].off + ex->regions[i].len;
+	}
+	return r;
 }
 
 /* The path an earlier name of this inode was written under, or NULL (and remember this one). */
@@ -158,8 +293,7 @@ static int export_enter(const struct walk_entry *w, void *data, struct cvol_erro
 			archive_entry_set_size(ex->e, 0);
 			return write_header(ex, path, err);
 		}
-		int r = write_header(ex, path, err);
-		return r < 0 ? r : copy_data(ex, fd, path, err);
+		return write_file(ex, fd, &st, path, err);
 	}
 	int r = write_header(ex, path, err);
 	if (r == 0 && cvol_whiteout_dir_is_opaque(fd))
@@ -178,6 +312,11 @@ int tar_export(int rootfd, int out_fd, struct cvol_error *err)
 		r = cvol_error_set(err, ENOMEM, "write the layer archive");
 		goto out;
 	}
+	ex.regions = calloc(SPARSE_REGIONS_MAX, sizeof(*ex.regions));
+	if (!ex.regions) {
+		r = cvol_error_set(err, ENOMEM, "write the layer archive");
+		goto out;
+	}
 	archive_write_set_format_pax_restricted(ex.a);
 	archive_write_set_bytes_in_last_block(ex.a, 1);
 	if (archive_write_open_fd(ex.a, out_fd) != ARCHIVE_OK) {
@@ -191,6 +330,9 @@ out:
 	for (size_t i = 0; i < ex.n_links; i++)
 		free(ex.links[i].path);
 	free(ex.links);
+	free(ex.regions);
+	if (ex.zeros && ex.zeros_len == HOLE_CHUNK)
+		munmap((void *)ex.zeros, HOLE_CHUNK);
 	if (ex.e)
 		archive_entry_free(ex.e);
 	if (ex.a)

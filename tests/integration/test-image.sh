@@ -710,3 +710,76 @@ PY
 	assert_contains "$out" "uncompressed does not match its digest sha256:1313" "import with a wrong diff_id"
 	assert_eq "" "$(img_layer_ids)" "layers listed after the refused import"
 }
+
+# An image tar of 200,000 empty members with 200-byte names (100 MB; before the bound, the
+# import took 198 MiB to hold their names, then failed): refused quickly, in one line naming
+# the image, with a peak RSS far under the 64 MiB cap of what an image tar may keep in memory.
+# The members are ustar headers: one made by tarfile, its name and checksum changed for each.
+test_image_tar_many_members() {
+	img_require_python
+	[ -x /usr/bin/time ] || skip "/usr/bin/time is not installed (package time)"
+	python3 - "$WORK/many.tar" <<'PY'
+import sys, tarfile
+ti = tarfile.TarInfo('d' * 150 + '/' + '0' * 49)
+ti.mtime = 1700000000
+tpl = bytearray(ti.tobuf(tarfile.USTAR_FORMAT))
+assert len(tpl) == 512 and tpl[:49] == b'0' * 49  # the name after the 150-byte prefix
+tpl[148:156] = b' ' * 8
+base = sum(tpl) - 49 * ord('0')
+with open(sys.argv[1], 'wb') as f:
+    out = []
+    for i in range(200000):
+        h, name = tpl[:], b'%049d' % i
+        h[:49] = name
+        h[148:156] = b'%06o\0 ' % (base + sum(name))
+        out.append(h)
+        if len(out) == 4096:
+            f.write(b''.join(out))
+            out = []
+    f.write(b''.join(out) + b'\0' * 1024)
+PY
+	local t0 t1 ms kib
+	t0=$(date +%s%N)
+	expect_failure /usr/bin/time -o "$WORK/rss" -f %M "$CVOL" --root "$WORK/root" image import "$WORK/many.tar"
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	kib=$(tail -n 1 "$WORK/rss")
+	echo "refused in $ms ms, max RSS $kib KiB"
+	assert_one_line "$out" "import of 200,000 empty members"
+	assert_eq "cvol: import image \`$WORK/many.tar\`: the image tar holds over 10000 members" "$out" \
+		"import of 200,000 empty members"
+	[ "$kib" -lt 16384 ] || fail "the refused import took $kib KiB (max RSS)"
+	[ "$ms" -lt 3000 ] || fail "the refused import took $ms ms"
+	assert_eq "" "$(img_layer_ids)" "layers listed after the refused import"
+}
+
+# An OCI layout whose index.json leads through 1,000 nested indexes (40,000 crashed the
+# import, which followed them by recursion): refused with one line, as a directory and a tar.
+test_image_oci_nested_indexes() {
+	img_require_python
+	img_py oci "$WORK/oci" >/dev/null
+	python3 - "$WORK/oci" <<'PY'
+import hashlib, json, os, sys
+out = sys.argv[1]
+with open(os.path.join(out, 'index.json'), 'rb') as f:
+    inner = f.read()
+for _ in range(1000):
+    d = hashlib.sha256(inner).hexdigest()
+    with open(os.path.join(out, 'blobs', 'sha256', d), 'wb') as f:
+        f.write(inner)
+    inner = json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json',
+                        'manifests': [{'mediaType': 'application/vnd.oci.image.index.v1+json',
+                                       'digest': 'sha256:' + d, 'size': len(inner)}]}).encode()
+with open(os.path.join(out, 'index.json'), 'wb') as f:
+    f.write(inner)
+PY
+	tar -C "$WORK/oci" -cf "$WORK/oci.tar" .
+	local what
+	for what in oci oci.tar; do
+		expect_failure img_cvol image import "$WORK/$what"
+		assert_eq "cvol: import image \`$WORK/$what\`: index.json nests indexes over 8 deep" "$out" \
+			"import of $what with 1,000 nested indexes"
+		assert_eq "" "$(img_layer_ids)" "layers listed after the refused import of $what"
+		assert_eq "" "$(img_staging)" ".staging after the refused import of $what"
+	done
+}

@@ -366,6 +366,104 @@ test_layer_tar_export_round_trip() {
 	assert_contains "$out" 'export layer `nope`: no such layer' "export of a missing layer"
 }
 
+# "size blocks", then each data region (offset length sha256) of a file, from SEEK_DATA/SEEK_HOLE.
+ltar_regions() { # file
+	python3 - "$1" <<'EOF'
+import hashlib, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+st = os.fstat(fd)
+print(st.st_size, st.st_blocks)
+pos = 0
+while pos < st.st_size:
+    try:
+        data = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    hole = os.lseek(fd, data, os.SEEK_HOLE)
+    h = hashlib.sha256()
+    for off in range(data, hole, 1 << 20):
+        h.update(os.pread(fd, min(1 << 20, hole - off), off))
+    print(data, hole - data, h.hexdigest())
+    pos = hole
+EOF
+}
+
+# A file of 1 TiB apparent size with two small data regions, and one of holes only: the
+# export keeps the holes (a sparse pax entry of the data alone, written in well under a
+# second, not 1 TiB of zeros), and importing it makes them sparse again, with the same size
+# and the same data where it was. An ordinary file beside them is exported as before.
+test_layer_tar_export_sparse() {
+	ltar_need python3 truncate
+	ltar layer create sp >/dev/null
+	local d
+	d=$(ltar_diff sp)
+	truncate -s 1T "$d/big" "$d/holes"
+	[ "$(stat -c %b "$d/holes")" -eq 0 ] || skip "the filesystem of $WORK makes no sparse files"
+	printf 'hello' | dd of="$d/big" bs=1 seek=$((1 << 30)) conv=notrunc status=none
+	printf 'tail' | dd of="$d/big" bs=1 seek=$(((1 << 40) - 4)) conv=notrunc status=none
+	head -c 300000 /dev/urandom >"$d/plain"
+
+	# at most 1 MiB and a byte is kept: 1 TiB of zeros would fill the tmpfs of $WORK
+	local t0 t1 ms size rc
+	t0=$(date +%s%N)
+	"$CVOL" --root "$WORK/root" layer export sp | head -c $(((1 << 20) + 1)) >"$WORK/sp.tar"
+	rc=${PIPESTATUS[0]}
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	size=$(stat -c %s "$WORK/sp.tar")
+	echo "export: $ms ms, $size bytes"
+	[ "$size" -le $((1 << 20)) ] || fail "the export of a 1 TiB sparse file is over 1 MiB"
+	assert_eq 0 "$rc" "exit status of the export"
+	[ "$ms" -lt 5000 ] || fail "the export of a 1 TiB sparse file took $ms ms"
+	assert_eq "big 1099511627776 sparse
+holes 1099511627776 sparse
+plain 300000 -" "$(python3 -c '
+import sys, tarfile
+for m in tarfile.open(sys.argv[1]):
+    if m.isreg():
+        print(m.name, m.size, "sparse" if m.sparse is not None else "-")' "$WORK/sp.tar")" "regular files of the export"
+
+	ltar layer import back "$WORK/sp.tar" >/dev/null
+	local f
+	for f in big holes; do
+		assert_eq "$(ltar_regions "$d/$f")" "$(ltar_regions "$(ltar_diff back)/$f")" \
+			"size, blocks and data regions of $f after the round trip"
+	done
+	assert_eq "1099511627776 16" "$(ltar_regions "$(ltar_diff back)/big" | head -n 1)" "size and blocks of big"
+	assert_eq "$(sha256sum <"$d/plain")" "$(sha256sum <"$(ltar_diff back)/plain")" "plain after the round trip"
+}
+
+# A file of 20,000 data regions (4 KiB of data, 4 KiB of hole, over and over): more than the
+# 16,384 a sparse entry may list, so some holes are written as zeros, no more than needed to
+# fit; the export is still sparse, and the file comes back the same.
+test_layer_tar_export_many_regions() {
+	ltar_need python3
+	ltar layer create many >/dev/null
+	local d
+	d=$(ltar_diff many)
+	python3 - "$d/f" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+for i in range(20000):
+    os.pwrite(fd, (b'%07d' % i) * 585 + b'x', i * 8192)
+os.ftruncate(fd, 20000 * 8192)
+EOF
+	[ "$(ltar_regions "$d/f" | wc -l)" -eq 20001 ] || skip "the filesystem of $WORK does not keep 4 KiB holes"
+	ltar layer export many >"$WORK/many.tar"
+	local size
+	size=$(stat -c %s "$WORK/many.tar")
+	echo "export: $size bytes"
+	# 82 MB of data, 8,192 holes of 4 KiB joined (34 MB), the map: not the 164 MB of the file
+	[ "$size" -lt 120000000 ] || fail "the export of 20,000 regions is $size bytes"
+	assert_eq "f 163840000 sparse" "$(python3 -c '
+import sys, tarfile
+for m in tarfile.open(sys.argv[1]):
+    if m.isreg():
+        print(m.name, m.size, "sparse" if m.sparse is not None else "-")' "$WORK/many.tar")" "the file in the export"
+	ltar layer import back "$WORK/many.tar" >/dev/null
+	assert_eq "$(sha256sum <"$d/f")" "$(sha256sum <"$(ltar_diff back)/f")" "the file after the round trip"
+}
+
 # ---- archives that try to get out ---------------------------------------------------------
 
 test_layer_tar_evil_dotdot() {

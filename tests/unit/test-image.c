@@ -662,6 +662,109 @@ static void test_layer_path_too_long(void **state)
 	assert_non_null(strstr(err.msg, "is too long"));
 }
 
+/* index.json wrapped in @n more indexes, each naming the one below by its digest. */
+static void nest_index(const struct fixture *f, size_t n)
+{
+	char hex[CVOL_SHA256_HEX_LEN + 1], *text = NULL, *index = NULL;
+	_cleanup_close_ int dirfd = open(f->img, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(dirfd >= 0);
+	assert_int_equal(file_read_text(dirfd, "index.json", &text, NULL), 0);
+	for (size_t i = 0; i < n; i++) {
+		put_blob_str(f, text, hex);
+		assert_true(asprintf(&index,
+				     "{\"schemaVersion\":2,\"mediaType\":\"application/"
+				     "vnd.oci.image.index.v1+json\",\"manifests\":[{\"mediaType\":"
+				     "\"application/vnd.oci.image.index.v1+json\",\"digest\":\"sha256:%s\","
+				     "\"size\":%zu}]}",
+				     hex, strlen(text)) > 0);
+		free(text);
+		text = TAKE_PTR(index);
+	}
+	put_str(f, "index.json", text);
+	free(text);
+}
+
+/* Indexes nest 8 deep, index.json included (an image for several platforms takes 2); a ninth
+ * is refused with one line that says so, without recursion (40,000 crashed the import). */
+static void test_oci_nested_index_depth(void **state)
+{
+	struct fixture *f = *state;
+	char ids[N_LAYERS][80];
+
+	write_oci(f, &(struct oci_opts){ 0 });
+	nest_index(f, 7);
+	assert_imports(f, f->tar[0].len + f->tar[1].len);
+	expected_ids(f, ids);
+	for (size_t i = N_LAYERS; i > 0; i--)
+		assert_int_equal(cvol_layer_remove(f->store, ids[i - 1], NULL), 0);
+	nest_index(f, 1);
+	assert_refused(f, ELOOP, "index.json nests indexes over 8 deep");
+}
+
+/* An image tar of @n empty members named by @name_len bytes each, gzipped; its path goes to
+ * @path. */
+static void write_member_tar(const struct fixture *f, size_t n, size_t name_len, char *path, size_t size)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char *name = malloc(name_len + 1);
+
+	assert_non_null(name);
+	snprintf(path, size, "%s/image.tar.gz", f->img);
+	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	memset(name, 'm', name_len);
+	name[name_len] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, name_len + 1, "%09zu", i);
+		name[9] = 'm';
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 0);
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	}
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	archive_entry_free(e);
+	free(name);
+}
+
+/* Import of the image tar at @path must fail with -@code and "import image `@path`: @msg". */
+static void assert_tar_refused(struct fixture *f, const char *path, int code, const char *msg)
+{
+	struct cvol_error err = { 0 };
+	char want[2048], *top = NULL;
+
+	snprintf(want, sizeof(want), "import image `%s`: %s", path, msg);
+	assert_int_equal(cvol_image_import(f->store, path, NULL, NULL, &top, &err), -code);
+	assert_string_equal(err.msg, want);
+	assert_null(top);
+}
+
+/* Every member counts toward a bound, empty or not: 10,001 are refused. */
+static void test_tar_too_many_members(void **state)
+{
+	struct fixture *f = *state;
+	char path[512];
+	write_member_tar(f, 10001, 20, path, sizeof(path));
+	assert_tar_refused(f, path, E2BIG, "the image tar holds over 10000 members");
+}
+
+/* The names of the members kept in memory count toward the 64 MiB they may take: 1,000 empty
+ * members with 70,000-byte names are refused (their data alone is 0 bytes). */
+static void test_tar_member_names_count(void **state)
+{
+	struct fixture *f = *state;
+	char path[512];
+	write_member_tar(f, 1000, 70000, path, sizeof(path));
+	assert_tar_refused(f, path, E2BIG,
+			   "the image tar's small members take over 64 MiB (data, names and bookkeeping)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -681,6 +784,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_manifest_nor_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_without_manifests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_layer_path_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oci_nested_index_depth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tar_too_many_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tar_member_names_count, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("image", tests, NULL, NULL);
 }
