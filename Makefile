@@ -149,7 +149,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
-		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 clang libclang-rt-14-dev
+		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
 
 # The plugin load client of tests/bench/plugin.sh.
 $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c

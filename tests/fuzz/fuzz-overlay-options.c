@@ -43,7 +43,8 @@ static size_t split_options(const char *s, char **out, size_t max)
 	return n;
 }
 
-static void check_round_trip(const char *data, char **lowers, const char *upper, const char *work, char **extra)
+static void check_round_trip(const char *data, char **lowers, const char *upper, const char *work,
+			     char **extra)
 {
 	char *opts[MAX_PARTS * 2];
 	char *item = malloc(strlen(data) + 1);

@@ -27,7 +27,8 @@ static void store_make(void)
 {
 	struct cvol_error err = { 0 };
 
-	if (geteuid() == 0 && (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
+	if (geteuid() == 0 &&
+	    (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0))
 		abort();
 	snprintf(top, sizeof(top), "/tmp/cvol-fuzz-plugin.XXXXXX");
 	if (!mkdtemp(top) || cvol_volume_store_open(top, &store, &err) < 0)
@@ -60,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *body = (const char *)nl + 1;
 	size_t len = size - (size_t)(nl - data) - 1;
 	/* directory volumes only: loop images run mkfs, binds touch the host, mounts pile up */
-	if (path && !memmem(body, len, "size", 4) && !memmem(body, len, "type", 4) && !memmem(body, len, "device", 6)) {
+	if (path && !memmem(body, len, "size", 4) && !memmem(body, len, "type", 4) &&
+	    !memmem(body, len, "device", 6)) {
 		unsigned status = cvol_plugin_handle(store, &cfg, path, body, len, &reply);
 		check_reply(status, reply);
 	}

@@ -32,8 +32,9 @@ static void outside_fingerprint(char *buf, size_t size)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			abort();
-		len += (size_t)snprintf(buf + len, size - len, "%s:%o:%lld:%lld.%09ld;", de->d_name, st.st_mode,
-					(long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		len += (size_t)snprintf(buf + len, size - len, "%s:%o:%lld:%lld.%09ld;", de->d_name,
+					st.st_mode, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+					st.st_mtim.tv_nsec);
 	}
 	closedir(d);
 	buf[len] = '\0';

@@ -9,7 +9,9 @@
 
 static void check_mount_args(const struct volume_opts *o)
 {
-	struct volume v = { .dir = (char *)"/v", .data = (char *)"/v/_data", .dirfd = -1, .lock_fd = -1, .opts = *o };
+	struct volume v = {
+		.dir = (char *)"/v", .data = (char *)"/v/_data", .dirfd = -1, .lock_fd = -1, .opts = *o
+	};
 	struct volume_mount m;
 	struct cvol_error err = { 0 };
 
