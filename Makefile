@@ -160,6 +160,7 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load
 	tests/bench/mount-layers.sh
 	tests/bench/plugin.sh
 	tests/bench/import.sh
+	tests/bench/remove.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
