@@ -106,17 +106,20 @@ test_hostile_full_volume() {
 # another filesystem), a hardlink inside the volume, a FIFO and a unix socket. First a
 # volume with only the links that stay on the store's filesystem: a remover that followed
 # symlinks but stopped at other filesystems (`/`) would reach the sentinels through them.
+# Relative links go up 4 levels to the sentinels from <root>/volumes/NAME/_data, and 5 from
+# <root>/volumes/.staging/r-*/_data, where the volume is while it is removed.
 test_hostile_links_out() {
 	hostile_setup
 	local bb
 	bb=$(sha256sum "$DOCKER_E2E_BUSYBOX" | cut -d' ' -f1)
 	docker_e2e_create vsame
 	docker_e2e_run -v vsame:/data -- sh -c "cd /data && ln -s $WORK/sentinel-dir sentinel-dir &&
-		ln -s ../../../../sentinel-dir up-sentinel-dir && ln -s ../../../../sentinel up-sentinel"
+		ln -s ../../../../sentinel-dir up4-sentinel-dir && ln -s ../../../../../sentinel-dir up5-sentinel-dir &&
+		ln -s ../../../../sentinel up4-sentinel && ln -s ../../../../../sentinel up5-sentinel"
 	hostile_rm_and_check vsame
 
 	docker_e2e_create vlinks
-	docker_e2e_run -v vlinks:/data -- sh -c "cd /data && ln -s / root && ln -s ../../../.. up &&
+	docker_e2e_run -v vlinks:/data -- sh -c "cd /data && ln -s / root && ln -s ../../../.. up && ln -s ../../../../.. up5 &&
 		ln -s $WORK/sentinel sentinel && ln -s $WORK/sentinel-dir sentinel-dir &&
 		ln -s ../../../../sentinel-dir up-sentinel-dir && mkdir sub && ln -s ../../../../../sentinel sub/up-sentinel &&
 		echo x > file && ln file file-link && mkfifo fifo"
