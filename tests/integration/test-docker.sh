@@ -83,12 +83,12 @@ docker_e2e_dockerd_stop() {
 	DOCKER_E2E_DOCKERD_PID=
 }
 
-# The busybox image: /bin/busybox and the applets the tests call.
+# The busybox image: /bin/busybox and the applets the tests call (test-hostile.sh too).
 docker_e2e_make_image() {
 	local dir="$WORK/image" applet
 	mkdir -p "$dir/bin" "$dir/tmp"
 	cp "$DOCKER_E2E_BUSYBOX" "$dir/bin/busybox"
-	for applet in sh cat echo dd ls df touch stat sleep rm; do
+	for applet in sh cat echo dd ls df touch stat sleep rm mkdir mv seq xargs find wc ln mkfifo syslogd sha256sum; do
 		ln -s busybox "$dir/bin/$applet"
 	done
 	tar -C "$dir" -cf "$WORK/image.tar" .
