@@ -455,10 +455,6 @@ static int build_default(scmp_filter_ctx *ret, struct cvol_error *err)
 		struct scmp_arg_cmp arg;
 	} conditional[] = {
 		{ "clone", { CLONE_FLAGS_ARG, SCMP_CMP_MASKED_EQ, CLONE_NAMESPACE_FLAGS, 0 } },
-		/* every socket family but AF_ALG (38) and AF_VSOCK (40) */
-		{ "socket", { 0, SCMP_CMP_LT, 38, 0 } },
-		{ "socket", { 0, SCMP_CMP_EQ, 39, 0 } },
-		{ "socket", { 0, SCMP_CMP_GT, 40, 0 } },
 		/* Linux, with UNAME26 and/or ADDR_NO_RANDOMIZE, or a query */
 		{ "personality", { 0, SCMP_CMP_EQ, 0x0, 0 } },
 		{ "personality", { 0, SCMP_CMP_EQ, 0x8, 0 } },
@@ -480,6 +476,11 @@ static int build_default(scmp_filter_ctx *ret, struct cvol_error *err)
 	static const uint32_t tty_injection[] = { TIOCSTI, TIOCLINUX };
 	if (r >= 0)
 		r = allow_unless_low32(ctx, "ioctl", 1, tty_injection, ARRAY_SIZE(tty_injection), err);
+	/* every socket family but AF_ALG and AF_VSOCK, compared on the 32 bits of the int the
+	 * kernel reads (socket(1 << 32 | AF_VSOCK, ...) is AF_VSOCK) */
+	static const uint32_t refused_families[] = { 38 /* AF_ALG */, 40 /* AF_VSOCK */ };
+	if (r >= 0)
+		r = allow_unless_low32(ctx, "socket", 0, refused_families, ARRAY_SIZE(refused_families), err);
 	/* libc falls back to clone, whose flags a filter can read; clone3's are behind a pointer */
 	if (r >= 0)
 		r = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err);

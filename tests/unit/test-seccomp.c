@@ -320,6 +320,10 @@ static void test_default_allowlist(void **state)
 	assert_int_equal(verdict(filter, "socket", 10 /* AF_INET6 */, 2), SCMP_ACT_ALLOW);
 	assert_int_equal(verdict(filter, "socket", 38 /* AF_ALG */, 5), EPERM_ACT);
 	assert_int_equal(verdict(filter, "socket", 40 /* AF_VSOCK */, 1), EPERM_ACT);
+	/* the kernel reads an int: high bits do not make AF_VSOCK another family */
+	assert_int_equal(verdict(filter, "socket", 1ULL << 32 | 40, 1), EPERM_ACT);
+	assert_int_equal(verdict(filter, "socket", 1ULL << 32 | 38, 5), EPERM_ACT);
+	assert_int_equal(verdict(filter, "socket", 1ULL << 32 | 1, 1), SCMP_ACT_ALLOW);
 	assert_int_equal(verdict(filter, "personality", 0xffffffff, 0), SCMP_ACT_ALLOW);
 	assert_int_equal(verdict(filter, "personality", 0x0008 /* UNAME26 */, 0), SCMP_ACT_ALLOW);
 	assert_int_equal(verdict(filter, "personality", 0x0040000 /* READ_IMPLIES_EXEC */, 0), EPERM_ACT);
