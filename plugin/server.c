@@ -55,6 +55,7 @@ struct conn {
 	struct conn *prev, *next;
 	int fd;
 	pid_t pid;     /* the peer's, at connect */
+	uid_t uid;     /* the peer's, at connect */
 	bool attached; /* libmicrohttpd has started it */
 	bool closing;  /* shut down by us, not yet closed */
 	enum conn_phase phase;
@@ -291,53 +292,74 @@ static void reap(struct server *srv, uint64_t now)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-static int compare_pid(const void *a, const void *b)
+/* A connection that may be closed to make room for one of @newcomer: waiting for a request
+ * or for its reply to be read, and root's only when the newcomer is root too. */
+static bool conn_evictable(const struct conn *c, uid_t newcomer)
 {
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-	return x < y ? -1 : x > y;
+	return c->attached && !c->closing && c->phase != CONN_HANDLING && (c->uid != 0 || newcomer == 0);
 }
 
-/* The process that holds the most connections open (being closed or not). Called with the lock held. */
-static pid_t busiest_peer(const struct server *srv)
-{
-	_cleanup_free_ pid_t *pids = malloc(srv->n_conns * sizeof(*pids) + 1);
-	size_t n = 0, best = 0;
-	pid_t busiest = 0;
+struct peer {
+	uid_t uid;
+	pid_t pid;
+};
 
-	if (!pids)
-		return 0;
+static int compare_peers(const void *a, const void *b)
+{
+	const struct peer *x = a, *y = b;
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Of the evictable connections, the peer (uid, then pid within it) holding the most: so that
+ * users spreading connections over many processes, or one process hogging them, lose their
+ * own, never dockerd's to a non-root peer. Called with the lock held. */
+static void busiest_peer(const struct server *srv, uid_t newcomer, uid_t *ret_uid, pid_t *ret_pid)
+{
+	_cleanup_free_ struct peer *peers = malloc((srv->n_conns + 1) * sizeof(*peers));
+	size_t n = 0, best_uid = 0, best_pid = 0;
+
+	*ret_uid = (uid_t)-1;
+	*ret_pid = 0;
+	if (!peers)
+		return;
 	for (const struct conn *c = srv->conns; c; c = c->next)
-		pids[n++] = c->pid;
-	qsort(pids, n, sizeof(*pids), compare_pid);
+		if (conn_evictable(c, newcomer))
+			peers[n++] = (struct peer){ c->uid, c->pid };
+	qsort(peers, n, sizeof(*peers), compare_peers); /* grouped by uid, then pid */
 	for (size_t i = 0, j; i < n; i = j) {
-		for (j = i; j < n && pids[j] == pids[i]; j++)
+		for (j = i; j < n && peers[j].uid == peers[i].uid; j++)
 			;
-		if (j - i > best) {
-			best = j - i;
-			busiest = pids[i];
+		if (j - i > best_uid) {
+			best_uid = j - i;
+			*ret_uid = peers[i].uid;
 		}
 	}
-	return busiest;
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && peers[j].uid == peers[i].uid && peers[j].pid == peers[i].pid; j++)
+			;
+		if (peers[i].uid == *ret_uid && j - i > best_pid) {
+			best_pid = j - i;
+			*ret_pid = peers[i].pid;
+		}
+	}
 }
 
-/* Make room: close the connection that has waited longest, and is not being handled, of the
- * process that holds the most connections (so that one client hogging connections loses its
- * own, not dockerd's), else of anyone; false if none can go. Called with the lock held. */
-static bool evict_oldest(struct server *srv)
+/* Make room for a connection of @newcomer: close the connection of the busiest peer that has
+ * waited longest; false if none can go (the newcomer then waits, and at worst gets a 503).
+ * Called with the lock held. */
+static bool evict_oldest(struct server *srv, uid_t newcomer)
 {
-	pid_t hog = busiest_peer(srv);
-	struct conn *oldest = NULL, *oldest_of_hog = NULL;
+	struct conn *oldest = NULL;
+	uid_t uid;
+	pid_t pid;
 
-	for (struct conn *c = srv->conns; c; c = c->next) {
-		if (!c->attached || c->closing || c->phase == CONN_HANDLING)
-			continue;
-		if (!oldest || c->since_ms < oldest->since_ms)
+	busiest_peer(srv, newcomer, &uid, &pid);
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (conn_evictable(c, newcomer) && c->uid == uid && c->pid == pid &&
+		    (!oldest || c->since_ms < oldest->since_ms))
 			oldest = c;
-		if (c->pid == hog && (!oldest_of_hog || c->since_ms < oldest_of_hog->since_ms))
-			oldest_of_hog = c;
-	}
-	if (oldest_of_hog)
-		oldest = oldest_of_hog;
 	if (!oldest)
 		return false;
 	conn_cut(srv, oldest);
@@ -499,7 +521,7 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 	bool room;
 	for (;;) {
 		if (srv->n_conns - srv->n_closing >= srv->max_conns)
-			evict_oldest(srv);
+			evict_oldest(srv, cred.uid);
 		room = srv->n_conns - srv->n_closing < srv->max_conns && srv->n_conns < 2 * srv->max_conns;
 		if (room || now_ms() >= give_up)
 			break;
@@ -516,6 +538,7 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 	if (room && (c = calloc(1, sizeof(*c)))) {
 		*c = (struct conn){ .fd = fd,
 				    .pid = cred.pid,
+				    .uid = cred.uid,
 				    .phase = CONN_READING,
 				    .since_ms = now_ms(),
 				    .next = srv->conns };

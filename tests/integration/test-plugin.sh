@@ -1270,3 +1270,51 @@ test_plugin_refuses_non_root_peers() {
 	assert_one_line "$out" "--group no-such-group-x"
 	assert_contains "$out" "no such group" "--group no-such-group-x"
 }
+
+# Room is made at the expense of the user holding the most connections, and never of root's
+# for another user: dockerd's keep-alive connections (here two of root's) survive 40
+# processes of another user (allowed by --group) holding one connection each.
+test_plugin_other_users_never_evict_root() {
+	plugin_require_tools
+	mkdir -p "$WORK/root"
+	plugin_start --group 65534 --max-connections 16
+	python3 - "$PLUGIN_SOCK" <<'PY' >"$WORK/evict.out" 2>&1
+import os, socket, sys, time
+path = sys.argv[1]
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+def list_on(s):
+    try:
+        s.sendall(b"POST /VolumeDriver.List HTTP/1.1\r\nHost: p\r\nContent-Length: 2\r\n\r\n{}")
+        s.settimeout(10)
+        data = s.recv(65536)
+    except OSError:
+        return "closed"
+    return data.split(b" ")[1].decode() if data else "closed"
+root = [connect(), connect()]
+print("root before:", " ".join(list_on(s) for s in root))
+children = []
+for i in range(40):
+    pid = os.fork()
+    if pid == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        try:
+            c = connect()
+            time.sleep(30)
+        finally:
+            os._exit(0)
+    children.append(pid)
+time.sleep(3)
+print("root after:", " ".join(list_on(s) for s in root))
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+PY
+	assert_contains "$(cat "$WORK/evict.out")" "root before: 200 200" "root's connections before"
+	assert_contains "$(cat "$WORK/evict.out")" "root after: 200 200" "root's idle connections after 40 other users' connections"
+	plugin_stop
+}
