@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -83,6 +84,8 @@ struct server {
 	unsigned n_closing; /* shut down, not yet closed */
 	/* since the last warning */
 	unsigned evicted, cut, refused_peer, refused_full;
+	unsigned accept_failed; /* accept() out of descriptors or memory */
+	int accept_errno;
 	pid_t last_evicted; /* the peer whose connection was closed last to make room */
 	struct ucred last_refused;
 	uint64_t last_warn_ms;
@@ -375,7 +378,7 @@ static void warn_summary(struct server *srv, uint64_t now)
 	size_t n = 0;
 
 	pthread_mutex_lock(&srv->lock);
-	if ((!srv->evicted && !srv->cut && !srv->refused_peer && !srv->refused_full) ||
+	if ((!srv->evicted && !srv->cut && !srv->refused_peer && !srv->refused_full && !srv->accept_failed) ||
 	    (srv->last_warn_ms && now - srv->last_warn_ms < WARN_EVERY_MS)) {
 		pthread_mutex_unlock(&srv->lock);
 		return;
@@ -394,13 +397,16 @@ static void warn_summary(struct server *srv, uint64_t now)
 		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
 				      "; %u connection(s) refused: no room within %u ms", srv->refused_full,
 				      ROOM_WAIT_MS);
+	if (srv->accept_failed && n < sizeof(msg))
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "; accept failed %u time(s): %s",
+				      srv->accept_failed, strerror(srv->accept_errno));
 	if (srv->refused_peer && n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - n,
 			 "; %u connection(s) refused: peer neither root nor in the allowed group "
 			 "(the last: pid %d, uid %u, gid %u)",
 			 srv->refused_peer, (int)srv->last_refused.pid, (unsigned)srv->last_refused.uid,
 			 (unsigned)srv->last_refused.gid);
-	srv->evicted = srv->cut = srv->refused_peer = srv->refused_full = 0;
+	srv->evicted = srv->cut = srv->refused_peer = srv->refused_full = srv->accept_failed = 0;
 	srv->last_warn_ms = now;
 	pthread_mutex_unlock(&srv->lock);
 	log_warning("connections%s", msg);
@@ -597,7 +603,11 @@ static void *accept_main(void *arg)
 			if (fd < 0) {
 				if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 				    errno == ENOMEM) {
-					log_warning("accept on the plugin socket: %s", strerror(errno));
+					pthread_mutex_lock(
+						&srv->lock); /* told in the summary, not each time */
+					srv->accept_failed++;
+					srv->accept_errno = errno;
+					pthread_mutex_unlock(&srv->lock);
 					usleep(100000); /* the connection waits in the backlog */
 				}
 				break;
@@ -707,6 +717,27 @@ static void drain_and_stop(struct server *srv, pthread_t acceptor)
 		conn_unlink(srv, srv->conns);
 }
 
+/* Raise the descriptor limit to its hard one, and keep the connection limit within it: each
+ * connection may take two descriptors while it is closed, and the store needs some. */
+static unsigned fit_connections(unsigned wanted)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return wanted;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t reserve = rl.rlim_cur / 4 < 256 ? rl.rlim_cur / 4 : 256; /* the store, logs, libraries */
+	rlim_t room = rl.rlim_cur > reserve + 2 ? (rl.rlim_cur - reserve) / 2 : 1;
+	if (rl.rlim_cur == RLIM_INFINITY || wanted <= room)
+		return wanted;
+	log_warning("--max-connections %u lowered to %u: the descriptor limit is %llu", wanted,
+		    (unsigned)room, (unsigned long long)rl.rlim_cur);
+	return (unsigned)room;
+}
+
 int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *err)
 {
 	struct server srv = {
@@ -721,6 +752,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	sigset_t stop;
 	int sig;
 
+	srv.max_conns = fit_connections(srv.max_conns);
 	if (srv.request_s <= srv.idle_s)
 		return cvol_error_setx(
 			err, EINVAL, "the request timeout (%u s) must be longer than the idle timeout (%u s)",
