@@ -203,7 +203,10 @@ static int remove_leave(const struct walk_entry *e, void *data, struct cvol_erro
 
 int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 {
-	static const struct walk_ops remove_ops = { .enter = remove_enter, .leave = remove_leave };
+	/* in batches: a directory of a million entries from a container is never all in memory */
+	static const struct walk_ops remove_ops = { .enter = remove_enter,
+						    .leave = remove_leave,
+						    .batch = 1024 };
 	struct statx stx;
 
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)

@@ -41,6 +41,7 @@ int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
 struct name_vector {
 	char **v;
 	size_t n, cap;
+	size_t max; /* stop after this many (0: no limit) */
 };
 
 static int add_to_vector(int dirfd, const char *name, unsigned char d_type, void *data,
@@ -60,7 +61,7 @@ static int add_to_vector(int dirfd, const char *name, unsigned char d_type, void
 	if (!(nv->v[nv->n] = strdup(name)))
 		return cvol_error_set(err, ENOMEM, "list a directory");
 	nv->v[++nv->n] = NULL;
-	return 0;
+	return nv->max && nv->n == nv->max ? 1 : 0; /* 1: full, stop reading */
 }
 
 static int compare_names(const void *a, const void *b)
@@ -68,10 +69,14 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
+/* At most @max names (0: all) of @dirfd, sorted; *@ret_more tells whether some were left. */
+static int dir_list_some(int dirfd, size_t max, char ***ret_names, bool *ret_more, struct cvol_error *err)
 {
-	struct name_vector nv = { 0 };
+	struct name_vector nv = { .max = max };
 	int r = dir_for_each(dirfd, add_to_vector, &nv, err);
+	bool more = r == 1;
+	if (more)
+		r = 0;
 	if (r == 0 && !nv.v && !(nv.v = calloc(1, sizeof(char *))))
 		r = cvol_error_set(err, ENOMEM, "list a directory");
 	if (r < 0) {
@@ -81,7 +86,14 @@ int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 	if (nv.n > 1)
 		qsort(nv.v, nv.n, sizeof(char *), compare_names);
 	*ret_names = nv.v;
+	if (ret_more)
+		*ret_more = more;
 	return 0;
+}
+
+int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
+{
+	return dir_list_some(dirfd, 0, ret_names, NULL, err);
 }
 
 /* ---- tree walks ---------------------------------------------------------------------- */
@@ -92,6 +104,7 @@ int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 struct frame {
 	char **names;
 	size_t next;
+	bool more;	 /* a batch: the directory holds names not listed yet */
 	size_t path_len; /* 0 for the root */
 	struct stat st;
 };
@@ -138,7 +151,7 @@ static int walker_push(struct walker *w, int fd, size_t path_len, const struct s
 	}
 	struct frame *f = &w->frames[w->depth];
 	*f = (struct frame){ .path_len = path_len, .st = *st };
-	int r = dir_list_sorted(fd, &f->names, err);
+	int r = dir_list_some(fd, w->ops->batch, &f->names, &f->more, err);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "read `%s`", path_len ? w->path : "/");
 	w->depth++;
@@ -200,6 +213,21 @@ static int walker_ascend(struct walker *w, struct cvol_error *err)
 	return r;
 }
 
+/* The next names of the top frame's directory: those the batch before did not reach (it
+ * removed what it walked, so a new listing holds only what is left). */
+static int walker_next_batch(struct walker *w, struct cvol_error *err)
+{
+	struct frame *f = &w->frames[w->depth - 1];
+	char **names = NULL;
+	int r = dir_list_some(w->fd, w->ops->batch, &names, &f->more, err);
+	if (r < 0)
+		return cvol_error_wrap(err, r, "read `%s`", f->path_len ? w->path : "/");
+	cvol_strv_free(f->names);
+	f->names = names;
+	f->next = 0;
+	return 0;
+}
+
 /* The next entry of the top frame. */
 static int walker_step(struct walker *w, struct cvol_error *err)
 {
@@ -235,6 +263,8 @@ int tree_walk(int rootfd, const struct walk_ops *ops, void *data, struct cvol_er
 		struct frame *f = &w.frames[w.depth - 1];
 		if (f->names[f->next])
 			r = walker_step(&w, err);
+		else if (f->more)
+			r = walker_next_batch(&w, err);
 		else if (w.depth > 1)
 			r = walker_ascend(&w, err);
 		else

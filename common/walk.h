@@ -36,6 +36,10 @@ struct walk_ops {
 	int (*enter)(const struct walk_entry *e, void *data, struct cvol_error *err);
 	/* Each directory entered, after the entries under it (NULL: nothing to do); -errno stops. */
 	int (*leave)(const struct walk_entry *e, void *data, struct cvol_error *err);
+	/* 0: a directory's names are all listed (and sorted) before its first entry. N: at most N
+	 * at a time, for a walk that removes what it walks: when a batch is done the directory is
+	 * read again, and holds only what is left (memory bounded whatever a directory holds). */
+	size_t batch;
 };
 
 /* Walk the tree under the directory @rootfd (not @rootfd itself). */

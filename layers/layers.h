@@ -21,7 +21,9 @@ struct cvol_layer_info {
 
 /* Open (creating when missing) the store under @root; removes half-built layers. */
 int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err);
-/* Like cvol_layer_store_open(), but -ENOENT (no message) when @root holds no layer store. */
+/* A quick open of an existing store, without the repair of cvol_layer_store_open() (for
+ * cvol_layer_root_umount() on cvol-mount's hot path); -ENOENT (no message) when @root holds
+ * no layer store. */
 int cvol_layer_store_open_existing(const char *root, struct cvol_layer_store **ret, struct cvol_error *err);
 /* Close a store. */
 void cvol_layer_store_close(struct cvol_layer_store *store);

@@ -221,7 +221,9 @@ static int store_locked_repair(struct cvol_layer_store *store, struct cvol_error
 	return r;
 }
 
-int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err)
+/* Open the store under @root; @repair: undo what a crash left (every command that changes
+ * layers does; unmounting a root, on the hot path of cvol-mount, needs none of it). */
+static int store_open(const char *root, bool repair, struct cvol_layer_store **ret, struct cvol_error *err)
 {
 	struct cvol_layer_store *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -232,7 +234,7 @@ int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struc
 	int r = s->overlay_fd = dir_open_store(root, "overlay", &s->overlay_path, err);
 	if (r >= 0)
 		r = store_open_dirs(s, err);
-	if (r == 0)
+	if (r == 0 && repair)
 		r = store_locked_repair(s, err);
 	if (r < 0) {
 		cvol_layer_store_close(s);
@@ -240,6 +242,11 @@ int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struc
 	}
 	*ret = s;
 	return 0;
+}
+
+int cvol_layer_store_open(const char *root, struct cvol_layer_store **ret, struct cvol_error *err)
+{
+	return store_open(root, true, ret, err);
 }
 
 int cvol_layer_store_open_existing(const char *root, struct cvol_layer_store **ret, struct cvol_error *err)
@@ -251,7 +258,7 @@ int cvol_layer_store_open_existing(const char *root, struct cvol_layer_store **r
 		return cvol_error_set(err, ENOMEM, "open store `%s`", root);
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return -ENOENT;
-	return cvol_layer_store_open(root, ret, err);
+	return store_open(root, false, ret, err);
 }
 
 void cvol_layer_store_close(struct cvol_layer_store *s)

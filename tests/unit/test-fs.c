@@ -333,6 +333,67 @@ static void test_remove_tree(void **state)
 	assert_int_equal(dir_remove_tree(f->fd, "missing", &err), 0);
 }
 
+struct batch_walk {
+	size_t entered;
+};
+
+/* Remove what it is given, and count it. */
+static int batch_enter(const struct walk_entry *e, void *data, struct cvol_error *err)
+{
+	struct batch_walk *b = data;
+	(void)err;
+	b->entered++;
+	if (!S_ISDIR(e->st->st_mode))
+		assert_int_equal(unlinkat(e->dirfd, e->name, 0), 0);
+	return WALK_CONTINUE;
+}
+
+static int batch_leave(const struct walk_entry *e, void *data, struct cvol_error *err)
+{
+	(void)data;
+	(void)err;
+	assert_int_equal(unlinkat(e->dirfd, e->name, AT_REMOVEDIR), 0);
+	return 0;
+}
+
+/* A walk in batches (tree removal's, so that no directory is ever listed whole) visits every
+ * entry once, however many batches a directory takes. */
+static void test_walk_in_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct cvol_error err = { 0 };
+	struct batch_walk b = { 0 };
+	char name[32];
+
+	assert_int_equal(mkdirat(f->fd, "t", 0755), 0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "t/f%03d", i);
+		make_file(f->fd, name, "x");
+	}
+	assert_int_equal(mkdirat(f->fd, "t/sub", 0755), 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "t/sub/g%02d", i);
+		make_file(f->fd, name, "y");
+	}
+	int t = openat(f->fd, "t", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(t >= 0);
+	const struct walk_ops ops = { .enter = batch_enter, .leave = batch_leave, .batch = 7 };
+	assert_int_equal(tree_walk(t, &ops, &b, &err), 0);
+	close(t);
+	assert_int_equal(b.entered, 100 + 1 + 20);
+	assert_true(exists(f->fd, "t"));
+	assert_int_equal(unlinkat(f->fd, "t", AT_REMOVEDIR), 0); /* empty */
+
+	/* and tree removal, whose batches are 1024, over a directory of 3,000 */
+	assert_int_equal(mkdirat(f->fd, "big", 0755), 0);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name, sizeof(name), "big/h%04d", i);
+		make_file(f->fd, name, "");
+	}
+	assert_int_equal(dir_remove_tree(f->fd, "big", &err), 0);
+	assert_false(exists(f->fd, "big"));
+}
+
 static void test_create_parents(void **state)
 {
 	struct fixture *f = *state;
@@ -404,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_openat_beneath_refuses_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_openat_confined_in_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_in_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_parents_through_file, setup, teardown),
 		cmocka_unit_test(test_path_format),

@@ -215,47 +215,18 @@ static void test_mount_too_long(void **state)
 
 /* ---- on disk, without root ---------------------------------------------------------- */
 
-struct fixture {
-	char dir[64];
-	int dirfd;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cvol-test-volume-backend.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->dirfd < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	close(f->dirfd);
-	dir_remove_tree(AT_FDCWD, f->dir, NULL);
-	free(f);
-	return 0;
-}
-
 static void test_prepare_dir(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct test_volume t;
 	struct stat st;
 	char opts[128];
 
 	snprintf(opts, sizeof(opts), "{\"uid\": \"%u\", \"mode\": \"0710\"}", (unsigned)getuid());
-	volume_setup(&t, opts, f->dir, f->dirfd);
+	volume_setup(&t, opts, f->top, f->fd);
 	assert_int_equal(t.v.ops->prepare(&t.v, &err), 0);
-	assert_int_equal(fstatat(f->dirfd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(fstatat(f->fd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0710);
 	assert_int_equal(st.st_uid, getuid());
@@ -268,7 +239,7 @@ static void test_prepare_dir(void **state)
 
 static void test_prepare_bind(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct test_volume t;
 	struct stat st;
@@ -277,28 +248,28 @@ static void test_prepare_bind(void **state)
 	/* create=true makes the host directory, with the mode asked for */
 	snprintf(opts, sizeof(opts),
 		 "{\"type\": \"bind\", \"device\": \"%s/src\", \"create\": \"true\", \"mode\": \"0705\"}",
-		 f->dir);
-	volume_setup(&t, opts, f->dir, f->dirfd);
+		 f->top);
+	volume_setup(&t, opts, f->top, f->fd);
 	assert_int_equal(t.v.ops->prepare(&t.v, &err), 0);
-	assert_int_equal(fstatat(f->dirfd, "src", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(fstatat(f->fd, "src", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0705);
-	assert_int_equal(fstatat(f->dirfd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(fstatat(f->fd, "_data", &st, AT_SYMLINK_NOFOLLOW), 0);
 	volume_free(&t);
-	assert_int_equal(unlinkat(f->dirfd, "_data", AT_REMOVEDIR), 0);
+	assert_int_equal(unlinkat(f->fd, "_data", AT_REMOVEDIR), 0);
 
 	/* without create, a missing source is refused with the hint */
-	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/missing\"}", f->dir);
-	volume_setup(&t, opts, f->dir, f->dirfd);
+	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/missing\"}", f->top);
+	volume_setup(&t, opts, f->top, f->fd);
 	assert_int_equal(t.v.ops->prepare(&t.v, &err), -EINVAL);
 	assert_contains(err.msg, "/missing` does not exist (create=true makes it)");
 	volume_free(&t);
-	assert_int_equal(unlinkat(f->dirfd, "_data", AT_REMOVEDIR), 0);
+	assert_int_equal(unlinkat(f->fd, "_data", AT_REMOVEDIR), 0);
 
 	/* a file is no bind source */
-	assert_int_equal(close(openat(f->dirfd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
-	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/file\"}", f->dir);
-	volume_setup(&t, opts, f->dir, f->dirfd);
+	assert_int_equal(close(openat(f->fd, "file", O_WRONLY | O_CREAT | O_CLOEXEC, 0600)), 0);
+	snprintf(opts, sizeof(opts), "{\"type\": \"bind\", \"device\": \"%s/file\"}", f->top);
+	volume_setup(&t, opts, f->top, f->fd);
 	assert_int_equal(t.v.ops->prepare(&t.v, &err), -EINVAL);
 	assert_contains(err.msg, "/file` is not a directory");
 	volume_free(&t);
@@ -306,25 +277,25 @@ static void test_prepare_bind(void **state)
 
 static void test_usage(void **state)
 {
-	struct fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct test_volume t;
 	uint64_t size = 0, used = 0;
 
-	assert_int_equal(mkdirat(f->dirfd, "_data", 0755), 0);
+	assert_int_equal(mkdirat(f->fd, "_data", 0755), 0);
 
 	/* a dir volume: the filesystem it is on */
-	volume_setup(&t, "{}", f->dir, f->dirfd);
+	volume_setup(&t, "{}", f->top, f->fd);
 	t.v.ops->usage(&t.v, false, &size, &used);
 	assert_true(size > 0);
 	volume_free(&t);
 
 	/* an unmounted loop volume: the image's size and the blocks it takes */
-	int fd = openat(f->dirfd, "image", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = openat(f->fd, "image", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 64 << 20), 0);
 	close(fd);
 	size = used = 0;
-	volume_setup(&t, "{\"size\": \"64M\"}", f->dir, f->dirfd);
+	volume_setup(&t, "{\"size\": \"64M\"}", f->top, f->fd);
 	t.v.ops->usage(&t.v, false, &size, &used);
 	assert_int_equal(size, 64 << 20);
 	assert_true(used < size); /* sparse */
@@ -332,7 +303,7 @@ static void test_usage(void **state)
 
 	/* an unmounted tmpfs: nothing to tell */
 	size = used = 0;
-	volume_setup(&t, "{\"type\": \"tmpfs\"}", f->dir, f->dirfd);
+	volume_setup(&t, "{\"type\": \"tmpfs\"}", f->top, f->fd);
 	t.v.ops->usage(&t.v, false, &size, &used);
 	assert_int_equal(size, 0);
 	assert_int_equal(used, 0);
@@ -350,9 +321,9 @@ int main(void)
 		cmocka_unit_test(test_mount_dir),
 		cmocka_unit_test(test_mount_any_type),
 		cmocka_unit_test(test_mount_too_long),
-		cmocka_unit_test_setup_teardown(test_prepare_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prepare_bind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_dir, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_prepare_bind, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_usage, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("volume-backend", tests, NULL, NULL);
 }

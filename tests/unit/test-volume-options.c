@@ -532,45 +532,16 @@ static void test_describe_difference(void **state)
 
 /* ---- record.json ------------------------------------------------------------------- */
 
-struct record_fixture {
-	char dir[64];
-	int dirfd;
-};
-
-static int record_setup(void **state)
-{
-	struct record_fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cvol-test-volume-options.XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	f->dirfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (f->dirfd < 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int record_teardown(void **state)
-{
-	struct record_fixture *f = *state;
-	close(f->dirfd);
-	dir_remove_tree(AT_FDCWD, f->dir, NULL);
-	free(f);
-	return 0;
-}
-
-static void write_record(struct record_fixture *f, const char *text)
+static void write_record(struct unit_dir *f, const char *text)
 {
 	struct cvol_error err = { 0 };
-	if (file_write_atomic(f->dirfd, "record.json", text, strlen(text), &err) < 0)
+	if (file_write_atomic(f->fd, "record.json", text, strlen(text), &err) < 0)
 		fail_msg("write record.json: %s", err.msg);
 }
 
 static void test_record_round_trip(void **state)
 {
-	struct record_fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct volume_record rec = { 0 }, back = { 0 };
 	char *ids[] = { "c0ffee", "deadbeef", NULL };
@@ -579,9 +550,9 @@ static void test_record_round_trip(void **state)
 	snprintf(rec.boot_id, sizeof(rec.boot_id), "5c0e2a4e-1111-4c0a-9c1e-0123456789ab");
 	rec.options = json_pack("{s:s, s:s, s:s}", "size", "1G", "fs", "xfs", "mode", "0750");
 	rec.ids = ids;
-	assert_int_equal(volume_record_save(f->dirfd, &rec, &err), 0);
+	assert_int_equal(volume_record_save(f->fd, &rec, &err), 0);
 
-	assert_int_equal(volume_record_load(f->dirfd, &back, &err), 0);
+	assert_int_equal(volume_record_load(f->fd, &back, &err), 0);
 	assert_string_equal(back.created_at, "2024-05-01T12:34:56Z");
 	assert_string_equal(back.boot_id, "5c0e2a4e-1111-4c0a-9c1e-0123456789ab");
 	assert_true(json_equal(back.options, rec.options));
@@ -597,8 +568,8 @@ static void test_record_round_trip(void **state)
 	/* saved again over the old one, with no IDs left */
 	char *none[] = { NULL };
 	rec.ids = none;
-	assert_int_equal(volume_record_save(f->dirfd, &rec, &err), 0);
-	assert_int_equal(volume_record_load(f->dirfd, &back, &err), 0);
+	assert_int_equal(volume_record_save(f->fd, &rec, &err), 0);
+	assert_int_equal(volume_record_load(f->fd, &back, &err), 0);
 	assert_non_null(back.ids);
 	assert_null(back.ids[0]);
 	assert_true(json_equal(back.options, rec.options));
@@ -607,9 +578,9 @@ static void test_record_round_trip(void **state)
 
 	/* the atomic write leaves only the record behind */
 	struct stat st;
-	assert_int_equal(fstatat(f->dirfd, "record.json", &st, 0), 0);
+	assert_int_equal(fstatat(f->fd, "record.json", &st, 0), 0);
 	assert_true(S_ISREG(st.st_mode));
-	DIR *d = opendir(f->dir);
+	DIR *d = opendir(f->top);
 	struct dirent *de;
 	size_t entries = 0;
 	assert_non_null(d);
@@ -625,12 +596,12 @@ static void test_record_round_trip(void **state)
 /* A record from before Boot was written still loads, with an empty boot. */
 static void test_record_without_boot(void **state)
 {
-	struct record_fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct volume_record back = { 0 };
 
 	write_record(f, "{\"CreatedAt\":\"2024-01-01T00:00:00Z\",\"Mounts\":[\"a\"],\"Options\":{}}");
-	assert_int_equal(volume_record_load(f->dirfd, &back, &err), 0);
+	assert_int_equal(volume_record_load(f->fd, &back, &err), 0);
 	assert_string_equal(back.boot_id, "");
 	assert_string_equal(back.ids[0], "a");
 	assert_int_equal(json_object_size(back.options), 0);
@@ -654,14 +625,14 @@ static void test_record_corrupt(void **state)
 		"{\"CreatedAt\":\"x\",\"Mounts\":[\"a\",7],\"Options\":{}}",
 		"{\"CreatedAt\":\"x\",\"Boot\":3,\"Mounts\":[],\"Options\":{}}",
 	};
-	struct record_fixture *f = *state;
+	struct unit_dir *f = *state;
 
 	for (size_t i = 0; i < ARRAY_SIZE(corrupt); i++) {
 		struct cvol_error err = { 0 };
 		struct volume_record back;
 		memset(&back, 0xa5, sizeof(back));
 		write_record(f, corrupt[i]);
-		int r = volume_record_load(f->dirfd, &back, &err);
+		int r = volume_record_load(f->fd, &back, &err);
 		if (r != -EBADMSG)
 			fail_msg("`%s`: got %d, want -EBADMSG", corrupt[i], r);
 		assert_int_equal(err.code, EBADMSG);
@@ -672,12 +643,12 @@ static void test_record_corrupt(void **state)
 
 static void test_record_missing(void **state)
 {
-	struct record_fixture *f = *state;
+	struct unit_dir *f = *state;
 	struct cvol_error err = { 0 };
 	struct volume_record back;
 
 	/* -EBADMSG, not -ENOENT: "no such volume" is for a volume without a directory */
-	assert_int_equal(volume_record_load(f->dirfd, &back, &err), -EBADMSG);
+	assert_int_equal(volume_record_load(f->fd, &back, &err), -EBADMSG);
 	assert_contains(err.msg, "the volume has no record.json");
 }
 
@@ -696,10 +667,10 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_describe_difference),
-		cmocka_unit_test_setup_teardown(test_record_round_trip, record_setup, record_teardown),
-		cmocka_unit_test_setup_teardown(test_record_without_boot, record_setup, record_teardown),
-		cmocka_unit_test_setup_teardown(test_record_corrupt, record_setup, record_teardown),
-		cmocka_unit_test_setup_teardown(test_record_missing, record_setup, record_teardown),
+		cmocka_unit_test_setup_teardown(test_record_round_trip, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_record_without_boot, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_record_corrupt, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_record_missing, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("volume-options", tests, NULL, NULL);
 }
