@@ -206,7 +206,7 @@ int dir_remove_tree(int dirfd, const char *name, struct cvol_error *err)
 	/* in batches: a directory of a million entries from a container is never all in memory */
 	static const struct walk_ops remove_ops = { .enter = remove_enter,
 						    .leave = remove_leave,
-						    .batch = 1024 };
+						    .batch = 65536 };
 	struct statx stx;
 
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)

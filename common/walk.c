@@ -9,7 +9,9 @@
 
 /* ---- listings ------------------------------------------------------------------------ */
 
-int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
+/* dir_for_each() from the stream position *@pos (0: the start); *@pos is left after the last
+ * entry given to @fn, so that a walk stopped by @fn goes on from there. */
+static int dir_for_each_from(int dirfd, long *pos, dir_entry_fn fn, void *data, struct cvol_error *err)
 {
 	/* A new open file description: a dup would share its offset with every other walk. */
 	int walkfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -20,6 +22,8 @@ int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
 		close(walkfd);
 		return cvol_error_set(err, errno, "read directory");
 	}
+	if (*pos)
+		seekdir(d, *pos); /* positions stay valid as entries before them are removed */
 	int r = 0;
 	for (;;) {
 		errno = 0; /* readdir() returns NULL at the end and on an error alike */
@@ -34,8 +38,15 @@ int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
 		if (r != 0)
 			break;
 	}
+	*pos = telldir(d);
 	closedir(d);
 	return r;
+}
+
+int dir_for_each(int dirfd, dir_entry_fn fn, void *data, struct cvol_error *err)
+{
+	long pos = 0;
+	return dir_for_each_from(dirfd, &pos, fn, data, err);
 }
 
 struct name_vector {
@@ -69,11 +80,13 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* At most @max names (0: all) of @dirfd, sorted; *@ret_more tells whether some were left. */
-static int dir_list_some(int dirfd, size_t max, char ***ret_names, bool *ret_more, struct cvol_error *err)
+/* At most @max names (0: all) of @dirfd from the stream position *@pos, sorted; *@ret_more
+ * tells whether some were left, *@pos where the next listing goes on. */
+static int dir_list_some(int dirfd, size_t max, long *pos, char ***ret_names, bool *ret_more,
+			 struct cvol_error *err)
 {
 	struct name_vector nv = { .max = max };
-	int r = dir_for_each(dirfd, add_to_vector, &nv, err);
+	int r = dir_for_each_from(dirfd, pos, add_to_vector, &nv, err);
 	bool more = r == 1;
 	if (more)
 		r = 0;
@@ -93,7 +106,8 @@ static int dir_list_some(int dirfd, size_t max, char ***ret_names, bool *ret_mor
 
 int dir_list_sorted(int dirfd, char ***ret_names, struct cvol_error *err)
 {
-	return dir_list_some(dirfd, 0, ret_names, NULL, err);
+	long pos = 0;
+	return dir_list_some(dirfd, 0, &pos, ret_names, NULL, err);
 }
 
 /* ---- tree walks ---------------------------------------------------------------------- */
@@ -105,6 +119,7 @@ struct frame {
 	char **names;
 	size_t next;
 	bool more;	 /* a batch: the directory holds names not listed yet */
+	long pos;	 /* where the next batch is read from */
 	size_t path_len; /* 0 for the root */
 	struct stat st;
 };
@@ -151,7 +166,7 @@ static int walker_push(struct walker *w, int fd, size_t path_len, const struct s
 	}
 	struct frame *f = &w->frames[w->depth];
 	*f = (struct frame){ .path_len = path_len, .st = *st };
-	int r = dir_list_some(fd, w->ops->batch, &f->names, &f->more, err);
+	int r = dir_list_some(fd, w->ops->batch, &f->pos, &f->names, &f->more, err);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "read `%s`", path_len ? w->path : "/");
 	w->depth++;
@@ -213,13 +228,13 @@ static int walker_ascend(struct walker *w, struct cvol_error *err)
 	return r;
 }
 
-/* The next names of the top frame's directory: those the batch before did not reach (it
- * removed what it walked, so a new listing holds only what is left). */
+/* The next names of the top frame's directory, read on from where the batch before stopped
+ * (not from its start: that would read the directory once per batch). */
 static int walker_next_batch(struct walker *w, struct cvol_error *err)
 {
 	struct frame *f = &w->frames[w->depth - 1];
 	char **names = NULL;
-	int r = dir_list_some(w->fd, w->ops->batch, &names, &f->more, err);
+	int r = dir_list_some(w->fd, w->ops->batch, &f->pos, &names, &f->more, err);
 	if (r < 0)
 		return cvol_error_wrap(err, r, "read `%s`", f->path_len ? w->path : "/");
 	cvol_strv_free(f->names);

@@ -37,8 +37,8 @@ struct walk_ops {
 	/* Each directory entered, after the entries under it (NULL: nothing to do); -errno stops. */
 	int (*leave)(const struct walk_entry *e, void *data, struct cvol_error *err);
 	/* 0: a directory's names are all listed (and sorted) before its first entry. N: at most N
-	 * at a time, for a walk that removes what it walks: when a batch is done the directory is
-	 * read again, and holds only what is left (memory bounded whatever a directory holds). */
+	 * at a time (each batch sorted), the directory read on from where the batch before
+	 * stopped: memory bounded whatever a directory holds. */
 	size_t batch;
 };
 

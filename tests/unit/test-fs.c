@@ -384,7 +384,7 @@ static void test_walk_in_batches(void **state)
 	assert_true(exists(f->fd, "t"));
 	assert_int_equal(unlinkat(f->fd, "t", AT_REMOVEDIR), 0); /* empty */
 
-	/* and tree removal, whose batches are 1024, over a directory of 3,000 */
+	/* and tree removal over a directory of 3,000 */
 	assert_int_equal(mkdirat(f->fd, "big", 0755), 0);
 	for (int i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "big/h%04d", i);
