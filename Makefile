@@ -1,7 +1,7 @@
 # cvol — one non-recursive Makefile.  `make`, `make check`, `make format`.
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount jansson libmicrohttpd libarchive libseccomp libcrypto
+PKGS := mount jansson libmicrohttpd libarchive libseccomp libcrypto grpc libprotobuf-c
 VERSION := 0.1.0
 
 # What each binary links (pkg-config names): only what it uses, so that a plain mount does not
@@ -13,6 +13,7 @@ VERSION := 0.1.0
 CVOL_MOUNT_PKGS := mount jansson libseccomp
 CVOL_PKGS := mount jansson libarchive libcrypto
 CVOL_PLUGIN_PKGS := mount jansson libmicrohttpd
+CVOL_SNAPSHOTTER_PKGS := mount jansson libcrypto grpc libprotobuf-c
 UNIT_PKGS := $(PKGS)
 pkg_libs = $(shell $(PKG_CONFIG) --libs $(1))
 
@@ -32,6 +33,12 @@ LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/
 IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
+# The messages of containerd's snapshot API: C made by protoc-c from proto/ at build time.
+PROTO := proto/containerd/types/mount.proto proto/containerd/services/snapshots/v1/snapshots.proto \
+	 proto/google/protobuf/empty.proto proto/google/protobuf/field_mask.proto proto/google/protobuf/timestamp.proto
+PROTO_SRC := $(PROTO:proto/%.proto=$(BUILD)/proto/%.pb-c.c)
+PROTO_HDR := $(PROTO_SRC:.c=.h)
+override CFLAGS += -I$(BUILD)/proto
 LIB_SRC := $(COMMON_SRC) $(OVERLAY_SRC) $(LAYERS_SRC) $(IMAGE_SRC) $(VOLUMES_SRC) $(RUNTIME_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -69,6 +76,14 @@ $(OUT)/cvol: $(CVOL_SRC:%.c=$(BUILD)/%.o) $(LIB)
 $(OUT)/cvol-plugin: $(CVOL_PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_PLUGIN_PKGS)) $(LDLIBS)
+
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/proto
+	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+# Generated objects are compiled without -Werror's extra warnings: the code is protoc-c's.
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(CC) $(CFLAGS) -Wno-unused-parameter -MMD -MP -c -o $@ $<
 
 # Objects are rebuilt when the Makefile (their flags) changes.
 $(BUILD)/%.o: %.c Makefile
@@ -149,6 +164,7 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
+		libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc \
 		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
 
 # The plugin load client of tests/bench/plugin.sh.
