@@ -29,7 +29,7 @@ BUILD ?= build
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c \
 	      common/staging.c common/walk.c common/mount-opts.c common/system.c
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
-LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c
+LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c layers/paths.c
 IMAGE_SRC := image/image.c
 VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
@@ -46,6 +46,9 @@ CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c cmd/cli.c
 CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cvol-image.c cmd/output.c cmd/cli.c
 PLUGIN_SRC := plugin/handlers.c plugin/server.c
 CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
+SNAPSHOTTER_SRC := snapshotter/labels.c snapshotter/index.c snapshotter/filter.c snapshotter/mounts.c \
+		   snapshotter/snapshots.c snapshotter/service.c
+SNAPSHOTTER_OBJ := $(SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o) $(PROTO_SRC:.c=.o)
 BINS := cvol-mount cvol cvol-plugin
 OUT ?= .# where the binaries go (check-asan puts its own in build-asan/bin)
 OUT_BINS := $(BINS:%=$(OUT)/%)
@@ -84,6 +87,9 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 # Generated objects are compiled without -Werror's extra warnings: the code is protoc-c's.
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(CC) $(CFLAGS) -Wno-unused-parameter -MMD -MP -c -o $@ $<
+
+# What includes the generated headers waits for them.
+$(SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/cmd/cvol-snapshotter.o: | $(PROTO_HDR)
 
 # Objects are rebuilt when the Makefile (their flags) changes.
 $(BUILD)/%.o: %.c Makefile

@@ -47,6 +47,23 @@ int cvol_layer_mount(struct cvol_layer_store *store, const char *id, char **ret_
 /* Drop a reference to @id; the last one (or @force) unmounts it. */
 int cvol_layer_umount(struct cvol_layer_store *store, const char *id, bool force, struct cvol_error *err);
 
+/* A layer's paths for an engine that mounts it itself, all absolute. */
+struct cvol_layer_paths {
+	char *diff;    /* "<store>/<id>/diff": the layer's files, an upper while it is written */
+	char *work;    /* "<store>/<id>/work": overlay's work dir for that upper */
+	char *link;    /* "<store>/l/<short>": the layer's diff as a lower of its children */
+	char **lowers; /* the parents' diffs, "<store>/l/<short>", nearest first; empty for a base */
+};
+
+/* Fill @ret with layer @id's paths; with @make_work, create its work dir when missing. */
+int cvol_layer_paths_get(struct cvol_layer_store *store, const char *id, bool make_work,
+			 struct cvol_layer_paths *ret, struct cvol_error *err);
+/* Free what cvol_layer_paths_get() filled in. */
+void cvol_layer_paths_done(struct cvol_layer_paths *p);
+/* Remove layer @id's work dir, once no engine writes its diff any more (a layer the store itself
+ * mounted is refused: its mount uses it). */
+int cvol_layer_work_drop(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
+
 /* A root on a store layer's chain: the layer and its parents are the lowers. */
 struct cvol_layer_root {
 	const char *layer; /* the top lower layer */

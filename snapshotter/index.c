@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The key index: containerd's keys are any strings ("default/12/extract-3 sha256:…", with
+ * spaces and slashes), so a key never becomes a path. Each record is a file under
+ * <root>/snapshots/keys/ named by the SHA-256 of its key, one line of JSON written crash-safely
+ * (temp file, fsync, rename, fsync the dir). All records are kept in memory too, in a search
+ * tree by key, without their labels (read from the file when asked for): one process serves a
+ * store, so memory and disk agree while it runs. */
+#include "snapshotter-internal.h"
+
+#include "../common/fs.h"
+#include "../common/log.h"
+#include "../common/sha256.h"
+#include "../common/walk.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <search.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RECORD_VERSION 1
+
+static const char *const kind_names[] = {
+	[SNAP_VIEW] = "view",
+	[SNAP_ACTIVE] = "active",
+	[SNAP_COMMITTED] = "committed",
+};
+
+static int kind_parse(const char *s, enum snap_kind *ret)
+{
+	for (enum snap_kind k = SNAP_VIEW; k <= SNAP_COMMITTED; k++)
+		if (s && strcmp(s, kind_names[k]) == 0) {
+			*ret = k;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+int snap_index_file_name(const char *key, char name[65])
+{
+	struct sha256 h;
+	int r = sha256_init(&h);
+	if (r < 0)
+		return r;
+	sha256_update(&h, key, strlen(key));
+	return sha256_final_hex(&h, name);
+}
+
+static void record_free(struct snap_record *rec)
+{
+	if (!rec)
+		return;
+	free(rec->key);
+	free(rec->layer);
+	free(rec->parent);
+	free(rec);
+}
+
+static int record_compare(const void *a, const void *b)
+{
+	return strcmp(((const struct snap_record *)a)->key, ((const struct snap_record *)b)->key);
+}
+
+static struct snap_record *record_copy(const struct snap_record *rec)
+{
+	struct snap_record *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = *rec;
+	c->key = strdup(rec->key);
+	c->layer = rec->layer ? strdup(rec->layer) : NULL;
+	c->parent = rec->parent ? strdup(rec->parent) : NULL;
+	if (!c->key || (rec->layer && !c->layer) || (rec->parent && !c->parent)) {
+		record_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- the file ------------------------------------------------------------------------ */
+
+static json_t *labels_to_json(const struct snap_labels *labels)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && labels && i < labels->n; i++)
+		if (json_object_set_new(o, labels->v[i].key, json_string(labels->v[i].value)) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+static char *record_dump(const struct snap_record *rec, const struct snap_labels *labels)
+{
+	json_t *labels_json = labels_to_json(labels);
+	if (!labels_json)
+		return NULL;
+	json_auto_t *doc = json_pack("{si ss ss ss* ss* sI sI sI sI so}", "version", RECORD_VERSION, "key",
+				     rec->key, "kind", kind_names[rec->kind], "layer", rec->layer, "parent",
+				     rec->parent, "created", (json_int_t)rec->created_ns, "updated",
+				     (json_int_t)rec->updated_ns, "size", (json_int_t)rec->size, "inodes",
+				     (json_int_t)rec->inodes, "labels", labels_json);
+	return doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+}
+
+static int labels_from_json(json_t *o, struct snap_labels *ret)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+	{
+		if (!json_is_string(v) || snap_labels_set(ret, k, json_string_value(v), NULL) < 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+/* Parse a record file; @ret_labels may be NULL. */
+static int record_parse(const char *text, struct snap_record **ret, struct snap_labels *ret_labels)
+{
+	json_error_t jerr;
+	json_auto_t *doc = json_loads(text, 0, &jerr);
+	const char *key = NULL, *kind = NULL, *layer = NULL, *parent = NULL;
+	json_int_t version = 0, created = 0, updated = 0, size = 0, inodes = 0;
+	json_t *labels = NULL;
+
+	if (!doc || json_unpack(doc, "{sI ss ss s?s s?s sI sI sI sI so}", "version", &version, "key", &key,
+				"kind", &kind, "layer", &layer, "parent", &parent, "created", &created,
+				"updated", &updated, "size", &size, "inodes", &inodes, "labels", &labels) < 0 ||
+	    version != RECORD_VERSION || !json_is_object(labels))
+		return -EBADMSG;
+	struct snap_record rec = { .key = (char *)key, .layer = (char *)layer, .parent = (char *)parent,
+				   .created_ns = created, .updated_ns = updated, .size = size, .inodes = inodes };
+	if (kind_parse(kind, &rec.kind) < 0 || (rec.kind != SNAP_VIEW && !layer))
+		return -EBADMSG;
+	if (ret_labels && labels_from_json(labels, ret_labels) < 0) {
+		snap_labels_done(ret_labels);
+		return -EBADMSG;
+	}
+	if (ret && !(*ret = record_copy(&rec)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Read the record file @name, refusing one too large to be ours. */
+static int record_file_read(int keys_fd, const char *name, char **ret_text, struct cvol_error *err)
+{
+	struct stat st;
+
+	if (fstatat(keys_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "read record `%s`", name);
+	if (!S_ISREG(st.st_mode) || st.st_size > SNAP_RECORD_FILE_MAX)
+		return cvol_error_setx(err, EBADMSG, "record `%s` is not a file of at most %d bytes", name,
+				       SNAP_RECORD_FILE_MAX);
+	return file_read_text(keys_fd, name, ret_text, err);
+}
+
+/* ---- memory --------------------------------------------------------------------------- */
+
+static int tree_insert(struct snap_index *idx, struct snap_record *rec)
+{
+	struct snap_record **slot = tsearch(rec, &idx->tree, record_compare);
+	if (!slot)
+		return -ENOMEM;
+	if (*slot != rec) { /* replace the record of that key, keeping its children count */
+		rec->children = (*slot)->children;
+		record_free(*slot);
+		*slot = rec;
+	} else {
+		idx->n++;
+	}
+	return 0;
+}
+
+struct snap_record *snap_index_find(const struct snap_index *idx, const char *key)
+{
+	struct snap_record probe = { .key = (char *)key };
+	struct snap_record **slot = tfind(&probe, &idx->tree, record_compare);
+	return slot ? *slot : NULL;
+}
+
+static void parent_children_add(struct snap_index *idx, const char *parent, int delta)
+{
+	struct snap_record *p = parent ? snap_index_find(idx, parent) : NULL;
+	if (p)
+		p->children += delta;
+}
+
+/* ---- loading ---------------------------------------------------------------------------- */
+
+static bool is_record_name(const char *name)
+{
+	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+static int load_one(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	struct snap_index *idx = data;
+	_cleanup_free_ char *text = NULL;
+	struct snap_record *rec = NULL;
+	char want[65];
+
+	(void)d_type;
+	(void)err;
+	if (name[0] == '.' && strstr(name, ".tmp")) { /* an atomic write a crash cut short */
+		unlinkat(dirfd, name, 0);
+		return 0;
+	}
+	struct cvol_error e = { 0 };
+	if (!is_record_name(name) || record_file_read(dirfd, name, &text, &e) < 0 ||
+	    record_parse(text, &rec, NULL) < 0 || snap_index_file_name(rec->key, want) < 0 ||
+	    strcmp(want, name) != 0) {
+		log_warning("snapshot index: ignoring `keys/%s`: %s", name,
+			    e.code ? e.msg : "not a record of this index");
+		record_free(rec);
+		return 0;
+	}
+	int r = tree_insert(idx, rec);
+	if (r < 0)
+		record_free(rec);
+	return r;
+}
+
+static void count_children(const void *node, VISIT which, void *data)
+{
+	struct snap_index *idx = data;
+	const struct snap_record *rec = *(struct snap_record *const *)node;
+
+	if (which == postorder || which == leaf)
+		parent_children_add(idx, rec->parent, 1);
+}
+
+int snap_index_open(int keys_fd, struct snap_index *idx, struct cvol_error *err)
+{
+	*idx = (struct snap_index){ .keys_fd = keys_fd };
+	int r = dir_for_each(keys_fd, load_one, idx, err);
+	if (r < 0) {
+		snap_index_close(idx);
+		return cvol_error_wrap(err, r, "load the snapshot index");
+	}
+	twalk_r(idx->tree, count_children, idx);
+	return 0;
+}
+
+static void free_node(void *node)
+{
+	record_free(node);
+}
+
+void snap_index_close(struct snap_index *idx)
+{
+	tdestroy(idx->tree, free_node);
+	if (idx->keys_fd >= 0)
+		close(idx->keys_fd);
+	*idx = (struct snap_index){ .keys_fd = -1 };
+}
+
+/* ---- changes -------------------------------------------------------------------------- */
+
+int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
+		   struct cvol_error *err)
+{
+	char name[65];
+	_cleanup_free_ char *text = record_dump(rec, labels);
+	struct snap_record *copy = record_copy(rec);
+
+	if (!text || !copy || snap_index_file_name(rec->key, name) < 0) {
+		record_free(copy);
+		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
+	}
+	bool is_new = !snap_index_find(idx, rec->key);
+	int r = file_write_atomic(idx->keys_fd, name, text, strlen(text), err);
+	if (r == 0)
+		r = tree_insert(idx, copy);
+	if (r < 0) {
+		record_free(copy);
+		return cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
+	}
+	if (is_new)
+		parent_children_add(idx, rec->parent, 1);
+	return 0;
+}
+
+int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error *err)
+{
+	char name[65];
+	struct snap_record *rec = snap_index_find(idx, key);
+
+	if (!rec)
+		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", key);
+	if (snap_index_file_name(key, name) < 0)
+		return cvol_error_set(err, ENOMEM, "remove the record of `%.128s`", key);
+	if (unlinkat(idx->keys_fd, name, 0) < 0 && errno != ENOENT)
+		return cvol_error_set(err, errno, "remove the record of `%.128s`", key);
+	int r = dir_fsync(idx->keys_fd, err);
+	if (r < 0)
+		return r;
+	parent_children_add(idx, rec->parent, -1);
+	tdelete(rec, &idx->tree, record_compare);
+	record_free(rec);
+	idx->n--;
+	return 0;
+}
+
+int snap_index_labels(const struct snap_index *idx, const char *key, struct snap_labels *ret,
+		      struct cvol_error *err)
+{
+	char name[65];
+	_cleanup_free_ char *text = NULL;
+
+	*ret = (struct snap_labels){ 0 };
+	if (snap_index_file_name(key, name) < 0)
+		return cvol_error_set(err, ENOMEM, "read the labels of `%.128s`", key);
+	int r = record_file_read(idx->keys_fd, name, &text, err);
+	if (r == 0 && record_parse(text, NULL, ret) < 0)
+		r = cvol_error_setx(err, EBADMSG, "the record of `%.128s` is corrupt", key);
+	return r;
+}
+
+/* ---- walking ------------------------------------------------------------------------------ */
+
+struct walk_ctx {
+	snap_record_fn fn;
+	void *data;
+	int r;
+};
+
+static void walk_one(const void *node, VISIT which, void *data)
+{
+	struct walk_ctx *w = data;
+
+	if (w->r < 0 || (which != postorder && which != leaf))
+		return;
+	int r = w->fn(*(struct snap_record *const *)node, w->data);
+	if (r < 0)
+		w->r = r;
+}
+
+int snap_index_for_each(const struct snap_index *idx, snap_record_fn fn, void *data)
+{
+	struct walk_ctx w = { .fn = fn, .data = data };
+	twalk_r(idx->tree, walk_one, &w);
+	return w.r;
+}
