@@ -165,8 +165,9 @@ static int tree_insert(struct snap_index *idx, struct snap_record *rec)
 	struct snap_record **slot = tsearch(rec, &idx->tree, record_compare);
 	if (!slot)
 		return -ENOMEM;
-	if (*slot != rec) { /* replace the record of that key, keeping its children count */
+	if (*slot != rec) { /* replace the record of that key, keeping its children counts */
 		rec->children = (*slot)->children;
+		rec->open_children = (*slot)->open_children;
 		record_free(*slot);
 		*slot = rec;
 	} else {
@@ -182,11 +183,15 @@ struct snap_record *snap_index_find(const struct snap_index *idx, const char *ke
 	return slot ? *slot : NULL;
 }
 
-static void parent_children_add(struct snap_index *idx, const char *parent, int delta)
+/* Count @child in (@delta 1) or out (-1) of its parent's children. */
+static void parent_children_add(struct snap_index *idx, const struct snap_record *child, int delta)
 {
-	struct snap_record *p = parent ? snap_index_find(idx, parent) : NULL;
-	if (p)
-		p->children += delta;
+	struct snap_record *p = child->parent ? snap_index_find(idx, child->parent) : NULL;
+	if (!p)
+		return;
+	p->children += delta;
+	if (child->kind != SNAP_COMMITTED)
+		p->open_children += delta;
 }
 
 /* ---- loading ---------------------------------------------------------------------------- */
@@ -230,7 +235,7 @@ static void count_children(const void *node, VISIT which, void *data)
 	const struct snap_record *rec = *(struct snap_record *const *)node;
 
 	if (which == postorder || which == leaf)
-		parent_children_add(idx, rec->parent, 1);
+		parent_children_add(idx, rec, 1);
 }
 
 int snap_index_open(int keys_fd, struct snap_index *idx, struct cvol_error *err)
@@ -280,7 +285,7 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
 		return cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
 	}
 	if (is_new)
-		parent_children_add(idx, rec->parent, 1);
+		parent_children_add(idx, rec, 1);
 	return 0;
 }
 
@@ -298,7 +303,7 @@ int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error
 	int r = dir_fsync(idx->keys_fd, err);
 	if (r < 0)
 		return r;
-	parent_children_add(idx, rec->parent, -1);
+	parent_children_add(idx, rec, -1);
 	tdelete(rec, &idx->tree, record_compare);
 	record_free(rec);
 	idx->n--;

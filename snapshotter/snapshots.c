@@ -117,6 +117,17 @@ int snap_prepare(struct cvol_snapshotter *s, enum snap_kind kind, const char *ke
 	return r;
 }
 
+/* Unmount the chain root of @parent_key's layer once no active snapshot or view builds on it:
+ * an image being unpacked mounts each deep chain once, for the one layer unpacked on it. */
+static void chain_root_release_idle(struct cvol_snapshotter *s, const char *parent_key)
+{
+	const struct snap_record *p = parent_key ? snap_index_find(&s->index, parent_key) : NULL;
+	struct cvol_error e = { 0 };
+
+	if (p && p->layer && p->open_children == 0 && snap_chain_root_release(s, p->layer, &e) < 0)
+		log_warning("snapshotter: %s", e.msg);
+}
+
 /* ---- commit ------------------------------------------------------------------------------ */
 
 static int commit_locked(struct cvol_snapshotter *s, const char *name, const char *key,
@@ -133,17 +144,23 @@ static int commit_locked(struct cvol_snapshotter *s, const char *name, const cha
 	if (snap_index_find(&s->index, name))
 		return cvol_error_setx(err, EEXIST, "snapshot `%.128s` already exists", name);
 	int64_t now = now_ns();
-	struct snap_record done = { .key = (char *)name, .kind = SNAP_COMMITTED, .layer = active->layer,
-				    .parent = active->parent, .created_ns = now, .updated_ns = now };
-	if (asprintf(&diff, "%s/%s/diff", cvol_layer_store_get_path(s->layers), active->layer) < 0)
+	_cleanup_free_ char *layer = strdup(active->layer), *parent = active->parent ? strdup(active->parent) : NULL;
+	if (!layer || (active->parent && !parent))
+		return cvol_error_set(err, ENOMEM, "commit");
+	/* copies: the active record goes before the end */
+	struct snap_record done = { .key = (char *)name, .kind = SNAP_COMMITTED, .layer = layer,
+				    .parent = parent, .created_ns = now, .updated_ns = now };
+	if (asprintf(&diff, "%s/%s/diff", cvol_layer_store_get_path(s->layers), layer) < 0)
 		return cvol_error_set(err, ENOMEM, "commit");
 	int r = snap_disk_usage(diff, &done.size, &done.inodes, err);
 	if (r == 0)
-		r = cvol_layer_work_drop(s->layers, active->layer, err);
+		r = cvol_layer_work_drop(s->layers, layer, err);
 	if (r == 0)
 		r = snap_index_put(&s->index, &done, labels, err);
 	if (r == 0)
 		r = snap_index_delete(&s->index, key, err);
+	if (r == 0)
+		chain_root_release_idle(s, done.parent);
 	return r;
 }
 
@@ -186,7 +203,12 @@ static int remove_locked(struct cvol_snapshotter *s, const char *key, struct cvo
 	int r = rec->layer ? layer_release(s, rec->layer, err) : 0;
 	if (r < 0)
 		return cvol_error_wrap(err, r, "remove snapshot `%.128s`", key);
-	return snap_index_delete(&s->index, key, err);
+	bool was_open = rec->kind != SNAP_COMMITTED;
+	_cleanup_free_ char *parent = rec->parent ? strdup(rec->parent) : NULL;
+	r = snap_index_delete(&s->index, key, err);
+	if (r == 0 && was_open)
+		chain_root_release_idle(s, parent);
+	return r;
 }
 
 int snap_remove(struct cvol_snapshotter *s, const char *key, struct cvol_error *err)
@@ -384,7 +406,7 @@ static int sweep_orphan_layers(struct cvol_snapshotter *s, struct cvol_error *er
 
 static int collect_idle_chain(struct snap_record *rec, void *data)
 {
-	return rec->kind == SNAP_COMMITTED && rec->children == 0 && strv_push(data, rec->layer) < 0 ? -ENOMEM : 0;
+	return rec->kind == SNAP_COMMITTED && rec->open_children == 0 && strv_push(data, rec->layer) < 0 ? -ENOMEM : 0;
 }
 
 int snap_cleanup(struct cvol_snapshotter *s, struct cvol_error *err)

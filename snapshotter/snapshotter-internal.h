@@ -45,6 +45,7 @@ struct snap_record {
 	int64_t created_ns, updated_ns;
 	int64_t size, inodes; /* committed: measured at commit */
 	unsigned children;    /* snapshots whose parent this is (memory only) */
+	unsigned open_children; /* of them, the active ones and views: they use its chain root */
 };
 
 /* ---- labels (labels.c) ----------------------------------------------------------------- */
