@@ -355,13 +355,24 @@ ctrd_run_ok() { # image id command...
 	printf '%s\n' "$o"
 }
 
+# Start cvol-snapshotter again on the test's store and socket (after ctrd_snapshotter_stop).
+ctrd_snapshotter_up() {
+	ctrd_snapshotter_start "$SNAP_ROOT" "$SNAP_SOCK" "$WORK/ctrd/snapshotter.log" 2>"$WORK/ctrd/snap-start.err" ||
+		{ fail "$(cat "$WORK/ctrd/snap-start.err")"; return 1; }
+}
+
 # Wait until the snapshotter answers through containerd again (its gRPC client redials
-# with a back-off of up to 3 s).
+# with a back-off of up to 3 s). `ctr snapshots ls` is no proof: containerd answers List and
+# Stat of unknown keys from its own metadata, and with no snapshots never asks the
+# snapshotter; a Prepare (of a scratch key, removed again) always reaches it.
 ctrd_wait_snapshots() {
-	local i
+	local i o
 	for ((i = 0; i < 100; i++)); do
-		ctrd_snap ls >/dev/null 2>&1 && return 0
+		if o=$(ctrd_snap prepare "cvoltest-wait $i" 2>&1); then
+			ctrd_snap rm "cvoltest-wait $i" >/dev/null 2>&1 || true
+			return 0
+		fi
 		sleep 0.2
 	done
-	fail "ctr snapshots ls did not answer in 20 s: $(ctrd_snap ls 2>&1)"
+	fail "the snapshotter did not answer a Prepare through containerd in 20 s: $o"
 }
