@@ -142,6 +142,10 @@ done
 t1=${EPOCHREALTIME/./}
 RUN_S=$(fmt "($t1 - $t0) / 1e6" 1)
 
+if [[ -n $CTRD_SNAP_PID ]]; then
+	left=$("$CVOL" --root "$D/cvol" --json layer ls | tr -d ' \n')
+	[[ $left == "[]" ]] || die "cvol layers left after the last image rm --sync: $left"
+fi
 CTRD_MEM=$(ctrd_mem_kib "$CTRD_PID")
 SNAP_MEM=""
 [[ -z $CTRD_SNAP_PID ]] || SNAP_MEM=$(ctrd_mem_kib "$CTRD_SNAP_PID")
@@ -176,12 +180,11 @@ echo
 printf "$ROW" layers command overlayfs cvol cvol/ovl
 printf "$ROW" ------- -------------------------- ------------------ ------------------ ----------
 for n in $LAYERS; do
+	# shellcheck disable=SC2086 # the samples are lists of numbers
 	for op in import run rm; do
-		# shellcheck disable=SC2086 # the samples are a list of numbers
 		o_med=$(median ${SAMPLES[overlayfs,$n,$op]})
 		o="$(fmt "$o_med / 1000" 0) ($(minmax ${SAMPLES[overlayfs,$n,$op]}))"
 		if [[ -n ${SAMPLES[cvol,$n,$op]:-} ]]; then
-			# shellcheck disable=SC2086
 			c_med=$(median ${SAMPLES[cvol,$n,$op]})
 			c="$(fmt "$c_med / 1000" 0) ($(minmax ${SAMPLES[cvol,$n,$op]}))"
 			ratio=$(fmt "$c_med / $o_med" 2)

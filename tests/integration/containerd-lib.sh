@@ -112,6 +112,7 @@ ctrd_start() { # dir [snapshotter-socket]
 
 # Stop the containerd we started (TERM, or the signal given; KILL after 10 s), by its pid.
 # Its shims and containers go on running.
+# shellcheck disable=SC2120 # the tests pass a signal
 ctrd_stop() { # [signal]
 	local i
 	[ -n "$CTRD_PID" ] || return 0
@@ -244,6 +245,7 @@ ctrd_snapshotter_start() { # root socket log
 }
 
 # Stop the snapshotter we started, by its pid: TERM (or the signal given), KILL after 10 s.
+# shellcheck disable=SC2120 # the tests pass a signal
 ctrd_snapshotter_stop() { # [signal]
 	local i
 	[ -n "$CTRD_SNAP_PID" ] || return 0

@@ -6,6 +6,8 @@
 # overlayfs. The test_containerd_cvol_* tests are about cvol-snapshotter alone and skip
 # without it.
 
+# shellcheck disable=SC2016 # sh -c '...$(...)': the container's shell expands those
+# shellcheck source=tests/integration/containerd-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/containerd-lib.sh"
 
 # A 3-layer image (gzip layers): unpacked, a container reads a lower layer and writes.
@@ -29,7 +31,6 @@ test_containerd_whiteouts() {
 	ctrd_setup
 	ctrd_make_whiteout_image "$WORK/images/wh.tar" wh:latest >/dev/null
 	ctrd_ok image import --snapshotter "$SNAPSHOTTER" "$WORK/images/wh.tar" >/dev/null
-	# shellcheck disable=SC2016 # the container's shell expands these
 	local listing='cd / && for p in $(find d e f1 f2 g h 2>/dev/null | sort); do
 		if [ -d "$p" ]; then echo "$p/"; else echo "$p=$(cat "$p")"; fi; done'
 	assert_eq "d/
