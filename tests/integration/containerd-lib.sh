@@ -10,7 +10,11 @@
 #   away from any other containerd; it stays mounted across a restart of the daemon (the
 #   restarted containerd finds its shims there) and goes in ctrd_cleanup.
 # - the opt plugin makes /opt/containerd unless its path is set; the CRI plugin would
-#   start a CNI/CRI service on the socket: both are configured away.
+#   start a CNI/CRI service on the socket: both are configured away. The v1 runtime
+#   (io.containerd.runtime.v1.linux) must stay: without it the tasks service does not load
+#   and `ctr run` says "unknown service containerd.services.tasks.v1.Tasks".
+# - ctr itself mounts the container's rootfs once, on a temp dir /tmp/containerd-mountNNN,
+#   to read /etc/passwd and /etc/group: it must run in the same mount namespace (it does).
 # - cgroups: runc puts a container in /<namespace>/<id> of every hierarchy, which is the
 #   host's; ctrd_run gives each container a cgroup path of its own (cvoltest-<pid>/<id>),
 #   so two test runs at once do not meet there.

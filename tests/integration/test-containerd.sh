@@ -81,7 +81,11 @@ test_containerd_200_layers() {
 # With overlayfs, 500 layers work on this kernel (Linux 6.18, containerd 1.6.20): the
 # lowerdir option of 500 absolute paths is far over a page, but containerd's mount code
 # then chdirs into the snapshots' common parent and mounts relative "N/fs" lowers (about
-# 7 bytes each), and overlayfs takes up to 500 lowers. cvol must do it too.
+# 7 bytes each: 3,594 bytes of options here), and overlayfs takes up to 500 lowers. At 510
+# layers the unpack still works (containerd writes into the upperdir, no mount) but `ctr
+# run` fails: "failed to mount /tmp/containerd-mountNNN: failed to mountat: failed to
+# mount: invalid argument" (the kernel: "overlayfs: too many lower directories, limit is
+# 500"); that mount is ctr's own, of the rootfs, to read /etc/group. cvol must do 500 too.
 test_containerd_500_layers() {
 	ctrd_many_layers 500
 	if [ "$SNAPSHOTTER" = overlayfs ]; then
