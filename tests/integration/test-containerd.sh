@@ -5,6 +5,22 @@
 # tests were written, and pass, against it first); CVOL_TEST_SNAPSHOTTER=overlayfs forces
 # overlayfs. The test_containerd_cvol_* tests are about cvol-snapshotter alone and skip
 # without it.
+#
+# What containerd 1.6 asks a proxy snapshotter (fake-snapshotter.py's log), and so what
+# these tests reach: keys are containerd's "<namespace>/<n>/<name>" ("cvoltest/1/extract-
+# 870402006-Ffnl sha256:<chainid>", committed as "cvoltest/2/sha256:<chainid>").
+# - import: Prepare(extract key, parent) -> containerd applies the layer into the returned
+#   mount (straight into upperdir for a lone overlay mount) -> Commit; no Mounts call.
+# - ctr run: Stat(image top), Prepare(container), Mounts twice (ctr's own temp mount to
+#   read /etc/group, then the task's rootfs).
+# - ctr snapshots ls/info: containerd's metadata, then Stat of each key (an entry whose
+#   Stat says NotFound is silently left out of ls); NotFound for an unknown key,
+#   AlreadyExists for a taken key and FailedPrecondition for rm of a parent all come
+#   from containerd's metadata before the snapshotter is asked.
+# - rm (and ctr run --rm) only mark; the GC (image rm --sync, or soon after) calls List,
+#   then Remove of every snapshot containerd no longer knows, children first, then Cleanup.
+# - labels live in containerd's metadata; only containerd.io/snapshot/* reach the
+#   snapshotter (Prepare, Commit, Update) and info merges what its Stat returns.
 
 # shellcheck disable=SC2016 # sh -c '...$(...)': the container's shell expands those
 # shellcheck source=tests/integration/containerd-lib.sh
