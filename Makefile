@@ -173,6 +173,20 @@ deps:
 		libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc \
 		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
 
+# containerd's own API .proto files, for tests/integration/test-snapshotter-proto.sh: Debian's
+# golang-github-containerd-containerd-dev fetched with apt-get download and unpacked with
+# dpkg-deb -x (not installed); its api/ dir lands in $(CONTAINERD_API), where the test looks
+# (or wherever CVOL_CONTAINERD_API_DIR says).
+CONTAINERD_API := $(BUILD)/containerd-api/api
+containerd-api: $(CONTAINERD_API)/services/snapshots/v1/snapshots.proto
+$(CONTAINERD_API)/services/snapshots/v1/snapshots.proto:
+	rm -rf $(BUILD)/containerd-api.tmp && mkdir -p $(BUILD)/containerd-api.tmp
+	cd $(BUILD)/containerd-api.tmp && apt-get download golang-github-containerd-containerd-dev
+	dpkg-deb -x $(BUILD)/containerd-api.tmp/golang-github-containerd-containerd-dev_*.deb $(BUILD)/containerd-api.tmp/x
+	rm -rf $(BUILD)/containerd-api && mkdir -p $(BUILD)/containerd-api
+	cp -r $(BUILD)/containerd-api.tmp/x/usr/share/gocode/src/github.com/containerd/containerd/api $(CONTAINERD_API)
+	rm -rf $(BUILD)/containerd-api.tmp
+
 # The plugin load client of tests/bench/plugin.sh.
 $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
 	@mkdir -p $(@D)
@@ -183,6 +197,7 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load
 	tests/bench/plugin.sh
 	tests/bench/import.sh
 	tests/bench/remove.sh
+	tests/bench/snapshotter.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -191,5 +206,5 @@ clean:
 	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
 
 .SECONDARY:
-.PHONY: fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps bench format clean
+.PHONY: fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
