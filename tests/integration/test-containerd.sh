@@ -6,7 +6,7 @@
 # overlayfs. The test_containerd_cvol_* tests are about cvol-snapshotter alone and skip
 # without it.
 #
-# What containerd 1.6 asks a proxy snapshotter (fake-snapshotter.py's log), and so what
+# What containerd 1.6 asks a proxy snapshotter (read off a logging stand-in), and so what
 # these tests reach: keys are containerd's "<namespace>/<n>/<name>" ("cvoltest/1/extract-
 # 870402006-Ffnl sha256:<chainid>", committed as "cvoltest/2/sha256:<chainid>").
 # - import: Prepare(extract key, parent) -> containerd applies the layer into the returned
