@@ -46,7 +46,7 @@ int rpc_status_set(struct rpc_status *st, enum rpc_code code, const char *fmt, .
 /* The way out of a server-streaming call. */
 struct rpc_stream;
 /* Send one message on @s and wait until the transport took it; 0, or -errno when the client
- * is gone or cancelled (-EPIPE) or did not read within RPC_SEND_TIMEOUT_S (-ETIMEDOUT: the
+ * is gone or cancelled (-EPIPE) or did not read within the send timeout (-ETIMEDOUT: the
  * call is then cancelled). Stop sending then: every later send fails the same way. */
 int rpc_stream_send(struct rpc_stream *s, const ProtobufCMessage *msg);
 
@@ -87,7 +87,7 @@ struct rpc_service {
 struct rpc_server_config {
 	const struct rpc_service *services;
 	size_t n_services;
-	int listen_fd;	   /* a listening AF_UNIX stream socket; the server does not close it */
+	int listen_fd;	   /* a listening AF_UNIX stream socket, made non-blocking; not closed */
 	int stop_fd;	   /* -1, or an fd whose readability stops the server as SIGTERM does (tests) */
 	bool has_group;	   /* peers in @group may connect too (root always may) */
 	gid_t group;
@@ -95,13 +95,14 @@ struct rpc_server_config {
 	unsigned max_message; /* largest request in bytes; 0: RPC_DEFAULT_MAX_MESSAGE */
 	unsigned max_queued;  /* calls waiting for a worker, at most; 0: RPC_DEFAULT_QUEUED_PER_WORKER
 			       * per worker. Beyond, a call is answered RPC_RESOURCE_EXHAUSTED. */
+	unsigned send_timeout; /* s a streamed message may wait for the client; 0: RPC_SEND_TIMEOUT_S */
 	bool debug;	   /* one line per call on stderr: method, status, milliseconds */
 };
 
 #define RPC_DEFAULT_WORKERS	      4
 #define RPC_DEFAULT_MAX_MESSAGE	      (4 * 1024 * 1024)
 #define RPC_DEFAULT_QUEUED_PER_WORKER 16
-#define RPC_SEND_TIMEOUT_S	      30 /* a client that does not read for this long is cut */
+#define RPC_SEND_TIMEOUT_S	      30 /* default: a client that does not read for this long is cut */
 #define RPC_DRAIN_TIMEOUT_S	      30 /* at a stop, calls in flight get this long, then are cancelled */
 
 /* Serve until SIGTERM or SIGINT (blocked in the calling thread and so in every thread the
@@ -112,6 +113,7 @@ struct rpc_server_config {
  * may connect: other peers are closed before gRPC reads a byte (SO_PEERCRED, SO_PEERGROUPS).
  * Methods of a service without a handler, and methods of no service, get RPC_UNIMPLEMENTED; a
  * request that is missing or does not unpack gets RPC_INVALID_ARGUMENT; one over max_message
- * gets RPC_RESOURCE_EXHAUSTED from gRPC. The caller's signal mask is restored on return.
- * Calls grpc_init() and grpc_shutdown(). */
+ * gets RPC_RESOURCE_EXHAUSTED from gRPC. SIGTERM and SIGINT stay blocked in the calling
+ * thread on return (one that came while the server stopped must not kill the process then).
+ * Calls grpc_init() and grpc_shutdown(); --debug lines and the stop go to stderr (log.h). */
 int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err);

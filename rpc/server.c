@@ -36,7 +36,6 @@
 #include "../common/log.h"
 #include "../common/socket.h"
 
-#define SEND_TIMEOUT_MS	   (RPC_SEND_TIMEOUT_S * 1000)
 #define STREAMS_PER_CONN   128	 /* calls at once on one connection (HTTP/2 streams) */
 #define WARN_EVERY_MS	   10000 /* one warning about refused peers at most this often */
 #define ACCEPT_BATCH	   64	 /* connections taken per wake-up */
@@ -69,6 +68,7 @@ struct server {
 	struct method *methods;
 	size_t n_methods;
 	unsigned workers;
+	int64_t send_timeout_ms;
 	atomic_bool stopping; /* no call is asked for again */
 	int shutdown_tag;     /* its address tags the shutdown notification */
 
@@ -304,14 +304,14 @@ static void *cq_main(void *arg)
 	return NULL;
 }
 
-/* Run one batch on a call and wait for it, SEND_TIMEOUT_MS at most: a client that does not read
+/* Run one batch on a call and wait for it, the send timeout at most: a client that does not read
  * must not hold a worker. 0; -EPIPE when the call ended (client gone, cancelled); -ETIMEDOUT. */
 static int batch_run(struct request *req, const grpc_op *ops, size_t n)
 {
 	int tag;
 	if (grpc_call_start_batch(req->call, ops, n, &tag, NULL) != GRPC_CALL_OK)
 		return -EIO;
-	grpc_event ev = grpc_completion_queue_pluck(req->cq, &tag, in_ms(SEND_TIMEOUT_MS), NULL);
+	grpc_event ev = grpc_completion_queue_pluck(req->cq, &tag, in_ms(req->srv->send_timeout_ms), NULL);
 	if (ev.type == GRPC_QUEUE_TIMEOUT) {
 		grpc_call_cancel(req->call, NULL); /* the batch then ends at once, and is waited for */
 		grpc_completion_queue_pluck(req->cq, &tag, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
@@ -620,7 +620,13 @@ static void accept_until_stopped(struct server *srv, int sigfd)
 			usleep(100000);
 			continue;
 		}
-		if (n > 0 && (pfd[1].revents || pfd[2].revents))
+		if (n > 0 && pfd[1].revents) {
+			struct signalfd_siginfo si;
+			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				log_info("rpc: %s: finishing the calls in flight", strsignal((int)si.ssi_signo));
+			return;
+		}
+		if (n > 0 && pfd[2].revents)
 			return;
 		if (n > 0 && pfd[0].revents)
 			accept_connections(srv);
@@ -709,36 +715,32 @@ int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err)
 	struct server srv = {
 		.cfg = cfg,
 		.workers = cfg->workers ? cfg->workers : RPC_DEFAULT_WORKERS,
+		.send_timeout_ms = 1000 * (int64_t)(cfg->send_timeout ? cfg->send_timeout : RPC_SEND_TIMEOUT_S),
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.work = PTHREAD_COND_INITIALIZER,
 		.ended = PTHREAD_COND_INITIALIZER,
 	};
-	sigset_t stop, old;
+	sigset_t stop;
 	pthread_t cq_thread;
 	int r;
 
 	if (cfg->listen_fd < 0 || (cfg->n_services && !cfg->services))
 		return cvol_error_setx(err, EINVAL, "no socket or no services to serve");
-	/* before any thread is made, so that gRPC's own threads inherit the mask too */
+	/* before any thread is made, so that gRPC's own threads inherit the mask too; never
+	 * unblocked again, so that a signal that comes while we stop does not kill the process */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	_cleanup_close_ int sigfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sigfd < 0) {
-		r = cvol_error_set(err, errno, "wait for stop signals");
-		goto out_sigmask;
-	}
-	if (fcntl(cfg->listen_fd, F_SETFL, fcntl(cfg->listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
-		r = cvol_error_set(err, errno, "make the listening socket non-blocking");
-		goto out_sigmask;
-	}
+	if (sigfd < 0)
+		return cvol_error_set(err, errno, "wait for stop signals");
+	if (fcntl(cfg->listen_fd, F_SETFL, fcntl(cfg->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
+		return cvol_error_set(err, errno, "make the listening socket non-blocking");
 	srv.queue_cap = cfg->max_queued ? cfg->max_queued : (size_t)srv.workers * RPC_DEFAULT_QUEUED_PER_WORKER;
 	srv.queue = calloc(srv.queue_cap, sizeof(*srv.queue));
-	if (!srv.queue) {
-		r = cvol_error_set(err, ENOMEM, "set up the gRPC server");
-		goto out_sigmask;
-	}
+	if (!srv.queue)
+		return cvol_error_set(err, ENOMEM, "set up the gRPC server");
 	grpc_init();
 	r = methods_build(&srv, err);
 	if (r == 0)
@@ -752,7 +754,5 @@ int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err)
 		r = serve_until_stopped(&srv, cq_thread, sigfd, err);
 	server_free(&srv);
 	grpc_shutdown();
-out_sigmask:
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

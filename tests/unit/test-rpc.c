@@ -32,12 +32,15 @@ typedef Containerd__Services__Snapshots__V1__Info Info;
 #define LIST_N	     1000
 #define MAX_MESSAGE  (64 * 1024)
 #define USAGE_SLEEP_MS 300
+#define BIG_N	       100
+#define BIG_SIZE       (1024 * 1024)
 
 /* What the handlers share with the test. */
 static atomic_int usage_entered; /* Usage handlers started */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static bool gate_closed; /* Usage waits while it is */
+static atomic_int big_send_error; /* the big List's last rpc_stream_send(); 1: not yet over */
 
 /* Stat: the snapshot named as asked, its parent left at protobuf-c's empty string. */
 static void stat_fn(void *data, const ProtobufCMessage *req, ProtobufCMessage **ret_resp, struct rpc_status *st)
@@ -63,12 +66,36 @@ static void remove_fn(void *data, const ProtobufCMessage *req, ProtobufCMessage 
 	rpc_status_set(st, RPC_NOT_FOUND, "snapshot `%s` not found", ((const RemoveRequest *)req)->key);
 }
 
+/* List with filter "big": BIG_N messages of BIG_SIZE, until a send fails; its -errno is kept. */
+static void list_big(struct rpc_stream *out)
+{
+	char *name = malloc(BIG_SIZE + 1);
+	int r = 0;
+
+	memset(name, 'n', BIG_SIZE);
+	name[BIG_SIZE] = '\0';
+	for (int i = 0; i < BIG_N && r == 0; i++) {
+		Info info = CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__INIT, *infos[] = { &info };
+		ListResponse resp = CONTAINERD__SERVICES__SNAPSHOTS__V1__LIST_SNAPSHOTS_RESPONSE__INIT;
+		info.name = name;
+		resp.n_info = 1;
+		resp.info = infos;
+		r = rpc_stream_send(out, &resp.base);
+	}
+	free(name);
+	atomic_store(&big_send_error, r);
+}
+
 /* List: LIST_N messages of one snapshot each, "snap-0000" on. */
 static void list_fn(void *data, const ProtobufCMessage *req, struct rpc_stream *out, struct rpc_status *st)
 {
+	const ListRequest *in = (const ListRequest *)req;
 	(void)data;
-	(void)req;
 	(void)st;
+	if (in->n_filters == 1 && strcmp(in->filters[0], "big") == 0) {
+		list_big(out);
+		return;
+	}
 	for (int i = 0; i < LIST_N; i++) {
 		char name[32];
 		Info info = CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__INIT, *infos[] = { &info };
@@ -138,7 +165,7 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static int start(void **state, unsigned workers, unsigned max_queued)
+static int start(void **state, unsigned workers, unsigned max_queued, unsigned send_timeout)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	void *dir;
@@ -158,9 +185,11 @@ static int start(void **state, unsigned workers, unsigned max_queued)
 					     .stop_fd = f->stop_fd,
 					     .workers = workers,
 					     .max_queued = max_queued,
+					     .send_timeout = send_timeout,
 					     .max_message = MAX_MESSAGE,
 					     .debug = getenv("RPC_TEST_DEBUG") != NULL };
 	atomic_store(&usage_entered, 0);
+	atomic_store(&big_send_error, 1);
 	gate_closed = false;
 	if (pthread_create(&f->thread, NULL, server_main, f) != 0)
 		return -1;
@@ -171,12 +200,17 @@ static int start(void **state, unsigned workers, unsigned max_queued)
 
 static int setup(void **state)
 {
-	return start(state, 0, 0);
+	return start(state, 0, 0, 0);
 }
 
 static int setup_one_worker(void **state)
 {
-	return start(state, 1, 5);
+	return start(state, 1, 5, 0);
+}
+
+static int setup_short_send(void **state)
+{
+	return start(state, 0, 0, 1);
 }
 
 /* Stop the server by its stop_fd; it must return 0. */
@@ -432,6 +466,90 @@ static void test_queue_full(void **state)
 	assert_int_equal(exhausted, N - 1 - QUEUED);
 }
 
+/* A client that does not read a stream: the handler's send fails with -ETIMEDOUT after the
+ * send timeout (1 s here), so that it stops, rather than holding its worker for ever. */
+static void test_stream_reader_stalls(void **state)
+{
+	struct fixture *f = *state;
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_call *call = grpc_channel_create_call(f->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+						   grpc_slice_from_static_string(SVC "List"), NULL,
+						   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	ListRequest req = CONTAINERD__SERVICES__SNAPSHOTS__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+	char *filters[] = { "big" };
+	uint8_t buf[64];
+	grpc_metadata_array initial;
+	grpc_op ops[4];
+	struct timespec t0;
+	int tag;
+
+	req.n_filters = 1;
+	req.filters = filters;
+	grpc_slice slice = grpc_slice_from_copied_buffer((const char *)buf, protobuf_c_message_pack(&req.base, buf));
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	grpc_metadata_array_init(&initial);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = bb;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+	assert_int_equal(grpc_call_start_batch(call, ops, 4, &tag, NULL), GRPC_CALL_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* and no message is ever read */
+	for (int i = 0; i < 1000 && atomic_load(&big_send_error) == 1; i++)
+		usleep(10000);
+	double ms = since_ms(&t0);
+	int r = atomic_load(&big_send_error);
+	grpc_call_cancel(call, NULL);
+	grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	grpc_byte_buffer_destroy(bb);
+	grpc_metadata_array_destroy(&initial);
+	grpc_call_unref(call);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	print_message("a stream nobody reads: the send failed with %d after %.0f ms\n", r, ms);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(ms >= 900 && ms < 5000);
+	/* the worker is free again */
+	struct rpc_reply reply;
+	assert_int_equal(call_stat(f->ch, "after", &reply), 0);
+	assert_int_equal(reply.code, GRPC_STATUS_OK);
+	rpc_reply_free(&reply);
+}
+
+/* SIGTERM to the server's thread (blocked there, read with its signalfd) stops it as stop_fd does. */
+static void test_stop_on_sigterm(void **state)
+{
+	struct fixture *f = *state;
+	struct rpc_reply reply;
+
+	assert_int_equal(call_stat(f->ch, "before", &reply), 0);
+	assert_int_equal(reply.code, GRPC_STATUS_OK);
+	rpc_reply_free(&reply);
+	assert_int_equal(pthread_kill(f->thread, SIGTERM), 0);
+	assert_int_equal(pthread_join(f->thread, NULL), 0);
+	f->thread = 0;
+	assert_int_equal(f->ret, 0);
+}
+
+/* What rpc.h promises handlers: protobuf-c frees a string field left at its __INIT default
+ * (protobuf_c_empty_string) not at all, and the malloc'ed ones (an invalid free would abort). */
+static void test_free_unpacked_empty_string(void **state)
+{
+	Info *info = malloc(sizeof(*info));
+	(void)state;
+	*info = (Info)CONTAINERD__SERVICES__SNAPSHOTS__V1__INFO__INIT;
+	info->name = strdup("mine");
+	assert_ptr_equal(info->parent, protobuf_c_empty_string);
+	protobuf_c_message_free_unpacked(&info->base, NULL);
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -508,6 +626,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_finishes_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup_one_worker, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_reader_stalls, setup_short_send, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_on_sigterm, setup, teardown),
+		cmocka_unit_test(test_free_unpacked_empty_string),
 		cmocka_unit_test_setup_teardown(test_latency, setup, teardown),
 	};
 	grpc_init();
