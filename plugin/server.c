@@ -35,12 +35,12 @@
 #include "../common/log.h"
 #include "../common/socket.h"
 
-#define STALE_MS	    5000  /* a connection libmicrohttpd never started: forgotten after this */
-#define REAP_EVERY_MS	    250	  /* how often deadlines are checked */
-#define WARN_EVERY_MS	    10000 /* one summary warning at most this often */
-#define ROOM_WAIT_MS	    50	  /* a new connection waits this long for room, then is refused */
-#define MAX_REFUSED	    64	  /* refused connections kept open until their client has read why */
-#define REFUSED_MS	    1000  /* for at most this long */
+#define STALE_MS      5000  /* a connection libmicrohttpd never started: forgotten after this */
+#define REAP_EVERY_MS 250   /* how often deadlines are checked */
+#define WARN_EVERY_MS 10000 /* one summary warning at most this often */
+#define ROOM_WAIT_MS  50    /* a new connection waits this long for room, then is refused */
+#define MAX_REFUSED   64    /* refused connections kept open until their client has read why */
+#define REFUSED_MS    1000  /* for at most this long */
 
 /* What a connection holds the plugin for. */
 enum conn_phase {
@@ -596,7 +596,8 @@ static int socket_listen(const struct cvol_plugin_config *cfg, struct cvol_error
 {
 	int fd = unix_socket_listen(cfg->socket, cfg->has_group, cfg->group, err);
 	if (fd == -EADDRINUSE) /* as before the socket code was shared */
-		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`", cfg->socket);
+		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`",
+				       cfg->socket);
 	return fd;
 }
 

@@ -87,16 +87,16 @@ struct rpc_service {
 struct rpc_server_config {
 	const struct rpc_service *services;
 	size_t n_services;
-	int listen_fd;	   /* a listening AF_UNIX stream socket, made non-blocking; not closed */
-	int stop_fd;	   /* -1, or an fd whose readability stops the server as SIGTERM does (tests) */
-	bool has_group;	   /* peers in @group may connect too (root always may) */
+	int listen_fd;	/* a listening AF_UNIX stream socket, made non-blocking; not closed */
+	int stop_fd;	/* -1, or an fd whose readability stops the server as SIGTERM does (tests) */
+	bool has_group; /* peers in @group may connect too (root always may) */
 	gid_t group;
-	unsigned workers;  /* handler threads; 0: RPC_DEFAULT_WORKERS */
-	unsigned max_message; /* largest request in bytes; 0: RPC_DEFAULT_MAX_MESSAGE */
-	unsigned max_queued;  /* calls waiting for a worker, at most; 0: RPC_DEFAULT_QUEUED_PER_WORKER
-			       * per worker. Beyond, a call is answered RPC_RESOURCE_EXHAUSTED. */
+	unsigned workers;      /* handler threads; 0: RPC_DEFAULT_WORKERS */
+	unsigned max_message;  /* largest request in bytes; 0: RPC_DEFAULT_MAX_MESSAGE */
+	unsigned max_queued;   /* calls waiting for a worker, at most; 0: RPC_DEFAULT_QUEUED_PER_WORKER
+				* per worker. Beyond, a call is answered RPC_RESOURCE_EXHAUSTED. */
 	unsigned send_timeout; /* s a streamed message may wait for the client; 0: RPC_SEND_TIMEOUT_S */
-	bool debug;	   /* one line per call on stderr: method, status, milliseconds */
+	bool debug;	       /* one line per call on stderr: method, status, milliseconds */
 };
 
 #define RPC_DEFAULT_WORKERS	      4

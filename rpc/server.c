@@ -36,22 +36,22 @@
 #include "../common/log.h"
 #include "../common/socket.h"
 
-#define STREAMS_PER_CONN   128	 /* calls at once on one connection (HTTP/2 streams) */
-#define WARN_EVERY_MS	   10000 /* one warning about refused peers at most this often */
-#define ACCEPT_BATCH	   64	 /* connections taken per wake-up */
+#define STREAMS_PER_CONN 128   /* calls at once on one connection (HTTP/2 streams) */
+#define WARN_EVERY_MS	 10000 /* one warning about refused peers at most this often */
+#define ACCEPT_BATCH	 64    /* connections taken per wake-up */
 
 /* One method gRPC knows: its path on the wire and what serves it. */
 struct method {
 	const struct rpc_service *service;
-	size_t index;	 /* in service->descriptor->methods and service->methods */
-	char path[256];	 /* "/pkg.Service/Method" */
-	void *handle;	 /* grpc_server_register_method's */
+	size_t index;	/* in service->descriptor->methods and service->methods */
+	char path[256]; /* "/pkg.Service/Method" */
+	void *handle;	/* grpc_server_register_method's */
 };
 
 /* A call asked of gRPC, then (once it arrived) handed to a worker; freed by request_free(). */
 struct request {
 	struct server *srv;
-	const struct method *m; /* NULL: the catch-all for methods nobody registered */
+	const struct method *m;	   /* NULL: the catch-all for methods nobody registered */
 	grpc_completion_queue *cq; /* the call's own: only its worker waits on it */
 	grpc_call *call;
 	gpr_timespec deadline;
@@ -93,9 +93,9 @@ struct rpc_stream {
 };
 
 static const char *const code_names[] = {
-	"OK",	     "CANCELLED",	"UNKNOWN",	    "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-	"NOT_FOUND", "ALREADY_EXISTS",	"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-	"ABORTED",   "OUT_OF_RANGE",	"UNIMPLEMENTED",    "INTERNAL",		"UNAVAILABLE",
+	"OK",	     "CANCELLED",      "UNKNOWN",	    "INVALID_ARGUMENT",	  "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",	    "INTERNAL",		  "UNAVAILABLE",
 };
 
 static const char *code_name(enum rpc_code code)
@@ -285,7 +285,8 @@ static void *cq_main(void *arg)
 	struct server *srv = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+		grpc_event ev =
+			grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type != GRPC_OP_COMPLETE)
@@ -499,8 +500,8 @@ static int methods_build(struct server *srv, struct cvol_error *err)
 				return cvol_error_setx(err, ENAMETOOLONG, "method name `%s.%s` is too long",
 						       svc->descriptor->name, name);
 			if (svc->methods[j].unary && svc->methods[j].stream)
-				return cvol_error_setx(err, EINVAL, "%s has both a unary and a streaming handler",
-						       m->path);
+				return cvol_error_setx(
+					err, EINVAL, "%s has both a unary and a streaming handler", m->path);
 			m->service = svc;
 			m->index = j;
 		}
@@ -548,7 +549,8 @@ static int requests_start(struct server *srv, struct cvol_error *err)
 }
 
 /* Start the workers; *@ret_started of them run, even on failure. */
-static int workers_start(struct server *srv, pthread_t *workers, unsigned *ret_started, struct cvol_error *err)
+static int workers_start(struct server *srv, pthread_t *workers, unsigned *ret_started,
+			 struct cvol_error *err)
 {
 	for (*ret_started = 0; *ret_started < srv->workers; (*ret_started)++) {
 		int r = pthread_create(&workers[*ret_started], NULL, worker_main, srv);
@@ -623,7 +625,8 @@ static void accept_until_stopped(struct server *srv, int sigfd)
 		if (n > 0 && pfd[1].revents) {
 			struct signalfd_siginfo si;
 			if (read(sigfd, &si, sizeof(si)) == sizeof(si))
-				log_info("rpc: %s: finishing the calls in flight", strsignal((int)si.ssi_signo));
+				log_info("rpc: %s: finishing the calls in flight",
+					 strsignal((int)si.ssi_signo));
 			return;
 		}
 		if (n > 0 && pfd[2].revents)
@@ -641,11 +644,12 @@ static bool wait_shut_down(struct server *srv, const struct timespec *deadline)
 	bool done;
 
 	pthread_mutex_lock(&srv->lock);
-	while (!srv->shut_down)
-		if (deadline && pthread_cond_timedwait(&srv->ended, &srv->lock, deadline) == ETIMEDOUT)
-			break;
-		else if (!deadline)
+	while (!srv->shut_down) {
+		if (!deadline)
 			pthread_cond_wait(&srv->ended, &srv->lock);
+		else if (pthread_cond_timedwait(&srv->ended, &srv->lock, deadline) == ETIMEDOUT)
+			break;
+	}
 	done = srv->shut_down;
 	pthread_mutex_unlock(&srv->lock);
 	return done;
@@ -715,7 +719,8 @@ int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err)
 	struct server srv = {
 		.cfg = cfg,
 		.workers = cfg->workers ? cfg->workers : RPC_DEFAULT_WORKERS,
-		.send_timeout_ms = 1000 * (int64_t)(cfg->send_timeout ? cfg->send_timeout : RPC_SEND_TIMEOUT_S),
+		.send_timeout_ms =
+			1000 * (int64_t)(cfg->send_timeout ? cfg->send_timeout : RPC_SEND_TIMEOUT_S),
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.work = PTHREAD_COND_INITIALIZER,
 		.ended = PTHREAD_COND_INITIALIZER,
@@ -737,7 +742,8 @@ int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err)
 		return cvol_error_set(err, errno, "wait for stop signals");
 	if (fcntl(cfg->listen_fd, F_SETFL, fcntl(cfg->listen_fd, F_GETFL) | O_NONBLOCK) < 0)
 		return cvol_error_set(err, errno, "make the listening socket non-blocking");
-	srv.queue_cap = cfg->max_queued ? cfg->max_queued : (size_t)srv.workers * RPC_DEFAULT_QUEUED_PER_WORKER;
+	srv.queue_cap =
+		cfg->max_queued ? cfg->max_queued : (size_t)srv.workers * RPC_DEFAULT_QUEUED_PER_WORKER;
 	srv.queue = calloc(srv.queue_cap, sizeof(*srv.queue));
 	if (!srv.queue)
 		return cvol_error_set(err, ENOMEM, "set up the gRPC server");

@@ -59,8 +59,9 @@ int rpc_client_call_raw(grpc_channel *ch, const char *method, const void *req, s
 	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
 					     gpr_time_from_seconds(CALL_TIMEOUT_S, GPR_TIMESPAN));
-	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-						   grpc_slice_from_static_string(method), NULL, deadline, NULL);
+	grpc_call *call =
+		grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+					 grpc_slice_from_static_string(method), NULL, deadline, NULL);
 	grpc_metadata_array initial, trailing;
 	grpc_byte_buffer *send = NULL, *recv = NULL;
 	grpc_status_code status = GRPC_STATUS_UNKNOWN;
@@ -87,7 +88,7 @@ int rpc_client_call_raw(grpc_channel *ch, const char *method, const void *req, s
 	ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
 	ops[n++].data.recv_initial_metadata.recv_initial_metadata = &initial;
 	(void)batch(call, cq, ops, n); /* fails when the server refused the call: the status says why */
-	for (;;) { /* every message until the end of the stream */
+	for (;;) {		       /* every message until the end of the stream */
 		memset(ops, 0, sizeof(ops));
 		ops[0].op = GRPC_OP_RECV_MESSAGE;
 		ops[0].data.recv_message.recv_message = &recv;
@@ -131,7 +132,8 @@ int rpc_client_call(grpc_channel *ch, const char *method, const ProtobufCMessage
 	return r;
 }
 
-ProtobufCMessage *rpc_reply_unpack(const struct rpc_reply *reply, size_t i, const ProtobufCMessageDescriptor *type)
+ProtobufCMessage *rpc_reply_unpack(const struct rpc_reply *reply, size_t i,
+				   const ProtobufCMessageDescriptor *type)
 {
 	if (i >= reply->n)
 		return NULL;

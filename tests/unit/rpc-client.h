@@ -15,7 +15,7 @@ struct rpc_reply {
 	struct rpc_reply_msg {
 		uint8_t *data;
 		size_t len;
-	} *msgs;
+	} * msgs;
 };
 
 /* A channel to the Unix socket @path (grpc_init() is the caller's). */
@@ -26,5 +26,6 @@ int rpc_client_call_raw(grpc_channel *ch, const char *method, const void *req, s
 /* Call @method with @req packed. */
 int rpc_client_call(grpc_channel *ch, const char *method, const ProtobufCMessage *req, struct rpc_reply *ret);
 /* Message @i of @reply unpacked as @type; NULL if it is not one. */
-ProtobufCMessage *rpc_reply_unpack(const struct rpc_reply *reply, size_t i, const ProtobufCMessageDescriptor *type);
+ProtobufCMessage *rpc_reply_unpack(const struct rpc_reply *reply, size_t i,
+				   const ProtobufCMessageDescriptor *type);
 void rpc_reply_free(struct rpc_reply *reply);
