@@ -4,6 +4,7 @@
  * sees of responses, statuses, streams, bad requests, limits and a stop with calls in flight. */
 #include "unit.h"
 
+#include <grp.h>
 #include <grpc/grpc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,9 +35,11 @@ typedef Containerd__Services__Snapshots__V1__Info Info;
 #define USAGE_SLEEP_MS 300
 #define BIG_N	       100
 #define BIG_SIZE       (1024 * 1024)
+#define TEST_GROUP     4242 /* no one's group but the test's children's */
 
 /* What the handlers share with the test. */
-static atomic_int usage_entered; /* Usage handlers started */
+static atomic_int usage_entered;  /* Usage handlers started */
+static atomic_int usage_answered; /* Usage calls that got their status */
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
 static bool gate_closed;	  /* Usage waits while it is */
@@ -177,7 +180,7 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static int start(void **state, unsigned workers, unsigned max_queued, unsigned send_timeout)
+static int start(void **state, unsigned workers, unsigned max_queued, unsigned send_timeout, bool has_group)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	void *dir;
@@ -198,9 +201,12 @@ static int start(void **state, unsigned workers, unsigned max_queued, unsigned s
 					     .workers = workers,
 					     .max_queued = max_queued,
 					     .send_timeout = send_timeout,
+					     .has_group = has_group,
+					     .group = TEST_GROUP,
 					     .max_message = MAX_MESSAGE,
 					     .debug = getenv("RPC_TEST_DEBUG") != NULL };
 	atomic_store(&usage_entered, 0);
+	atomic_store(&usage_answered, 0);
 	atomic_store(&big_send_error, 1);
 	gate_closed = false;
 	if (pthread_create(&f->thread, NULL, server_main, f) != 0)
@@ -212,17 +218,22 @@ static int start(void **state, unsigned workers, unsigned max_queued, unsigned s
 
 static int setup(void **state)
 {
-	return start(state, 0, 0, 0);
+	return start(state, 0, 0, 0, false);
 }
 
 static int setup_one_worker(void **state)
 {
-	return start(state, 1, 5, 0);
+	return start(state, 1, 5, 0, false);
 }
 
 static int setup_short_send(void **state)
 {
-	return start(state, 0, 0, 1);
+	return start(state, 0, 0, 1, false);
+}
+
+static int setup_group(void **state)
+{
+	return start(state, 0, 0, 0, true);
 }
 
 /* Stop the server by its stop_fd; it must return 0. */
@@ -389,6 +400,7 @@ static void *usage_thread(void *arg)
 	struct usage_call *c = arg;
 	UsageRequest req = CONTAINERD__SERVICES__SNAPSHOTS__V1__USAGE_REQUEST__INIT;
 	(void)rpc_client_call(c->ch, SVC "Usage", &req.base, &c->reply);
+	atomic_fetch_add(&usage_answered, 1);
 	return NULL;
 }
 
@@ -459,9 +471,14 @@ static void test_queue_full(void **state)
 	for (int i = 0; i < N; i++) {
 		calls[i].ch = f->ch;
 		assert_int_equal(pthread_create(&threads[i], NULL, usage_thread, &calls[i]), 0);
+		if (i == 0) /* the worker holds the first before the others come */
+			wait_entered(1);
 	}
-	wait_entered(1);
-	usleep(500000); /* the others arrive: queued, or refused */
+	/* the others arrive: queued, or refused (and so answered) at once */
+	for (int i = 0; i < 1000 && atomic_load(&usage_answered) < N - 1 - QUEUED; i++)
+		usleep(10000);
+	usleep(100000); /* and no more than those */
+	assert_int_equal(atomic_load(&usage_answered), N - 1 - QUEUED);
 	pthread_mutex_lock(&gate_lock);
 	gate_closed = false;
 	pthread_cond_broadcast(&gate_cond);
@@ -590,13 +607,12 @@ static void test_latency(void **state)
 		      ms[N / 2], ms[N * 99 / 100], ms[N - 1]);
 }
 
-/* A peer that is neither root nor in the group is closed before gRPC reads a byte. */
-static void test_peer_refused(void **state)
+/* Connect as uid 65534 with primary group @gid, send HTTP/2's preface and read: "refused" when
+ * the server closed the connection, "served" when gRPC answered (its SETTINGS frame). */
+static const char *peer_try(struct fixture *f, gid_t gid)
 {
-	struct fixture *f = *state;
 	int status;
 
-	unit_require_root("to connect as uid 65534");
 	/* so that the modes of the socket and its mkdtemp() directory do not stop it first */
 	assert_int_equal(chmod(f->dir.top, 0755), 0);
 	assert_int_equal(chmod(f->path, 0666), 0);
@@ -607,7 +623,7 @@ static void test_peer_refused(void **state)
 		char buf[64];
 		struct timeval tv = { .tv_sec = 5 };
 		strcpy(addr.sun_path, f->path);
-		if (setgid(65534) < 0 || setuid(65534) < 0)
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(65534) < 0)
 			_exit(2);
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -615,17 +631,39 @@ static void test_peer_refused(void **state)
 			_exit(3);
 		/* the server may have closed it already: no SIGPIPE then */
 		(void)!send(fd, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, MSG_NOSIGNAL);
-		ssize_t n = read(fd, buf, sizeof(buf)); /* the end of the stream, not a SETTINGS frame */
-		_exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : 4);
+		ssize_t n = read(fd, buf, sizeof(buf));
+		_exit(n == 0 || (n < 0 && errno == ECONNRESET) ? 0 : n > 0 ? 1 : 4);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) /* 3: no connection; 4: gRPC answered */
-		fail_msg("the refused peer's child: status 0x%x", status);
-	/* root still gets in */
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= 1)
+		return WEXITSTATUS(status) == 0 ? "refused" : "served";
+	fail_msg("the peer's child: status 0x%x (2: setuid, 3: connect, 4: no answer)", status);
+	return NULL;
+}
+
+/* A peer that is neither root nor in the group is closed before gRPC reads a byte. */
+static void test_peer_refused(void **state)
+{
+	struct fixture *f = *state;
 	struct rpc_reply reply;
+
+	unit_require_root("to connect as uid 65534");
+	assert_string_equal(peer_try(f, 65534), "refused");
+	assert_string_equal(peer_try(f, TEST_GROUP), "refused"); /* no group given to the server */
+	/* root still gets in */
 	assert_int_equal(call_stat(f->ch, "root", &reply), 0);
 	assert_int_equal(reply.code, GRPC_STATUS_OK);
 	rpc_reply_free(&reply);
+}
+
+/* With has_group, a peer whose group it is gets served; others are still refused. */
+static void test_peer_in_group(void **state)
+{
+	struct fixture *f = *state;
+
+	unit_require_root("to connect as uid 65534");
+	assert_string_equal(peer_try(f, TEST_GROUP), "served");
+	assert_string_equal(peer_try(f, 65534), "refused");
 }
 
 int main(void)
@@ -640,6 +678,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stop_finishes_calls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup_one_worker, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_in_group, setup_group, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_reader_stalls, setup_short_send, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_on_sigterm, setup, teardown),
 		cmocka_unit_test(test_free_unpacked_empty_string),
