@@ -19,7 +19,6 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
-#include <grpc/support/alloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -256,6 +255,18 @@ static void queue_close(struct server *srv)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/* The client's @name, cut to fit @size, its bytes outside printable ASCII as '?': it goes into
+ * a log line and back to the client. */
+static void printable_copy(char *dst, size_t size, grpc_slice name)
+{
+	size_t len = GRPC_SLICE_LENGTH(name) < size - 1 ? GRPC_SLICE_LENGTH(name) : size - 1;
+	const uint8_t *src = GRPC_SLICE_START_PTR(name);
+
+	for (size_t i = 0; i < len; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? (char)src[i] : '?';
+	dst[len] = '\0';
+}
+
 /* A call arrived: ask for the next one of its method, then give it to a worker, or refuse it. */
 static void call_arrived(struct server *srv, struct request *req)
 {
@@ -264,9 +275,9 @@ static void call_arrived(struct server *srv, struct request *req)
 	if (!atomic_load(&srv->stopping) && request_call(srv, m) < 0)
 		log_error("rpc: cannot wait for the next call of %s", m ? m->path : "unknown methods");
 	if (!m) {
-		char *path = grpc_slice_to_c_string(req->details.method);
+		char path[256];
+		printable_copy(path, sizeof(path), req->details.method);
 		request_refuse(req, path, RPC_UNIMPLEMENTED, "unknown method %s", path);
-		gpr_free(path);
 		return;
 	}
 	const struct rpc_method *h = &m->service->methods[m->index];

@@ -348,6 +348,15 @@ static void test_unimplemented(void **state)
 	assert_int_equal(reply.code, GRPC_STATUS_UNIMPLEMENTED);
 	assert_contains(reply.message, "/no.such.Service/Method");
 	rpc_reply_free(&reply);
+	/* its name is the client's: what is not printable does not reach the log or the reply */
+	assert_int_equal(rpc_client_call_raw(f->ch,
+					     "/no.such.Service/\x01"
+					     "Evil\x7f",
+					     "", 0, &reply),
+			 0);
+	assert_int_equal(reply.code, GRPC_STATUS_UNIMPLEMENTED);
+	assert_contains(reply.message, "/no.such.Service/?Evil?");
+	rpc_reply_free(&reply);
 }
 
 static void test_invalid_request(void **state)
