@@ -26,7 +26,7 @@ override LDFLAGS += -Wl,--as-needed -Wl,--gc-sections
 LDLIBS += -lpthread
 
 BUILD ?= build
-COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c \
+COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/socket.c \
 	      common/staging.c common/walk.c common/mount-opts.c common/system.c
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c layers/paths.c
@@ -45,6 +45,10 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CVOL_MOUNT_SRC := cmd/cvol-mount.c cmd/mount-args.c cmd/output.c cmd/cli.c
 CVOL_SRC := cmd/cvol.c cmd/cvol-info.c cmd/cvol-layer.c cmd/cvol-volume.c cmd/cvol-image.c cmd/output.c cmd/cli.c
 PLUGIN_SRC := plugin/handlers.c plugin/server.c
+# The gRPC server (rpc/rpc.h); the proto objects are linked by whoever serves them.
+RPC_SRC := rpc/server.c
+RPC_OBJ := $(RPC_SRC:%.c=$(BUILD)/%.o)
+PROTO_OBJ := $(PROTO_SRC:%.c=%.o)
 CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 SNAPSHOTTER_SRC := snapshotter/labels.c snapshotter/index.c snapshotter/filter.c snapshotter/mounts.c \
 		   snapshotter/snapshots.c snapshotter/service.c
@@ -55,12 +59,12 @@ OUT_BINS := $(BINS:%=$(OUT)/%)
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
 	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout \
-	      test-layer-tar test-layer-diff test-seccomp test-sha256 test-image
+	      test-layer-tar test-layer-diff test-seccomp test-sha256 test-image test-rpc
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
 
-all: $(OUT_BINS) libcvol.a
+all: $(OUT_BINS) libcvol.a $(RPC_OBJ)
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
@@ -101,6 +105,11 @@ $(BUILD)/tests/test-mount-args: $(BUILD)/tests/unit/test-mount-args.o $(BUILD)/c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test-plugin-handlers: $(BUILD)/tests/unit/test-plugin-handlers.o $(PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
+
+# The gRPC server against the snapshot service's messages, driven by the gRPC C core's client.
+$(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/unit/rpc-client.o: | $(PROTO_HDR)
+$(BUILD)/tests/test-rpc: $(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/unit/rpc-client.o $(RPC_OBJ) $(PROTO_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)

@@ -33,14 +33,14 @@
 
 #include "../common/fs.h"
 #include "../common/log.h"
+#include "../common/socket.h"
 
-#define SD_LISTEN_FDS_START 3
-#define STALE_MS	    5000  /* a connection libmicrohttpd never started: forgotten after this */
-#define REAP_EVERY_MS	    250	  /* how often deadlines are checked */
-#define WARN_EVERY_MS	    10000 /* one summary warning at most this often */
-#define ROOM_WAIT_MS	    50	  /* a new connection waits this long for room, then is refused */
-#define MAX_REFUSED	    64	  /* refused connections kept open until their client has read why */
-#define REFUSED_MS	    1000  /* for at most this long */
+#define STALE_MS      5000  /* a connection libmicrohttpd never started: forgotten after this */
+#define REAP_EVERY_MS 250   /* how often deadlines are checked */
+#define WARN_EVERY_MS 10000 /* one summary warning at most this often */
+#define ROOM_WAIT_MS  50    /* a new connection waits this long for room, then is refused */
+#define MAX_REFUSED   64    /* refused connections kept open until their client has read why */
+#define REFUSED_MS    1000  /* for at most this long */
 
 /* What a connection holds the plugin for. */
 enum conn_phase {
@@ -412,35 +412,6 @@ static void warn_summary(struct server *srv, uint64_t now)
 	log_warning("connections%s", msg);
 }
 
-/* Is the peer on @fd root, or in the allowed group (its gid or a supplementary group)? */
-static bool peer_allowed(const struct server *srv, int fd, struct ucred *ret_cred)
-{
-	socklen_t len = sizeof(*ret_cred);
-	gid_t some[64];
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ret_cred, &len) < 0)
-		return false;
-	if (ret_cred->uid == 0)
-		return true;
-	if (!srv->cfg->has_group)
-		return false;
-	if (ret_cred->gid == srv->cfg->group)
-		return true;
-	len = sizeof(some);
-	_cleanup_free_ gid_t *many = NULL;
-	gid_t *groups = some;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, some, &len) < 0) {
-		if (errno != ERANGE || !(many = malloc(len)) ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, many, &len) < 0)
-			return false;
-		groups = many;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == srv->cfg->group)
-			return true;
-	return false;
-}
-
 /* Read and throw away what a refused client sent; true when it is gone (end of stream, error). */
 static bool refused_drain(int fd)
 {
@@ -497,7 +468,7 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 	struct ucred cred = { .pid = 0 };
 	struct conn *c;
 
-	if (!peer_allowed(srv, fd, &cred)) {
+	if (!unix_peer_allowed(fd, srv->cfg->has_group, srv->cfg->group, &cred)) {
 		char err[256];
 		if (srv->cfg->has_group)
 			snprintf(err, sizeof(err),
@@ -620,78 +591,14 @@ static void *accept_main(void *arg)
 	return NULL;
 }
 
-/* The socket systemd passed (LISTEN_PID/LISTEN_FDS: exactly one, a socket), or -1. */
-static int socket_from_systemd(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	struct stat st;
-
-	if (!pid || !fds || strtol(pid, NULL, 10) != getpid() || strtol(fds, NULL, 10) != 1)
-		return -1;
-	unsetenv("LISTEN_PID"); /* not for the children we start */
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (fstat(SD_LISTEN_FDS_START, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return -1;
-	fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
-	return SD_LISTEN_FDS_START;
-}
-
-/* Replace a stale socket file (nobody answers on it); refuse one a live plugin holds. */
-static int clear_stale_socket(const struct sockaddr_un *addr, struct cvol_error *err)
-{
-	struct stat st;
-	if (lstat(addr->sun_path, &st) < 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode))
-		return cvol_error_setx(err, EEXIST, "`%s` exists and is not a socket", addr->sun_path);
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
-		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`",
-				       addr->sun_path);
-	if (unlink(addr->sun_path) < 0 && errno != ENOENT)
-		return cvol_error_set(err, errno, "remove stale socket `%s`", addr->sun_path);
-	return 0;
-}
-
+/* Listen on --socket; the message for a live plugin on it names the plugin. */
 static int socket_listen(const struct cvol_plugin_config *cfg, struct cvol_error *err)
 {
-	const char *path = cfg->socket;
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return cvol_error_setx(err, ENAMETOOLONG, "socket path `%s` is too long", path);
-	strcpy(addr.sun_path, path);
-	_cleanup_free_ char *parent = strdup(path);
-	char *slash = parent ? strrchr(parent, '/') : NULL;
-	if (slash && slash != parent) {
-		*slash = '\0';
-		int r = dir_create_parents(parent, 0755, err);
-		if (r < 0)
-			return r;
-	}
-	int r = clear_stale_socket(&addr, err);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return cvol_error_set(err, errno, "create a socket");
-	mode_t old = umask(0177); /* the socket is born 0600 */
-	r = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (r < 0)
-		return cvol_error_set(err, errno, "bind `%s`", path);
-	/* --group: its members may reach the socket, as docker.sock's group may */
-	if (cfg->has_group && (chown(path, 0, cfg->group) < 0 || chmod(path, 0660) < 0)) {
-		r = cvol_error_set(err, errno, "give socket `%s` to group %u", path, (unsigned)cfg->group);
-		unlink(path);
-		return r;
-	}
-	if (listen(fd, SOMAXCONN) < 0) { /* a burst of connections waits rather than fails */
-		r = cvol_error_set(err, errno, "listen on `%s`", path);
-		unlink(path);
-		return r;
-	}
-	return TAKE_FD(fd);
+	int fd = unix_socket_listen(cfg->socket, cfg->has_group, cfg->group, err);
+	if (fd == -EADDRINUSE) /* as before the socket code was shared */
+		return cvol_error_setx(err, EADDRINUSE, "another plugin already answers on `%s`",
+				       cfg->socket);
+	return fd;
 }
 
 /* Block the stop signals in every thread; the main thread waits for them with sigwait. */
@@ -771,7 +678,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		log_warning("%zu volume%s could not be reconciled; the last: %s", failed,
 			    failed == 1 ? "" : "s", err->msg);
 	cvol_error_clear(err);
-	int fd = socket_from_systemd();
+	int fd = unix_socket_from_systemd();
 	bool own_socket = fd < 0;
 	if (own_socket && (fd = socket_listen(cfg, err)) < 0) {
 		cvol_volume_store_close(srv.store);

@@ -46,15 +46,27 @@ int rpc_status_set(struct rpc_status *st, enum rpc_code code, const char *fmt, .
 /* The way out of a server-streaming call. */
 struct rpc_stream;
 /* Send one message on @s and wait until the transport took it; 0, or -errno when the client
- * is gone or did not read within the server's send timeout (stop sending then). */
+ * is gone or cancelled (-EPIPE) or did not read within the send timeout (-ETIMEDOUT: the
+ * call is then cancelled). Stop sending then: every later send fails the same way. */
 int rpc_stream_send(struct rpc_stream *s, const ProtobufCMessage *msg);
 
 /* A unary method: read @req, set *@ret_resp (freed by the server with
- * protobuf_c_message_free_unpacked(), so every pointer in it must be malloc'ed, strings
- * included) or leave it NULL and set @st. */
+ * protobuf_c_message_free_unpacked(resp, NULL), so every pointer in it must be malloc'ed,
+ * strings included) or leave it NULL and set @st.
+ *  - A string field may be left at its __INIT default, protobuf_c_empty_string: protobuf-c
+ *    (1.4.1, Debian 12; tested) does not free that one. Any other string must be malloc'ed;
+ *    a string literal or a pointer into @req would be freed.
+ *  - *@ret_resp must be of the method's output type: another type, or RPC_OK with no
+ *    response, ends the call with RPC_INTERNAL. With a code other than RPC_OK, a response
+ *    is freed and not sent.
+ *  - @req belongs to the server, and lives until the handler returns.
+ *  - @st starts as RPC_OK with an empty message; the message goes to the client as the
+ *    status's details, so it must not hold what the client may not see. */
 typedef void (*rpc_unary_fn)(void *data, const ProtobufCMessage *req, ProtobufCMessage **ret_resp,
 			     struct rpc_status *st);
-/* A server-streaming method: send messages on @out, then set @st (RPC_OK by default). */
+/* A server-streaming method: send messages on @out, then set @st (RPC_OK by default). The
+ * messages are the handler's (rpc_stream_send() copies them out; they may live on the stack).
+ * When a send fails, stop: the call is over, and the status set afterwards is not sent. */
 typedef void (*rpc_stream_fn)(void *data, const ProtobufCMessage *req, struct rpc_stream *out,
 			      struct rpc_status *st);
 
@@ -75,18 +87,33 @@ struct rpc_service {
 struct rpc_server_config {
 	const struct rpc_service *services;
 	size_t n_services;
-	int listen_fd;	   /* a listening AF_UNIX stream socket; the server does not close it */
-	int stop_fd;	   /* -1, or an fd whose readability stops the server as SIGTERM does (tests) */
-	bool has_group;	   /* peers in @group may connect too (root always may) */
+	int listen_fd;	/* a listening AF_UNIX stream socket, made non-blocking; not closed */
+	int stop_fd;	/* -1, or an fd whose readability stops the server as SIGTERM does (tests) */
+	bool has_group; /* peers in @group may connect too (root always may) */
 	gid_t group;
-	unsigned workers;  /* handler threads; 0: RPC_DEFAULT_WORKERS */
-	unsigned max_message; /* largest request in bytes; 0: RPC_DEFAULT_MAX_MESSAGE */
-	bool debug;	   /* one line per call on stderr */
+	unsigned workers;      /* handler threads; 0: RPC_DEFAULT_WORKERS */
+	unsigned max_message;  /* largest request in bytes; 0: RPC_DEFAULT_MAX_MESSAGE */
+	unsigned max_queued;   /* calls waiting for a worker, at most; 0: RPC_DEFAULT_QUEUED_PER_WORKER
+				* per worker. Beyond, a call is answered RPC_RESOURCE_EXHAUSTED. */
+	unsigned send_timeout; /* s a streamed message may wait for the client; 0: RPC_SEND_TIMEOUT_S */
+	bool debug;	       /* one line per call on stderr: method, status, milliseconds */
 };
 
-#define RPC_DEFAULT_WORKERS	4
-#define RPC_DEFAULT_MAX_MESSAGE (4 * 1024 * 1024)
+#define RPC_DEFAULT_WORKERS	      4
+#define RPC_DEFAULT_MAX_MESSAGE	      (4 * 1024 * 1024)
+#define RPC_DEFAULT_QUEUED_PER_WORKER 16
+#define RPC_SEND_TIMEOUT_S	      30 /* default: a client that does not read for this long is cut */
+#define RPC_DRAIN_TIMEOUT_S	      30 /* at a stop, calls in flight get this long, then are cancelled */
 
-/* Serve until SIGTERM or SIGINT (blocked in every thread, waited for here), then finish the
- * calls in flight and return 0; -errno with @err set when the server cannot start. */
+/* Serve until SIGTERM or SIGINT (blocked in the calling thread and so in every thread the
+ * server starts, gRPC's included; read here with a signalfd) or until @cfg->stop_fd is
+ * readable. Then stop accepting, let the calls in flight finish (RPC_DRAIN_TIMEOUT_S, then
+ * they are cancelled, and handlers still running are waited for) and return 0; -errno with
+ * @err set when the server cannot start. Only root, and @cfg->group with @cfg->has_group,
+ * may connect: other peers are closed before gRPC reads a byte (SO_PEERCRED, SO_PEERGROUPS).
+ * Methods of a service without a handler, and methods of no service, get RPC_UNIMPLEMENTED; a
+ * request that is missing or does not unpack gets RPC_INVALID_ARGUMENT; one over max_message
+ * gets RPC_RESOURCE_EXHAUSTED from gRPC. SIGTERM and SIGINT stay blocked in the calling
+ * thread on return (one that came while the server stopped must not kill the process then).
+ * Calls grpc_init() and grpc_shutdown(); --debug lines and the stop go to stderr (log.h). */
 int rpc_server_run(const struct rpc_server_config *cfg, struct cvol_error *err);

@@ -15,6 +15,7 @@ declare -A allowed=(
 	[volumes]="volumes common"
 	[runtime]="runtime common"
 	[plugin]="plugin volumes common"
+	[rpc]="rpc common"
 )
 
 objs=()
