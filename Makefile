@@ -52,19 +52,20 @@ PROTO_OBJ := $(PROTO_SRC:%.c=%.o)
 CVOL_PLUGIN_SRC := cmd/cvol-plugin.c cmd/cli.c $(PLUGIN_SRC)
 SNAPSHOTTER_SRC := snapshotter/labels.c snapshotter/index.c snapshotter/filter.c snapshotter/mounts.c \
 		   snapshotter/snapshots.c snapshotter/service.c
-SNAPSHOTTER_OBJ := $(SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o) $(PROTO_SRC:.c=.o)
-BINS := cvol-mount cvol cvol-plugin
+SNAPSHOTTER_OBJ := $(SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o)
+CVOL_SNAPSHOTTER_SRC := cmd/cvol-snapshotter.c cmd/cli.c
+BINS := cvol-mount cvol cvol-plugin cvol-snapshotter
 OUT ?= .# where the binaries go (check-asan puts its own in build-asan/bin)
 OUT_BINS := $(BINS:%=$(OUT)/%)
 
 UNIT_TESTS := test-error test-strv test-options test-chain test-plan test-mount-args test-fs \
 	      test-probe test-layer-store test-volume-options test-volume-backend test-plugin-handlers test-whiteout \
-	      test-layer-tar test-layer-diff test-seccomp test-sha256 test-image test-rpc
+	      test-layer-tar test-layer-diff test-seccomp test-sha256 test-image test-rpc test-snapshotter
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcvol.a
 
-all: $(OUT_BINS) libcvol.a $(RPC_OBJ)
+all: $(OUT_BINS) libcvol.a
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
@@ -95,6 +96,10 @@ $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 # What includes the generated headers waits for them.
 $(SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/cmd/cvol-snapshotter.o: | $(PROTO_HDR)
 
+$(OUT)/cvol-snapshotter: $(CVOL_SNAPSHOTTER_SRC:%.c=$(BUILD)/%.o) $(SNAPSHOTTER_OBJ) $(RPC_OBJ) $(PROTO_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(CVOL_SNAPSHOTTER_PKGS)) $(LDLIBS)
+
 # Objects are rebuilt when the Makefile (their flags) changes.
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(@D)
@@ -105,6 +110,10 @@ $(BUILD)/tests/test-mount-args: $(BUILD)/tests/unit/test-mount-args.o $(BUILD)/c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/test-plugin-handlers: $(BUILD)/tests/unit/test-plugin-handlers.o $(PLUGIN_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/unit/test-snapshotter.o: | $(PROTO_HDR)
+$(BUILD)/tests/test-snapshotter: $(BUILD)/tests/unit/test-snapshotter.o $(SNAPSHOTTER_OBJ) $(RPC_OBJ) $(PROTO_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 # The gRPC server against the snapshot service's messages, driven by the gRPC C core's client.

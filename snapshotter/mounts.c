@@ -126,6 +126,12 @@ static int chains_make_private(struct cvol_snapshotter *s, struct cvol_error *er
 		return cvol_error_set(err, errno, "bind `%s` on itself", path);
 	if (mount(NULL, path, NULL, MS_PRIVATE, NULL) < 0)
 		return cvol_error_set(err, errno, "make `%s` a private mount", path);
+	/* the fd opened before the bind sees the dir under it, not the mounts made on it */
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open `%s`", path);
+	close(s->chains_fd);
+	s->chains_fd = fd;
 	s->chains_private = true;
 	return 0;
 }

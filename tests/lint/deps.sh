@@ -16,6 +16,7 @@ declare -A allowed=(
 	[runtime]="runtime common"
 	[plugin]="plugin volumes common"
 	[rpc]="rpc common"
+	[snapshotter]="snapshotter rpc layers overlay common"
 )
 
 objs=()
