@@ -455,16 +455,12 @@ static const struct rpc_method methods[] = {
 	{ .unary = method_cleanup },
 };
 
-void snap_service_init(struct cvol_snapshotter *s)
+const struct rpc_service *cvol_snapshotter_service(struct cvol_snapshotter *s)
 {
 	s->service = (struct rpc_service){
 		.descriptor = &containerd__services__snapshots__v1__snapshots__descriptor,
 		.methods = methods,
 		.data = s,
 	};
-}
-
-const struct rpc_service *cvol_snapshotter_service(struct cvol_snapshotter *s)
-{
 	return &s->service;
 }

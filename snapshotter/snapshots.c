@@ -466,8 +466,6 @@ int cvol_snapshotter_open(const char *root, struct cvol_snapshotter **ret, struc
 		r = repair_records(s, err);
 	if (r == 0)
 		r = sweep_orphan_layers(s, err);
-	if (r == 0)
-		snap_service_init(s);
 	if (r < 0) {
 		cvol_snapshotter_close(s);
 		return r;

@@ -140,7 +140,5 @@ int snap_remove(struct cvol_snapshotter *s, const char *key, struct cvol_error *
 int snap_usage(struct cvol_snapshotter *s, const char *key, int64_t *ret_size, int64_t *ret_inodes,
 	       struct cvol_error *err);
 int snap_cleanup(struct cvol_snapshotter *s, struct cvol_error *err);
-/* Fill s->service: the Snapshots methods (service.c). */
-void snap_service_init(struct cvol_snapshotter *s);
 /* Measure the files under @path as containerd does: blocks of distinct inodes, and inodes. */
 int snap_disk_usage(const char *path, int64_t *ret_size, int64_t *ret_inodes, struct cvol_error *err);
