@@ -155,7 +155,7 @@ unit-asan: $(UNIT_BINS)
 # each for FUZZ_SECONDS, from the seeds in tests/fuzz/corpus/<target>/; a crash, a leak or an
 # oracle's abort() fails it and leaves the input in build-fuzz/ (crash-*, leak-*).
 FUZZ_TARGETS := fuzz-volume-options fuzz-mount-args fuzz-seccomp-profile fuzz-overlay-options \
-		fuzz-tar-import fuzz-plugin-handlers fuzz-image
+		fuzz-tar-import fuzz-plugin-handlers fuzz-image fuzz-snapshot-filter
 FUZZ_SECONDS ?= 60
 
 fuzz:
@@ -173,6 +173,10 @@ fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 	done; exit $$fail
 
 $(BUILD)/fuzz/fuzz-mount-args: $(BUILD)/tests/fuzz/fuzz-mount-args.o $(BUILD)/cmd/mount-args.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz-snapshot-filter: $(BUILD)/tests/fuzz/fuzz-snapshot-filter.o $(BUILD)/snapshotter/filter.o $(BUILD)/snapshotter/labels.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
 

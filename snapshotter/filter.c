@@ -29,6 +29,7 @@ struct selector {
 	enum op op;
 	char *value;
 	regex_t re; /* OP_MATCHES */
+	bool compiled; /* @re is to be freed */
 };
 
 /* One filter: its selectors, all of which must match. */
@@ -46,7 +47,7 @@ static void selector_done(struct selector *s)
 {
 	cvol_strv_free(s->path);
 	free(s->value);
-	if (s->op == OP_MATCHES)
+	if (s->compiled)
 		regfree(&s->re);
 }
 
@@ -201,6 +202,68 @@ static int scan_value(struct scanner *sc, char **ret)
 	return *ret ? 0 : cvol_error_set(sc->err, ENOMEM, "parse filter");
 }
 
+#define REGEX_MAX	   1024 /* bytes of one ~= pattern */
+#define REGEX_COUNT_MAX	   100	/* {m,n}: at most this */
+
+/* A repetition operator at @p ("*", "+", "?" or "{m,n}"): its length, 0 if none; its count in
+ * *@count (1 for the others), -1 for a brace that is not a count. */
+static size_t repetition_at(const char *p, long *count)
+{
+	*count = 1;
+	if (*p == '*' || *p == '+' || *p == '?')
+		return 1;
+	if (*p != '{')
+		return 0;
+	char *end;
+	long m = strtol(p + 1, &end, 10), n = m;
+	if (end == p + 1)
+		return 0; /* a literal brace */
+	if (*end == ',')
+		n = end[1] == '}' ? m : strtol(end + 1, &end, 10);
+	if (*end == ',')
+		end++;
+	if (*end != '}')
+		return 0;
+	*count = m > n ? m : n;
+	return (size_t)(end - p) + 1;
+}
+
+/* Refuse a pattern that makes glibc's regcomp() take memory without a bound, as RE2 (the
+ * engine containerd's filters use) refuses it too: a repetition right after another ("a**",
+ * "a+{2}"; one "?" after a repetition is RE2's lazy mark and allowed), a count above
+ * REGEX_COUNT_MAX, more than one count, a pattern over REGEX_MAX bytes. */
+static int regex_check(struct scanner *sc, const char *re)
+{
+	bool after_rep = false, lazy_done = false;
+	unsigned counts = 0;
+
+	if (strlen(re) > REGEX_MAX)
+		return syntax_error(sc, "the regular expression is too long");
+	for (const char *p = re; *p;) {
+		long count;
+		size_t len = repetition_at(p, &count);
+		if (len == 0) {
+			if (*p == '\\' && p[1])
+				p++;
+			else if (*p == '[') /* a bracket expression: "]" first is a member */
+				for (p += p[1] == '^' ? 2 : 1, p += *p == ']'; *p && *p != ']'; p++)
+					;
+			if (*p)
+				p++;
+			after_rep = lazy_done = false;
+			continue;
+		}
+		if (after_rep && (*p != '?' || lazy_done))
+			return syntax_error(sc, "invalid nested repetition operator");
+		lazy_done = after_rep;
+		after_rep = true;
+		if (*p == '{' && (++counts > 1 || count > REGEX_COUNT_MAX))
+			return syntax_error(sc, "a repetition count above 100, or more than one");
+		p += len;
+	}
+	return 0;
+}
+
 static int scan_selector(struct scanner *sc, struct selector *ret)
 {
 	struct selector s = { 0 };
@@ -211,9 +274,10 @@ static int scan_selector(struct scanner *sc, struct selector *ret)
 		r = scan_op(sc, &s.op);
 	if (r == 0 && s.op != OP_PRESENT)
 		r = scan_value(sc, &s.value);
-	if (r == 0 && s.op == OP_MATCHES && regcomp(&s.re, s.value, REG_EXTENDED | REG_NOSUB) != 0) {
-		s.op = OP_PRESENT; /* nothing compiled to free */
-		r = syntax_error(sc, "the regular expression does not compile");
+	if (r == 0 && s.op == OP_MATCHES) {
+		r = regex_check(sc, s.value);
+		if (r == 0 && !(s.compiled = regcomp(&s.re, s.value, REG_EXTENDED | REG_NOSUB) == 0))
+			r = syntax_error(sc, "the regular expression does not compile");
 	}
 	if (r < 0) {
 		selector_done(&s);

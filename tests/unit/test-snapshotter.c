@@ -95,6 +95,8 @@ static void test_filter_match(void **state)
 	assert_true(matches("parent==default/2/sha256:def", &rec, &l));
 	assert_true(matches("name~=^default/[0-9]+/sha256:", &rec, &l));
 	assert_true(matches("name~=/^default\\//", &rec, &l));
+	assert_true(matches("name~=^def+?ault", &rec, &l));	      /* one lazy mark, as RE2 takes */
+	assert_true(matches("name~=\"[+*]?default/[0-9]{1,3}\"", &rec, &l)); /* in brackets: no operator */
 	assert_true(matches("labels.\"containerd.io/gc.root\"", &rec, &l));
 	assert_true(matches("labels.app==web, kind==committed", &rec, &l));
 	assert_false(matches("labels.app==web,kind==active", &rec, &l)); /* AND */
@@ -116,7 +118,9 @@ static void test_filter_syntax_errors(void **state)
 {
 	static const char *const bad[] = { "kind==", "kind=active", "\"open", "kind==a,", ",kind==a",
 					   "name~=(", "labels.", "kind==a b",
-					   "labels.containerd.io/gc.root" /* '/' needs quotes */ };
+					   "labels.containerd.io/gc.root" /* '/' needs quotes */, "name~=",
+					   "name~=a**", "name~=a+{2}", "name~=(a{101})", "name~=a{2}b{2}",
+					   "name~=%t%=xa+++++++++++++++++++++++++" /* glibc's regcomp: 2 GiB */ };
 	struct cvol_error err = { 0 };
 	struct snap_filter *f = NULL;
 	char big[SNAP_FILTER_MAX + 8];
