@@ -333,6 +333,8 @@ int snap_filter_parse(char *const *filters, size_t n, struct snap_filter **ret, 
 	*ret = NULL;
 	if (n == 0)
 		return 0; /* no filter: everything matches */
+	if (n > SNAP_FILTERS_MAX)
+		return cvol_error_setx(err, EINVAL, "%zu filters; at most %d", n, SNAP_FILTERS_MAX);
 	struct snap_filter *f = calloc(1, sizeof(*f));
 	if (!f || !(f->any = calloc(n, sizeof(*f->any)))) {
 		free(f);

@@ -100,6 +100,8 @@ int snap_labels_set(struct snap_labels *l, const char *key, const char *value, s
 			return cvol_error_set(err, ENOMEM, "set label");
 		free(l->v[i].value);
 		l->v[i].value = copy;
+	} else if (vlen > 0 && l->n >= SNAP_LABELS_COUNT_MAX) {
+		return cvol_error_setx(err, EINVAL, "labels: more than %d", SNAP_LABELS_COUNT_MAX);
 	} else if (vlen > 0 && labels_insert_at(l, i, key, value) < 0) {
 		return cvol_error_set(err, ENOMEM, "set label");
 	}

@@ -14,8 +14,10 @@
 #define SNAP_KEY_MAX	      4096		/* bytes of a key */
 #define SNAP_LABEL_MAX	      4096		/* bytes of a label's key and value together */
 #define SNAP_LABELS_MAX	      (256 * 1024)	/* bytes of all of a snapshot's labels */
+#define SNAP_LABELS_COUNT_MAX 4096		/* labels of a snapshot */
 #define SNAP_RECORD_FILE_MAX  (1024 * 1024)	/* a record file larger than this is not read */
 #define SNAP_FILTER_MAX	      4096		/* bytes of one filter */
+#define SNAP_FILTERS_MAX      64		/* filters in one List */
 #define SNAP_LAYER_PREFIX     "snapshot-"	/* the store layers the snapshotter made (ids reserved to it) */
 
 /* The kinds, with the values of the protocol's Kind. */

@@ -34,6 +34,16 @@ static void test_labels_set_and_bounds(void **state)
 	assert_contains(err.msg, "at most 4096");
 	assert_int_equal(snap_labels_set(&l, "", "v", &err), -EINVAL);
 	snap_labels_done(&l);
+	/* a client's many small labels: bounded in number (each insert moves the ones after it) */
+	char k[16];
+	for (int i = 0; i < SNAP_LABELS_COUNT_MAX; i++) {
+		snprintf(k, sizeof(k), "%d", i);
+		assert_int_equal(snap_labels_set(&l, k, "v", &err), 0);
+	}
+	assert_int_equal(snap_labels_set(&l, "one-more", "v", &err), -EINVAL);
+	assert_contains(err.msg, "more than 4096");
+	assert_int_equal(snap_labels_set(&l, "0", "replaced", &err), 0); /* a replace adds none */
+	snap_labels_done(&l);
 }
 
 static void test_labels_update_paths(void **state)
@@ -138,6 +148,13 @@ static void test_filter_syntax_errors(void **state)
 	char *v[] = { big };
 	assert_int_equal(snap_filter_parse(v, 1, &f, &err), -EINVAL);
 	assert_contains(err.msg, "at most 4096");
+	char *many[SNAP_FILTERS_MAX + 1];
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = "kind==active";
+	assert_int_equal(snap_filter_parse(many, ARRAY_SIZE(many), &f, &err), -EINVAL);
+	assert_contains(err.msg, "at most 64");
+	assert_int_equal(snap_filter_parse(many, SNAP_FILTERS_MAX, &f, &err), 0);
+	snap_filter_free(f);
 }
 
 /* ---- the key index ------------------------------------------------------------------------ */
