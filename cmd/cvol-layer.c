@@ -156,16 +156,30 @@ static const struct layer_command {
 	int (*run)(struct cvol_layer_store *store, const struct layer_args *a);
 	unsigned options; /* LAYER_OPT_* it takes */
 	int operands;	  /* 0, 1 (the id) or 2 (the id and a file) */
+	bool writes;	  /* makes, writes or removes the layer: not one of containerd's */
 } layer_commands[] = {
-	{ "create", layer_create, LAYER_OPT_PARENT, 1 },
-	{ "import", layer_import, LAYER_OPT_PARENT | LAYER_OPT_USERXATTR, 2 },
-	{ "export", layer_export, 0, 1 },
-	{ "diff", layer_diff, 0, 1 },
-	{ "mount", layer_mount, 0, 1 },
-	{ "umount", layer_umount, LAYER_OPT_FORCE, 1 },
-	{ "rm", layer_rm, 0, 1 },
-	{ "ls", layer_ls, LAYER_OPT_JSON, 0 },
+	{ "create", layer_create, LAYER_OPT_PARENT, 1, true },
+	{ "import", layer_import, LAYER_OPT_PARENT | LAYER_OPT_USERXATTR, 2, true },
+	{ "export", layer_export, 0, 1, false },
+	{ "diff", layer_diff, 0, 1, false },
+	{ "mount", layer_mount, 0, 1, true },
+	{ "umount", layer_umount, LAYER_OPT_FORCE, 1, false },
+	{ "rm", layer_rm, 0, 1, true },
+	{ "ls", layer_ls, LAYER_OPT_JSON, 0, false },
 };
+
+/* The layers of containerd's snapshots are cvol-snapshotter's to make, write and remove (its
+ * index names them); reading them, and roots and layers built on them, are anyone's. */
+static int refuse_snapshot_layer(const char *command, const char *id, struct cvol_error *err)
+{
+	if (strncmp(id, CVOL_LAYER_SNAPSHOT_PREFIX, strlen(CVOL_LAYER_SNAPSHOT_PREFIX)) != 0)
+		return 0;
+	return cvol_error_setx(err, EPERM,
+			       "layer `%s` belongs to cvol-snapshotter (a containerd snapshot); `layer %s` "
+			       "leaves it alone: remove images with ctr or nerdctl, and build on it with "
+			       "`layer create --parent` or `cvol-mount --layers`",
+			       id, command);
+}
 
 static enum cli_parse parse_layer_args(const struct layer_command *cmd, int argc, char **argv,
 				       struct layer_args *a)
@@ -228,7 +242,8 @@ int cvol_cmd_layer(const struct cvol_globals *g, int argc, char **argv)
 		if (parse != CLI_PARSE_OK)
 			return cli_parse_exit(parse, layer_usage);
 		if ((a.id && cvol_layer_check_id(a.id, &err) < 0) ||
-		    (a.parent && cvol_layer_check_id(a.parent, &err) < 0))
+		    (a.parent && cvol_layer_check_id(a.parent, &err) < 0) ||
+		    (a.id && cmd->writes && refuse_snapshot_layer(cmd->name, a.id, &err) < 0))
 			return fail(&err);
 		if (cvol_layer_store_open(g->root, &store, &err) < 0)
 			return fail(&err);

@@ -11,6 +11,9 @@
 
 struct cvol_layer_store;
 
+/* Ids of the layers cvol-snapshotter makes for containerd's snapshots: reserved to it. */
+#define CVOL_LAYER_SNAPSHOT_PREFIX "snapshot-"
+
 struct cvol_layer_info {
 	char *id;
 	char *parent;	 /* NULL for a base layer */

@@ -18,7 +18,7 @@
 #define SNAP_RECORD_FILE_MAX  (1024 * 1024)	/* a record file larger than this is not read */
 #define SNAP_FILTER_MAX	      4096		/* bytes of one filter */
 #define SNAP_FILTERS_MAX      64		/* filters in one List */
-#define SNAP_LAYER_PREFIX     "snapshot-"	/* the store layers the snapshotter made (ids reserved to it) */
+#define SNAP_LAYER_PREFIX     CVOL_LAYER_SNAPSHOT_PREFIX /* the store layers the snapshotter made */
 
 /* The kinds, with the values of the protocol's Kind. */
 enum snap_kind {
