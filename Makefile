@@ -117,8 +117,8 @@ $(BUILD)/tests/test-snapshotter: $(BUILD)/tests/unit/test-snapshotter.o $(SNAPSH
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 # The gRPC server against the snapshot service's messages, driven by the gRPC C core's client.
-$(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/unit/rpc-client.o: | $(PROTO_HDR)
-$(BUILD)/tests/test-rpc: $(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/unit/rpc-client.o $(RPC_OBJ) $(PROTO_OBJ) $(LIB)
+$(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/common/rpc-client.o: | $(PROTO_HDR)
+$(BUILD)/tests/test-rpc: $(BUILD)/tests/unit/test-rpc.o $(BUILD)/tests/common/rpc-client.o $(RPC_OBJ) $(PROTO_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
@@ -214,7 +214,13 @@ $(BUILD)/bench/plugin-load: tests/bench/plugin-load.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
 
-bench: $(OUT_BINS) $(BUILD)/bench/plugin-load
+# The snapshotter load client of tests/bench/snapshotter.sh: gRPC on the tests' client.
+$(BUILD)/tests/bench/snapshotter-load.o: | $(PROTO_HDR)
+$(BUILD)/bench/snapshotter-load: $(BUILD)/tests/bench/snapshotter-load.o $(BUILD)/tests/common/rpc-client.o $(PROTO_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,grpc libprotobuf-c) $(LDLIBS)
+
+bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 	tests/bench/mount-layers.sh
 	tests/bench/plugin.sh
 	tests/bench/import.sh

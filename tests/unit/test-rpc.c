@@ -18,7 +18,7 @@
 #include "../../common/socket.h"
 #include "../../rpc/rpc.h"
 #include "containerd/services/snapshots/v1/snapshots.pb-c.h"
-#include "rpc-client.h"
+#include "../common/rpc-client.h"
 
 typedef Containerd__Services__Snapshots__V1__StatSnapshotRequest StatRequest;
 typedef Containerd__Services__Snapshots__V1__StatSnapshotResponse StatResponse;

@@ -11,15 +11,30 @@
 
 #define CALL_TIMEOUT_S 60
 
-grpc_channel *rpc_client_open(const char *path)
+static grpc_channel *open_channel(const char *path, const grpc_channel_args *args)
 {
 	char target[256];
 	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
 
 	snprintf(target, sizeof(target), "unix:%s", path);
-	grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+	grpc_channel *ch = grpc_channel_create(target, creds, args);
 	grpc_channel_credentials_release(creds);
 	return ch;
+}
+
+grpc_channel *rpc_client_open(const char *path)
+{
+	return open_channel(path, NULL);
+}
+
+grpc_channel *rpc_client_open_own(const char *path)
+{
+	grpc_arg arg = { .type = GRPC_ARG_INTEGER,
+			 .key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
+			 .value.integer = 1 };
+	grpc_channel_args args = { .num_args = 1, .args = &arg };
+
+	return open_channel(path, &args);
 }
 
 /* Run @ops and wait for them on @cq; 0 when they all succeeded. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A blocking gRPC client on the gRPC C core, for tests of rpc/: one call sends one request
- * (or none) and collects every message and the status that come back. */
+/* A blocking gRPC client on the gRPC C core, for the tests of rpc/ and the snapshotter's load
+ * client (tests/bench/snapshotter-load.c): one call sends one request (or none) and collects
+ * every message and the status that come back. */
 #pragma once
 
 #include <grpc/grpc.h>
@@ -20,6 +21,9 @@ struct rpc_reply {
 
 /* A channel to the Unix socket @path (grpc_init() is the caller's). */
 grpc_channel *rpc_client_open(const char *path);
+/* The same, but with a connection of its own: channels made by rpc_client_open() to one
+ * socket share one connection (gRPC's global subchannel pool). */
+grpc_channel *rpc_client_open_own(const char *path);
 /* Call @method ("/pkg.Service/Method") with @len bytes of @req (NULL: send no message). */
 int rpc_client_call_raw(grpc_channel *ch, const char *method, const void *req, size_t len,
 			struct rpc_reply *ret);
