@@ -13,7 +13,7 @@ VERSION := 0.1.0
 CVOL_MOUNT_PKGS := mount jansson libseccomp
 CVOL_PKGS := mount jansson libarchive libcrypto
 CVOL_PLUGIN_PKGS := mount jansson libmicrohttpd
-CVOL_SNAPSHOTTER_PKGS := mount jansson libcrypto grpc libprotobuf-c
+CVOL_SNAPSHOTTER_PKGS := mount jansson grpc libprotobuf-c
 UNIT_PKGS := $(PKGS)
 pkg_libs = $(shell $(PKG_CONFIG) --libs $(1))
 

@@ -39,7 +39,13 @@ unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struc
 {
 	_cleanup_free_ char *merged = NULL;
 
-	if (layer_merged_path(store, id, &merged) < 0 || !mountinfo_has(mountinfo, merged, "overlay", 0))
+	if (layer_merged_path(store, id, &merged) < 0)
+		return 0;
+	/* nothing is mounted on a path that is not a mount root: no need to read mountinfo (a
+	 * host's has thousands of lines, and every create, remove and Prepare asks) */
+	if (!mountinfo && !is_mount_root(AT_FDCWD, merged))
+		return 0;
+	if (!mountinfo_has(mountinfo, merged, "overlay", 0))
 		return 0;
 	unsigned count = read_count_file(store, id);
 	return count > 0 ? count : 1;
@@ -251,6 +257,10 @@ static int roots_walk_one(int dirfd, const char *name, unsigned char d_type, voi
 						    : 0;
 	if (r < 0)
 		return cvol_error_set(err, -r, "read `.roots/%s`", name);
+	if (!w->mountinfo && !(w->mountinfo = mountinfo_load())) { /* read once there is a record */
+		root_record_done(&rec);
+		return cvol_error_set(err, errno ? errno : EIO, "read /proc/self/mountinfo");
+	}
 	int live = root_record_is_live(&rec, w->own_ns, w->mountinfo);
 	if (live < 0)
 		r = cvol_error_set(err, -live, "tell whether the root on `%s` is mounted", rec.merged);
@@ -268,9 +278,6 @@ static int roots_walk(struct roots_walk *w, struct cvol_error *err)
 	int r = mount_ns_self(&w->own_ns);
 	if (r < 0)
 		return cvol_error_set(err, -r, "read the mount namespace");
-	w->mountinfo = mountinfo_load();
-	if (!w->mountinfo)
-		return cvol_error_set(err, errno ? errno : EIO, "read /proc/self/mountinfo");
 	r = dir_for_each(w->store->roots_fd, roots_walk_one, w, err);
 	mountinfo_free(w->mountinfo);
 	w->mountinfo = NULL;

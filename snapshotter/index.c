@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The key index: containerd's keys are any strings ("default/12/extract-3 sha256:…", with
  * spaces and slashes), so a key never becomes a path. Each record is a file under
- * <root>/snapshots/keys/ named by the SHA-256 of its key, one line of JSON written crash-safely
- * (temp file, fsync, rename, fsync the dir). All records are kept in memory too, in a search
- * tree by key, without their labels (read from the file when asked for): one process serves a
- * store, so memory and disk agree while it runs. */
+ * <root>/snapshots/keys/ with a random name (24 hex digits) chosen when its key is first
+ * written, one line of JSON holding the key, written crash-safely (temp file, fsync, rename,
+ * fsync the dir). All records are loaded into memory at open, in a search tree by key, without
+ * their labels (read from the file when asked for): one process serves a store, so memory and
+ * disk agree while it runs, and a key is only ever looked up there. */
 #include "snapshotter-internal.h"
 
 #include "../common/fs.h"
 #include "../common/log.h"
-#include "../common/sha256.h"
 #include "../common/walk.h"
 
 #include <fcntl.h>
@@ -17,6 +17,7 @@
 #include <search.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,14 +39,15 @@ static int kind_parse(const char *s, enum snap_kind *ret)
 	return -EBADMSG;
 }
 
-int snap_index_file_name(const char *key, char name[65])
+/* A fresh record file name: 24 random hex digits. */
+static int file_name_new(char name[SNAP_RECORD_NAME_LEN + 1])
 {
-	struct sha256 h;
-	int r = sha256_init(&h);
-	if (r < 0)
-		return r;
-	sha256_update(&h, key, strlen(key));
-	return sha256_final_hex(&h, name);
+	uint8_t b[SNAP_RECORD_NAME_LEN / 2];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(b); i++)
+		sprintf(name + 2 * i, "%02x", b[i]);
+	return 0;
 }
 
 static void record_free(struct snap_record *rec)
@@ -198,7 +200,21 @@ static void parent_children_add(struct snap_index *idx, const struct snap_record
 
 static bool is_record_name(const char *name)
 {
-	return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+	return strlen(name) == SNAP_RECORD_NAME_LEN && strspn(name, "0123456789abcdef") == SNAP_RECORD_NAME_LEN;
+}
+
+/* Two files with one key (never written so: a file copied in by hand): the later one holds. */
+static int load_duplicate(struct snap_index *idx, struct snap_record *rec)
+{
+	struct snap_record *had = snap_index_find(idx, rec->key);
+	const struct snap_record *older = had->updated_ns > rec->updated_ns ? rec : had;
+
+	log_warning("snapshot index: `keys/%s` and `keys/%s` both hold `%.128s`; ignoring `keys/%s`, the older",
+		    had->file, rec->file, rec->key, older->file);
+	if (older == had)
+		return tree_insert(idx, rec);
+	record_free(rec);
+	return 0;
 }
 
 static int load_one(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
@@ -206,7 +222,6 @@ static int load_one(int dirfd, const char *name, unsigned char d_type, void *dat
 	struct snap_index *idx = data;
 	_cleanup_free_ char *text = NULL;
 	struct snap_record *rec = NULL;
-	char want[65];
 
 	(void)d_type;
 	(void)err;
@@ -216,14 +231,13 @@ static int load_one(int dirfd, const char *name, unsigned char d_type, void *dat
 	}
 	struct cvol_error e = { 0 };
 	if (!is_record_name(name) || record_file_read(dirfd, name, &text, &e) < 0 ||
-	    record_parse(text, &rec, NULL) < 0 || snap_index_file_name(rec->key, want) < 0 ||
-	    strcmp(want, name) != 0) {
+	    record_parse(text, &rec, NULL) < 0) {
 		log_warning("snapshot index: ignoring `keys/%s`: %s", name,
 			    e.code ? e.msg : "not a record of this index");
-		record_free(rec);
 		return 0;
 	}
-	int r = tree_insert(idx, rec);
+	memcpy(rec->file, name, sizeof(rec->file));
+	int r = snap_index_find(idx, rec->key) ? load_duplicate(idx, rec) : tree_insert(idx, rec);
 	if (r < 0)
 		record_free(rec);
 	return r;
@@ -268,37 +282,39 @@ void snap_index_close(struct snap_index *idx)
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
 		   struct cvol_error *err)
 {
-	char name[65];
+	const struct snap_record *had = snap_index_find(idx, rec->key);
 	_cleanup_free_ char *text = record_dump(rec, labels);
 	struct snap_record *copy = record_copy(rec);
 
-	if (!text || !copy || snap_index_file_name(rec->key, name) < 0) {
+	if (!text || !copy) {
 		record_free(copy);
 		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
 	}
-	bool is_new = !snap_index_find(idx, rec->key);
-	int r = file_write_atomic(idx->keys_fd, name, text, strlen(text), err);
+	int r = 0;
+	if (had) /* the file its key already has */
+		memcpy(copy->file, had->file, sizeof(copy->file));
+	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		r = -EEXIST; /* 96 random bits met a name in use: refuse rather than overwrite */
+	if (r == 0)
+		r = file_write_atomic(idx->keys_fd, copy->file, text, strlen(text), err);
 	if (r == 0)
 		r = tree_insert(idx, copy);
 	if (r < 0) {
 		record_free(copy);
 		return cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
 	}
-	if (is_new)
+	if (!had)
 		parent_children_add(idx, rec, 1);
 	return 0;
 }
 
 int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error *err)
 {
-	char name[65];
 	struct snap_record *rec = snap_index_find(idx, key);
 
 	if (!rec)
 		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", key);
-	if (snap_index_file_name(key, name) < 0)
-		return cvol_error_set(err, ENOMEM, "remove the record of `%.128s`", key);
-	if (unlinkat(idx->keys_fd, name, 0) < 0 && errno != ENOENT)
+	if (unlinkat(idx->keys_fd, rec->file, 0) < 0 && errno != ENOENT)
 		return cvol_error_set(err, errno, "remove the record of `%.128s`", key);
 	int r = dir_fsync(idx->keys_fd, err);
 	if (r < 0)
@@ -313,13 +329,13 @@ int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error
 int snap_index_labels(const struct snap_index *idx, const char *key, struct snap_labels *ret,
 		      struct cvol_error *err)
 {
-	char name[65];
+	const struct snap_record *rec = snap_index_find(idx, key);
 	_cleanup_free_ char *text = NULL;
 
 	*ret = (struct snap_labels){ 0 };
-	if (snap_index_file_name(key, name) < 0)
-		return cvol_error_set(err, ENOMEM, "read the labels of `%.128s`", key);
-	int r = record_file_read(idx->keys_fd, name, &text, err);
+	if (!rec)
+		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", key);
+	int r = record_file_read(idx->keys_fd, rec->file, &text, err);
 	if (r == 0 && record_parse(text, NULL, ret) < 0)
 		r = cvol_error_setx(err, EBADMSG, "the record of `%.128s` is corrupt", key);
 	return r;

@@ -18,6 +18,7 @@
 #define SNAP_RECORD_FILE_MAX  (1024 * 1024)	/* a record file larger than this is not read */
 #define SNAP_FILTER_MAX	      4096		/* bytes of one filter */
 #define SNAP_FILTERS_MAX      64		/* filters in one List */
+#define SNAP_RECORD_NAME_LEN  24			/* hex digits of a record file's random name */
 #define SNAP_LAYER_PREFIX     CVOL_LAYER_SNAPSHOT_PREFIX /* the store layers the snapshotter made */
 
 /* The kinds, with the values of the protocol's Kind. */
@@ -48,6 +49,7 @@ struct snap_record {
 	int64_t size, inodes; /* committed: measured at commit */
 	unsigned children;    /* snapshots whose parent this is (memory only) */
 	unsigned open_children; /* of them, the active ones and views: they use its chain root */
+	char file[SNAP_RECORD_NAME_LEN + 1]; /* its file under keys/ (memory only) */
 };
 
 /* ---- labels (labels.c) ----------------------------------------------------------------- */
@@ -65,7 +67,7 @@ int snap_labels_update(struct snap_labels *l, const struct snap_labels *update, 
 /* ---- the key index (index.c) -------------------------------------------------------- */
 
 /* All records, in memory (a search tree by key) and on disk, one file per key under
- * <root>/snapshots/keys/, named by the SHA-256 of the key: no key ever becomes a path. */
+ * <root>/snapshots/keys/ with a random name: no key ever becomes a path. */
 struct snap_index {
 	int keys_fd;
 	void *tree;
@@ -89,8 +91,6 @@ int snap_index_labels(const struct snap_index *idx, const char *key, struct snap
  * @fn must not change the index (collect keys, then change). */
 typedef int (*snap_record_fn)(struct snap_record *rec, void *data);
 int snap_index_for_each(const struct snap_index *idx, snap_record_fn fn, void *data);
-/* The file name of @key's record: the SHA-256 of the key, in hex. */
-int snap_index_file_name(const char *key, char name[65]);
 
 /* ---- filters (filter.c) --------------------------------------------------------------- */
 

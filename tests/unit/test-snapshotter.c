@@ -159,7 +159,8 @@ static void test_filter_syntax_errors(void **state)
 
 /* ---- the key index ------------------------------------------------------------------------ */
 
-static int count_entries(int dirfd)
+/* The one entry of the directory @dirfd (not starting with '.'), copied into @name. */
+static int only_entry(int dirfd, char name[256])
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY);
 	DIR *d = fdopendir(fd);
@@ -167,7 +168,8 @@ static int count_entries(int dirfd)
 	int n = 0;
 
 	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
+		if (e->d_name[0] != '.' && n++ == 0)
+			snprintf(name, 256, "%s", e->d_name);
 	closedir(d);
 	return n;
 }
@@ -179,23 +181,29 @@ static void test_index_keys_never_paths(void **state)
 	struct snap_labels l = { 0 };
 	const char *key = "default/12/extract-3 ../../../etc/passwd sha256:9f";
 	struct snap_record rec = { .key = (char *)key, .kind = SNAP_ACTIVE, .layer = (char *)"snapshot-1" };
-	char name[65];
+	char name[256];
 
 	int keys = unit_make_dir(dir->fd, "keys");
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0);
 	assert_int_equal(snap_labels_set(&l, "containerd.io/snapshot.ref", "sha256:9f", NULL), 0);
 	assert_int_equal(snap_index_put(&idx, &rec, &l, NULL), 0);
-	assert_int_equal(snap_index_file_name(key, name), 0);
-	struct stat st;
-	assert_int_equal(fstatat(keys, name, &st, 0), 0); /* the record is named by the key's hash */
-	assert_int_equal(count_entries(keys), 1);
+	assert_int_equal(only_entry(keys, name), 1); /* one file, named by 24 random hex digits */
+	assert_int_equal(strlen(name), SNAP_RECORD_NAME_LEN);
+	assert_int_equal(strspn(name, "0123456789abcdef"), SNAP_RECORD_NAME_LEN);
 	assert_int_equal(faccessat(dir->fd, "etc", F_OK, 0), -1);
+	rec.size = 7; /* written again: the same file */
+	assert_int_equal(snap_index_put(&idx, &rec, &l, NULL), 0);
+	char again[256];
+	assert_int_equal(only_entry(keys, again), 1);
+	assert_string_equal(again, name);
 	snap_index_close(&idx);
 
 	/* planted: a copy under another name, a garbage file, an oversized one: all ignored */
-	assert_int_equal(linkat(keys, name, keys, "0000000000000000000000000000000000000000000000000000000000000000", 0), 0);
-	int fd = openat(keys, "1111111111111111111111111111111111111111111111111111111111111111", O_CREAT | O_WRONLY, 0600);
+	assert_int_equal(linkat(keys, name, keys, "000000000000000000000000", 0), 0);
+	int fd = openat(keys, "111111111111111111111111", O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0 && write(fd, "{nope", 5) == 5);
+	close(fd);
+	fd = openat(keys, "222222222222222222222222", O_CREAT | O_WRONLY, 0600);
 	assert_int_equal(ftruncate(fd, SNAP_RECORD_FILE_MAX + 1), 0);
 	close(fd);
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0);
@@ -203,13 +211,17 @@ static void test_index_keys_never_paths(void **state)
 	struct snap_record *found = snap_index_find(&idx, key);
 	assert_non_null(found);
 	assert_string_equal(found->layer, "snapshot-1");
+	assert_int_equal(found->size, 7);
 	struct snap_labels back;
 	assert_int_equal(snap_index_labels(&idx, key, &back, NULL), 0);
 	assert_string_equal(snap_labels_get(&back, "containerd.io/snapshot.ref"), "sha256:9f");
 	snap_labels_done(&back);
+	char file[SNAP_RECORD_NAME_LEN + 1];
+	snprintf(file, sizeof(file), "%s", found->file);
 	assert_int_equal(snap_index_delete(&idx, key, NULL), 0);
 	assert_null(snap_index_find(&idx, key));
-	assert_int_equal(fstatat(keys, name, &st, 0), -1);
+	struct stat st;
+	assert_int_equal(fstatat(keys, file, &st, 0), -1);
 	snap_index_close(&idx);
 	snap_labels_done(&l);
 	close(keys);
