@@ -483,7 +483,7 @@ D /f1" "$diff" "cvol layer diff of the whiteout layer $wh2"
 # Four images unpacked at once (3, 20, 40 and 70 layers: the 70 past the ~65 layers a mount
 # string holds, so its last layers are unpacked on a deep chain's root; the images share
 # their first layers, so the same chain is prepared and committed by several unpacks at
-# once), run, and removed at once: nothing is left.
+# once), run one by one and then at once, and removed at once: nothing is left.
 test_containerd_cvol_parallel_unpacks() {
 	ctrd_setup cvol
 	local n pids=() i rc errs="" t0 t1
@@ -511,6 +511,21 @@ test_containerd_cvol_parallel_unpacks() {
 	for n in 3 20 40 70; do
 		assert_eq "layer $n" "$(ctrd_run_ok "p$n:latest" "r$n" cat "/layers/$n")" "ctr run on p$n"
 	done
+	# and at once, two of them on the 70 layers (one deep chain root for both)
+	pids=()
+	for n in 3 20 40 70 70; do
+		ctrd_run --rm -- "p$n:latest" "q$n-${#pids[@]}" cat "/layers/$n" >"$WORK/run-${#pids[@]}.out" 2>&1 &
+		pids+=($!)
+	done
+	i=0
+	for n in 3 20 40 70 70; do
+		rc=0
+		wait "${pids[i]}" || rc=$?
+		[ "$rc:$(cat "$WORK/run-$i.out")" = "0:layer $n" ] || errs+="run $i on p$n: exit $rc: $(tail -n 2 "$WORK/run-$i.out"); "
+		i=$((i + 1))
+	done
+	assert_eq "" "$errs" "5 ctr run at once on the 4 images"
+	assert_eq 70 "$(ctrd_snap_list | wc -l)" "snapshots after the containers"
 
 	pids=()
 	for n in 3 20 40 70; do
@@ -628,12 +643,7 @@ test_containerd_cvol_deep_chain_mounted_once() {
 	ctrd_cvol_assert_empty "after c1, c2 and the image were removed"
 }
 
-# The kernel stacks at most 500 lower layers (OVL_MAX_STACK). Unpacking a 501-layer image
-# needs 500 at most (layer 501 is unpacked into the upper dir of an overlay on the 500 below
-# it), so its import works, as with containerd's own overlayfs; a container on it would stack
-# 501 and is refused with the layer store's words, before anything is made. A 502-layer
-# image's import is refused so at its last layer. Either way no half snapshot is left: only
-# committed snapshots, each with its layer, and no layer without a record.
+# Only N snapshots, all committed, each a record and a layer, and no other layer.
 ctrd_cvol_assert_only_committed() { # n what
 	local snaps t0=${EPOCHREALTIME/./}
 	snaps=$(ctrd_snap_list)
@@ -649,6 +659,12 @@ ctrd_cvol_assert_only_committed() { # n what
 	echo "checked in $(((${EPOCHREALTIME/./} - t0) / 1000)) ms"
 }
 
+# The kernel stacks at most 500 lower layers (OVL_MAX_STACK). Unpacking a 501-layer image
+# needs 500 at most (layer 501 is unpacked into the upper dir of an overlay on the 500 below
+# it), so its import works, as with containerd's own overlayfs; a container on it would stack
+# 501 and is refused with the layer store's words, before anything is made. A 502-layer
+# image's import is refused so at its last layer. Either way no half snapshot is left: only
+# committed snapshots, each with its layer, and no layer without a record.
 test_containerd_cvol_501_layers_refused() {
 	ctrd_setup cvol
 	local t0 t1
