@@ -425,6 +425,7 @@ ctrd_cvol_mounts_left() {
 
 # The store is empty: no snapshot in containerd, no record, no cvol layer, no mount left.
 ctrd_cvol_assert_empty() { # what
+	echo "mounts under the store $1: $(ctrd_mounts_under "$SNAP_ROOT/" | awk '{ print $2, $3 }' | paste -sd ' ')"
 	assert_eq "" "$(ctrd_snap_list)" "$1: ctr snapshots ls"
 	assert_eq "[]" "$("$CVOL" --root "$SNAP_ROOT" layer ls --json | tr -d ' \n')" "$1: cvol layer ls"
 	assert_eq "" "$(ls -A "$SNAP_ROOT/snapshots/keys")" "$1: the records in $SNAP_ROOT/snapshots/keys"
@@ -630,6 +631,15 @@ test_containerd_cvol_deep_chain_mounted_once() {
 	ctrd_snapshotter_stop KILL
 	ctrd_snapshotter_up
 	ctrd_wait_snapshots
+	# a GC (its Cleanup unmounts the chain roots left over from a crash) leaves c1's alone
+	ctrd_import l1:latest 1
+	ctrd_ok image rm --sync l1:latest >/dev/null
+	local cleanups
+	cleanups=$(awk '/^--- cvol-snapshotter start/ { n = 0 } /Snapshots\/Cleanup OK/ { n++ } END { print n + 0 }' \
+		"$WORK/ctrd/snapshotter.log")
+	[ "$cleanups" -ge 1 ] || fail "no Cleanup reached the restarted snapshotter in the GC of rm --sync l1"
+	assert_eq "$first" "$(ctrd_cvol_chain_mounts)" "the chain roots after the restart and a GC, c1 running"
+	assert_eq "layer 200" "$(ctrd_exec_cat c1 e4 /layers/200)" "/layers/200 in c1 after the restart and a GC"
 	ctrd_ok run -d --snapshotter cvol --cgroup "/cvoltest-$$/c2" l200:latest c2 sleep 1000 >/dev/null
 	assert_eq "layer 200" "$(ctrd_exec_cat c2 e2 /layers/200)" "/layers/200 in c2"
 	assert_eq "layer 200" "$(ctrd_exec_cat c1 e3 /layers/200)" "/layers/200 in c1 after the restart"
