@@ -279,6 +279,17 @@ void snap_index_close(struct snap_index *idx)
 
 /* ---- changes -------------------------------------------------------------------------- */
 
+/* Write a record file: a new one straight under its fresh name (a crash leaves none, or one
+ * that does not parse and is ignored), an existing one through a temp file and a rename. */
+static int record_file_write(struct snap_index *idx, const char *file, const char *text, bool fresh,
+			     struct cvol_error *err)
+{
+	if (!fresh)
+		return file_write_atomic(idx->keys_fd, file, text, strlen(text), err);
+	int r = file_write_new(idx->keys_fd, file, text, strlen(text), err);
+	return r < 0 ? r : dir_fsync(idx->keys_fd, err);
+}
+
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
 		   struct cvol_error *err)
 {
@@ -296,7 +307,7 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
 	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		r = -EEXIST; /* 96 random bits met a name in use: refuse rather than overwrite */
 	if (r == 0)
-		r = file_write_atomic(idx->keys_fd, copy->file, text, strlen(text), err);
+		r = record_file_write(idx, copy->file, text, !had, err);
 	if (r == 0)
 		r = tree_insert(idx, copy);
 	if (r < 0) {
@@ -305,6 +316,38 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
 	}
 	if (!had)
 		parent_children_add(idx, rec, 1);
+	return 0;
+}
+
+int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct snap_record *rec,
+		     const struct snap_labels *labels, struct cvol_error *err)
+{
+	struct snap_record *had = snap_index_find(idx, old_key);
+	_cleanup_free_ char *text = record_dump(rec, labels);
+	struct snap_record *copy = record_copy(rec);
+
+	if (!had || snap_index_find(idx, rec->key) || !text || !copy) {
+		record_free(copy);
+		return had ? cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key)
+			   : cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", old_key);
+	}
+	memcpy(copy->file, had->file, sizeof(copy->file));
+	int r = file_write_atomic(idx->keys_fd, copy->file, text, strlen(text), err);
+	if (r < 0) {
+		record_free(copy);
+		return cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
+	}
+	/* the old key's entry goes, without its file (now the new record's) */
+	parent_children_add(idx, had, -1);
+	tdelete(had, &idx->tree, record_compare);
+	record_free(had);
+	idx->n--;
+	r = tree_insert(idx, copy);
+	if (r < 0) { /* the file is right; memory catches up at the next open */
+		record_free(copy);
+		return cvol_error_set(err, -r, "index `%.128s`", rec->key);
+	}
+	parent_children_add(idx, copy, 1);
 	return 0;
 }
 

@@ -6,11 +6,11 @@
  * any point leaves repairable at the next open:
  *
  *   Prepare  make the layer, then write the record      (crash: a layer no record names)
- *   Commit   write the committed record, then drop the  (crash: two records on one layer,
- *            active one                                   the committed one wins)
+ *   Commit   rewrite the active record as the committed (crash: one or the other)
+ *            one, in one atomic write of its file
  *   Remove   remove the layer, then drop the record     (crash: a record on no layer)
  *
- * cvol_snapshotter_open() repairs all three before it serves. */
+ * cvol_snapshotter_open() repairs what is left before it serves. */
 #include "snapshotter-internal.h"
 
 #include "../common/fs.h"
@@ -156,9 +156,7 @@ static int commit_locked(struct cvol_snapshotter *s, const char *name, const cha
 	if (r == 0)
 		r = cvol_layer_work_drop(s->layers, layer, err);
 	if (r == 0)
-		r = snap_index_put(&s->index, &done, labels, err);
-	if (r == 0)
-		r = snap_index_delete(&s->index, key, err);
+		r = snap_index_rekey(&s->index, key, &done, labels, err);
 	if (r == 0)
 		chain_root_release_idle(s, done.parent);
 	return r;
@@ -331,7 +329,9 @@ static int collect_committed(struct snap_record *rec, void *data)
 	return rec->kind == SNAP_COMMITTED && strv_push(&w->committed_layers, rec->layer) < 0 ? -ENOMEM : 0;
 }
 
-/* A record to drop: an active one a finished Commit left, one whose layer or parent is gone. */
+/* A record to drop: one whose layer or parent is gone (a Remove cut short), or an active one on
+ * a committed snapshot's layer (Commit rewrites one file, so only a hand-made copy does that;
+ * left, a Remove of either would take the other's layer). */
 static int collect_doomed(struct snap_record *rec, void *data)
 {
 	struct sweep *w = data;

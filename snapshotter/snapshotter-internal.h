@@ -82,6 +82,10 @@ struct snap_record *snap_index_find(const struct snap_index *idx, const char *ke
 /* Write @rec with @labels crash-safely, then keep a copy in memory (replacing one of its key). */
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
 		   struct cvol_error *err);
+/* Replace the record of @old_key by @rec (another key) in one atomic write of its file: a crash
+ * leaves one or the other, never both (Commit). */
+int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct snap_record *rec,
+		     const struct snap_labels *labels, struct cvol_error *err);
 /* Remove the record of @key from disk (durably), then from memory. */
 int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error *err);
 /* Read the labels of @key's record. */

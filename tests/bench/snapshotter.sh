@@ -39,6 +39,10 @@
 #   LOAD_CLIENTS concurrent clients of the loaded socket run (default 8)
 #   SNAP_LOAD    the load client (default build/bench/snapshotter-load: make bench)
 #   BENCH_DIR where the scratch dir goes (default /var/tmp; must not be tmpfs)
+#   BENCH_FS  host (default): BENCH_DIR's own filesystem, as it is; fresh: a new ext4 made in an
+#             image file in BENCH_DIR and loop-mounted (still disk-backed). A filesystem that
+#             tests have churned can make each new inode cost half a millisecond (ext4's
+#             search past recently deleted inodes); a fresh one shows the snapshotters' own cost
 #
 # Everything runs in a private mount namespace; containerd's root, state and sockets,
 # cvol's store and the images are in a mktemp dir under BENCH_DIR, a tmpfs hides the
@@ -59,6 +63,8 @@ REPS=${REPS:-5}
 LAYERS=${LAYERS:-3 50 200}
 GZIP=${GZIP:-0}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
+BENCH_FS=${BENCH_FS:-host}
+[[ $BENCH_FS == host || $BENCH_FS == fresh ]] || die "BENCH_FS must be host or fresh"
 LOAD_ITERS=${LOAD_ITERS:-500}
 LOAD_CLIENTS=${LOAD_CLIENTS:-8}
 SNAP_LOAD=${SNAP_LOAD:-$TOP/build/bench/snapshotter-load}
@@ -92,7 +98,8 @@ cleanup() {
 	if [[ -n $D ]]; then
 		awk -v d="$D/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
 			while read -r m; do umount "$m" || umount -l "$m"; done
-		rm -rf -- "$D"
+		! mountpoint -q "$D" || umount "$D" || umount -l "$D"
+		rm -rf -- "$D" "$D.img"
 	fi
 	exit "$rc"
 }
@@ -103,6 +110,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 D=$(mktemp -d "$BENCH_DIR/cvol-snap-bench.XXXXXX")
+if [[ $BENCH_FS == fresh ]]; then
+	truncate -s 16G "$D.img"
+	mkfs.ext4 -q -F "$D.img"
+	mount -o loop "$D.img" "$D"
+fi
 mkdir "$D/images"
 ERRF=$D/err
 FSTYPE=$(findmnt -n -o FSTYPE --target "$D" || stat -f -c %T "$D")
@@ -218,7 +230,7 @@ printf '%-13s %s\n' \
 	"kernel:" "$(uname -r)" \
 	"containerd:" "$("$CTRD_CONTAINERD" --version | awk '{ print $3 }') ($CTRD_CONTAINERD), runc $("$CTRD_RUNC" --version | awk 'NR == 1 { print $3 }')" \
 	"cvol:" "$([[ -x $CTRD_SNAP_BIN ]] && echo "$CTRD_SNAP_BIN" || echo "cvol-snapshotter not built")" \
-	"backing fs:" "$FSTYPE ($D): containerd's root and state, cvol's store, the images" \
+	"backing fs:" "$FSTYPE ($D, BENCH_FS=$BENCH_FS): containerd's root and state, cvol's store, the images" \
 	"cpu:" "${CPU:-unknown} x $(nproc)" \
 	"images:" "$LAYERS layers ($([[ $GZIP == 1 ]] && echo gzip || echo plain tar); busybox, then one small file a layer; made in ${GEN_MS} ms)" \
 	"repetitions:" "$REPS of each, after 1 untimed warm-up round, snapshotters alternating (took ${RUN_S}s)"

@@ -749,3 +749,29 @@ gone is gone" "$(ctrd_run_ok "$name" d1 sh -c 'cat /app/hello; [ -e /gone ] && e
 	ctrd_ok image rm --sync "$name" >/dev/null
 	ctrd_cvol_assert_empty "after rm of the docker image"
 }
+
+# systemd's socket activation: cvol-snapshotter serves the listening socket it is passed
+# (LISTEN_PID/LISTEN_FDS) and makes none of its own; containerd reaches it there.
+test_containerd_cvol_socket_activation() {
+	command -v systemd-socket-activate >/dev/null || skip "no systemd-socket-activate (package systemd)"
+	ctrd_setup cvol
+	ctrd_snapshotter_stop # the one ctrd_setup started on its own socket
+	rm -f "$SNAP_SOCK"
+	systemd-socket-activate -l "$SNAP_SOCK" "$CTRD_SNAP_BIN" --root "$SNAP_ROOT" \
+		--socket "$WORK/own.sock" --debug >>"$WORK/ctrd/snapshotter.log" 2>&1 &
+	CTRD_SNAP_PID=$! # systemd-socket-activate execs the snapshotter in its own process
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$SNAP_SOCK" ] && break
+		sleep 0.1
+	done
+	ctrd_wait_snapshots # the first connection starts it
+	assert_eq "cvol-snapshotter" "$(basename "$(readlink "/proc/$CTRD_SNAP_PID/exe")")" \
+		"the process behind the socket"
+	assert_contains "$(readlink "/proc/$CTRD_SNAP_PID/fd/3")" "socket:" "the passed socket, fd 3"
+	ctrd_import l3:latest 3
+	assert_eq "layer 3" "$(ctrd_run_ok l3:latest c1 cat /layers/3)" "ctr run through the passed socket"
+	assert_missing "$WORK/own.sock"
+	ctrd_ok image rm --sync l3:latest >/dev/null
+	assert_eq "[]" "$("$CVOL" --root "$SNAP_ROOT" --json layer ls | tr -d ' \n')" "cvol layer ls after rm"
+}
