@@ -119,11 +119,11 @@ int staging_make(struct staging *s, char kind, char ret_name[STAGING_NAME_MAX], 
 	return fd;
 }
 
-int staging_commit(struct staging *s, const char *name, const char *dest, struct cvol_error *err)
+int staging_commit(struct staging *s, const char *name, const char *dest, bool sync, struct cvol_error *err)
 {
 	if (renameat2(s->dir_fd, name, s->store_fd, dest, RENAME_NOREPLACE) < 0)
 		return cvol_error_set(err, errno, "move `%s` into place", dest);
-	return dir_fsync(s->store_fd, err);
+	return sync ? dir_fsync(s->store_fd, err) : 0;
 }
 
 void staging_discard(struct staging *s, const char *name)

@@ -34,8 +34,9 @@ int staging_cleanup_with(struct staging *s, dir_entry_fn before, void *data, str
 int staging_hold(struct staging *s, struct cvol_error *err);
 /* Make a fresh directory in .staging/ named @kind-<random> into @ret_name; returns its fd. */
 int staging_make(struct staging *s, char kind, char ret_name[STAGING_NAME_MAX], struct cvol_error *err);
-/* Rename the staged @name to @dest in the store (never replacing) and fsync the store dir. */
-int staging_commit(struct staging *s, const char *name, const char *dest, struct cvol_error *err);
+/* Rename the staged @name to @dest in the store (never replacing) and, with @sync, fsync the
+ * store dir. */
+int staging_commit(struct staging *s, const char *name, const char *dest, bool sync, struct cvol_error *err);
 /* Remove the staged @name and everything in it; errors are dropped (a later cleanup retries). */
 void staging_discard(struct staging *s, const char *name);
 /* Rename @name out of the store into .staging/ (fsyncing the store dir), then remove it.

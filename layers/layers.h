@@ -39,9 +39,23 @@ int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char
 		      struct cvol_error *err);
 /* Remove layer @id; refuses one that is mounted or has children. */
 int cvol_layer_remove(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
+/* Like cvol_layer_create() without a single fsync, for a layer that may be lost (containerd's
+ * active snapshots): until cvol_layer_sync(), a power loss may leave it missing, or there with
+ * its link or lower file empty; cvol_layer_discard() removes such a layer. */
+int cvol_layer_create_unsynced(struct cvol_layer_store *store, const char *id, const char *parent,
+			       struct cvol_error *err);
+/* Make layer @id durable, with everything written in it (syncfs of its filesystem). */
+int cvol_layer_sync(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
+/* Like cvol_layer_remove(), and also for a layer whose link or lower file cannot be read (an
+ * unsynced layer after a power loss); still refuses one that is mounted or that a child or a
+ * root uses. */
+int cvol_layer_discard(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
 /* Describe every layer, sorted by id. */
 int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,
 		    struct cvol_error *err);
+/* The ids of the layers in the store, whole or not (a layer whose files cannot be read is in
+ * it, where cvol_layer_list() fails); NULL-ended, free with cvol_strv_free(). */
+int cvol_layer_ids(struct cvol_layer_store *store, char ***ret_ids, struct cvol_error *err);
 /* Free what cvol_layer_list() returned. */
 void cvol_layer_info_free(struct cvol_layer_info *layers, size_t n);
 /* Mount @id with its parent chain (or add a reference); *ret_merged is the root. */

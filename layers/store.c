@@ -346,6 +346,7 @@ static int link_create(struct cvol_layer_store *store, const char *id, char *ret
 /* What fills a new layer's diff before it appears in the store (NULL: it stays empty). */
 struct layer_source {
 	const char *parent;
+	bool unsynced; /* made without a single fsync (cvol_layer_create_unsynced()) */
 	int (*fill)(int diff_fd, void *data, struct cvol_error *err);
 	void *data;
 };
@@ -431,13 +432,14 @@ static int layer_build_commit_locked(struct cvol_layer_store *store, const char 
 		return r;
 	/* the staged dir is nobody's yet: plain files, synced, and one sync of the dir, before
 	 * the rename makes them the layer's (4 fsyncs, where two atomic writes took 5) */
-	r = file_write_new(b->fd, "link", short_id, strlen(short_id), err);
+	bool sync = !b->src->unsynced;
+	r = file_write_new(b->fd, "link", short_id, strlen(short_id), sync, err);
 	if (r == 0 && b->lower)
-		r = file_write_new(b->fd, "lower", b->lower, strlen(b->lower), err);
-	if (r == 0)
+		r = file_write_new(b->fd, "lower", b->lower, strlen(b->lower), sync, err);
+	if (r == 0 && sync)
 		r = dir_fsync(b->fd, err);
 	if (r == 0)
-		r = staging_commit(&store->staging, b->staged, id, err);
+		r = staging_commit(&store->staging, b->staged, id, sync, err);
 	if (r < 0)
 		(void)unlinkat(store->links_fd, short_id, 0);
 	return r;
@@ -482,6 +484,28 @@ int cvol_layer_create(struct cvol_layer_store *store, const char *id, const char
 {
 	struct layer_source src = { .parent = parent };
 	return layer_create_from(store, "create", id, &src, err);
+}
+
+int cvol_layer_create_unsynced(struct cvol_layer_store *store, const char *id, const char *parent,
+			       struct cvol_error *err)
+{
+	struct layer_source src = { .parent = parent, .unsynced = true };
+	return layer_create_from(store, "create", id, &src, err);
+}
+
+int cvol_layer_sync(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
+{
+	int r = cvol_layer_check_id(id, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return cvol_error_set(err, -fd, "sync layer `%s`", id);
+	/* one syncfs: the layer's files, whoever wrote them, its link and lower files, its
+	 * directories and the rename that put it in the store, in one journal commit */
+	if (syncfs(fd) < 0)
+		return cvol_error_set(err, errno, "sync layer `%s`", id);
+	return 0;
 }
 
 struct tar_source {
@@ -583,6 +607,29 @@ struct list_ctx {
 	size_t n;
 };
 
+static int note_id(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	(void)dirfd;
+	if (!layer_id_is_valid(name) || (d_type != DT_DIR && d_type != DT_UNKNOWN))
+		return 0;
+	return strv_push(data, name) < 0 ? cvol_error_set(err, ENOMEM, "list layer ids") : 0;
+}
+
+int cvol_layer_ids(struct cvol_layer_store *store, char ***ret_ids, struct cvol_error *err)
+{
+	_cleanup_strv_free_ char **ids = NULL;
+
+	int r = flock_retry(store->lock_fd, LOCK_SH);
+	if (r < 0)
+		return cvol_error_set(err, -r, "lock the store `%s`", store->overlay_path);
+	r = dir_for_each(store->overlay_fd, note_id, &ids, err);
+	flock(store->lock_fd, LOCK_UN);
+	if (r < 0)
+		return cvol_error_wrap(err, r, "list layers in `%s`", store->overlay_path);
+	*ret_ids = TAKE_PTR(ids);
+	return 0;
+}
+
 static int list_one(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
 {
 	struct list_ctx *c = data;
@@ -680,4 +727,76 @@ static int layer_remove_locked(struct cvol_layer_store *store, const char *id, v
 int cvol_layer_remove(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
 	return store_run_locked(store, "remove", id, layer_remove_locked, NULL, err);
+}
+
+struct links_of {
+	char target[PATH_MAX];
+	char **links;
+};
+
+static int note_link_of(int dirfd, const char *name, unsigned char d_type, void *data, struct cvol_error *err)
+{
+	struct links_of *l = data;
+	char target[PATH_MAX];
+
+	(void)d_type;
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	if (strcmp(target, l->target) == 0 && strv_push(&l->links, name) < 0)
+		return cvol_error_set(err, ENOMEM, "list links");
+	return 0;
+}
+
+/* Refuse to discard a layer whose link, found by where l/ points, a child names. */
+static int discard_refuse_children(struct cvol_layer_store *store, char **links, struct cvol_error *err)
+{
+	for (char **l = links; l && *l; l++) {
+		struct layer_meta m = { 0 };
+		snprintf(m.link, sizeof(m.link), "%s", *l);
+		int r = layer_refuse_children(store, &m, "remove them first", err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int layer_discard_locked(struct cvol_layer_store *store, const char *id, void *data,
+				struct cvol_error *err)
+{
+	struct layer_meta m;
+	struct links_of l = { 0 };
+
+	int r = layer_meta_load(store, id, &m, err);
+	if (r == 0) { /* a whole layer: removed as any other */
+		layer_meta_done(&m);
+		return layer_remove_locked(store, id, data, err);
+	}
+	if (!layer_exists(store, id))
+		return cvol_error_setx(err, ENOENT, "no such layer");
+	if (r != -ENOENT && r != -EBADMSG) /* not a lost file: EMFILE, ENOMEM... */
+		return r;
+	if (layer_mount_count(store, id, NULL) > 0)
+		return cvol_error_setx(err, EBUSY, "it is mounted; unmount it first");
+	snprintf(l.target, sizeof(l.target), "../%s/diff", id);
+	r = dir_for_each(store->links_fd, note_link_of, &l, err);
+	if (r == 0)
+		r = discard_refuse_children(store, l.links, err);
+	if (r == 0)
+		r = layer_refuse_roots(store, id, err);
+	_cleanup_close_ int hold = r == 0 ? staging_hold(&store->staging, err) : -1;
+	if (r == 0 && hold < 0)
+		r = hold;
+	if (r == 0)
+		r = staging_remove(&store->staging, id, err);
+	for (char **link = l.links; r == 0 && link && *link; link++)
+		(void)unlinkat(store->links_fd, *link, 0);
+	cvol_strv_free(l.links);
+	return r;
+}
+
+int cvol_layer_discard(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
+{
+	return store_run_locked(store, "remove", id, layer_discard_locked, NULL, err);
 }

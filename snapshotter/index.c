@@ -280,18 +280,19 @@ void snap_index_close(struct snap_index *idx)
 /* ---- changes -------------------------------------------------------------------------- */
 
 /* Write a record file: a new one straight under its fresh name (a crash leaves none, or one
- * that does not parse and is ignored), an existing one through a temp file and a rename. */
+ * that does not parse and is ignored), synced or not; an existing one through a temp file and a
+ * rename, always synced. */
 static int record_file_write(struct snap_index *idx, const char *file, const char *text, bool fresh,
-			     struct cvol_error *err)
+			     bool sync, struct cvol_error *err)
 {
 	if (!fresh)
 		return file_write_atomic(idx->keys_fd, file, text, strlen(text), err);
-	int r = file_write_new(idx->keys_fd, file, text, strlen(text), err);
-	return r < 0 ? r : dir_fsync(idx->keys_fd, err);
+	int r = file_write_new(idx->keys_fd, file, text, strlen(text), sync, err);
+	return r < 0 || !sync ? r : dir_fsync(idx->keys_fd, err);
 }
 
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
-		   struct cvol_error *err)
+		   bool sync, struct cvol_error *err)
 {
 	const struct snap_record *had = snap_index_find(idx, rec->key);
 	_cleanup_free_ char *text = record_dump(rec, labels);
@@ -307,7 +308,7 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
 	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		r = -EEXIST; /* 96 random bits met a name in use: refuse rather than overwrite */
 	if (r == 0)
-		r = record_file_write(idx, copy->file, text, !had, err);
+		r = record_file_write(idx, copy->file, text, !had, sync, err);
 	if (r == 0)
 		r = tree_insert(idx, copy);
 	if (r < 0) {

@@ -319,7 +319,7 @@ static int update_labels(struct cvol_snapshotter *s, const Info *in, const Googl
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		changed.updated_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-		r = snap_index_put(&s->index, &changed, &labels, err);
+		r = snap_index_put(&s->index, &changed, &labels, true, err);
 	}
 	pthread_mutex_unlock(&s->lock);
 	snap_labels_done(&labels);

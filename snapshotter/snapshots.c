@@ -87,13 +87,14 @@ static int prepare_locked(struct cvol_snapshotter *s, struct snap_record *rec, s
 	if (rec->kind == SNAP_ACTIVE) {
 		if (layer_id_new(id) < 0)
 			return cvol_error_set(err, EIO, "make a layer id");
-		r = cvol_layer_create(s->layers, id, parent ? parent->layer : NULL, err);
+		/* no fsync for what may be lost: Commit makes it durable */
+		r = cvol_layer_create_unsynced(s->layers, id, parent ? parent->layer : NULL, err);
 		if (r < 0)
 			return r;
 		rec->layer = id;
 	}
 	r = snap_mounts(s, rec, ret, err);
-	if (r == 0 && (r = snap_index_put(&s->index, rec, labels, err)) < 0)
+	if (r == 0 && (r = snap_index_put(&s->index, rec, labels, false, err)) < 0)
 		snap_mount_done(ret);
 	if (r < 0 && rec->layer)
 		(void)cvol_layer_remove(s->layers, rec->layer, NULL);
@@ -155,6 +156,8 @@ static int commit_locked(struct cvol_snapshotter *s, const char *name, const cha
 	int r = snap_disk_usage(diff, &done.size, &done.inodes, err);
 	if (r == 0)
 		r = cvol_layer_work_drop(s->layers, layer, err);
+	if (r == 0) /* the layer as made at Prepare and as containerd wrote it, before its record */
+		r = cvol_layer_sync(s->layers, layer, err);
 	if (r == 0)
 		r = snap_index_rekey(&s->index, key, &done, labels, err);
 	if (r == 0)
@@ -186,7 +189,7 @@ static int layer_release(struct cvol_snapshotter *s, const char *layer, struct c
 		return r;
 	if (!cvol_layer_exists(s->layers, layer))
 		return 0;
-	return cvol_layer_remove(s->layers, layer, err);
+	return cvol_layer_discard(s->layers, layer, err);
 }
 
 static int remove_locked(struct cvol_snapshotter *s, const char *key, struct cvol_error *err)
@@ -323,6 +326,16 @@ static bool strv_sorted_has(char **v, const char *s)
 	return v && bsearch(&s, v, strv_length(v), sizeof(char *), strcmp_p);
 }
 
+/* Can the layer's link and lower files be read (an active layer is not synced before Commit)? */
+static bool layer_is_whole(struct cvol_snapshotter *s, const char *layer)
+{
+	struct cvol_layer_paths p;
+	if (cvol_layer_paths_get(s->layers, layer, false, &p, NULL) < 0)
+		return false;
+	cvol_layer_paths_done(&p);
+	return true;
+}
+
 static int collect_committed(struct snap_record *rec, void *data)
 {
 	struct sweep *w = data;
@@ -341,6 +354,8 @@ static int collect_doomed(struct snap_record *rec, void *data)
 		why = "its commit was done";
 	else if (rec->layer && !cvol_layer_exists(w->s->layers, rec->layer))
 		why = "its layer is gone";
+	else if (rec->kind == SNAP_ACTIVE && !layer_is_whole(w->s, rec->layer))
+		why = "its layer, made without a sync, lost a file in a crash";
 	else if (rec->parent && !snap_index_find(&w->s->index, rec->parent))
 		why = "its parent is gone";
 	if (!why)
@@ -376,31 +391,28 @@ static int collect_layers(struct snap_record *rec, void *data)
 	return rec->layer && strv_push(data, rec->layer) < 0 ? -ENOMEM : 0;
 }
 
-/* Remove the store layers the snapshotter made that no record names (a Prepare cut short). */
+/* Remove the store layers the snapshotter made that no record names (a Prepare cut short, or
+ * one a power loss left without its files). */
 static int sweep_orphan_layers(struct cvol_snapshotter *s, struct cvol_error *err)
 {
-	_cleanup_strv_free_ char **named = NULL;
-	struct cvol_layer_info *layers = NULL;
-	size_t n = 0;
+	_cleanup_strv_free_ char **named = NULL, **ids = NULL;
 
 	if (snap_index_for_each(&s->index, collect_layers, &named) < 0)
 		return cvol_error_set(err, ENOMEM, "sweep layers");
 	if (named)
 		qsort(named, strv_length(named), sizeof(char *), strcmp_p);
-	int r = cvol_layer_list(s->layers, &layers, &n, err);
+	int r = cvol_layer_ids(s->layers, &ids, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n; i++) {
-		const char *id = layers[i].id;
+	for (char **id = ids; id && *id; id++) {
 		struct cvol_error e = { 0 };
-		if (strncmp(id, SNAP_LAYER_PREFIX, strlen(SNAP_LAYER_PREFIX)) != 0 || strv_sorted_has(named, id))
+		if (strncmp(*id, SNAP_LAYER_PREFIX, strlen(SNAP_LAYER_PREFIX)) != 0 || strv_sorted_has(named, *id))
 			continue;
-		if (layer_release(s, id, &e) < 0)
-			log_warning("snapshotter: keeping layer `%s` that no snapshot names: %s", id, e.msg);
+		if (layer_release(s, *id, &e) < 0)
+			log_warning("snapshotter: keeping layer `%s` that no snapshot names: %s", *id, e.msg);
 		else
-			log_info("snapshotter: removed layer `%s` that no snapshot names", id);
+			log_info("snapshotter: removed layer `%s` that no snapshot names", *id);
 	}
-	cvol_layer_info_free(layers, n);
 	return 0;
 }
 

@@ -79,9 +79,10 @@ int snap_index_open(int keys_fd, struct snap_index *idx, struct cvol_error *err)
 void snap_index_close(struct snap_index *idx);
 /* The record of @key, or NULL. */
 struct snap_record *snap_index_find(const struct snap_index *idx, const char *key);
-/* Write @rec with @labels crash-safely, then keep a copy in memory (replacing one of its key). */
+/* Write @rec with @labels crash-safely, then keep a copy in memory (replacing one of its key).
+ * A new record is synced only with @sync (a rewrite always is). */
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
-		   struct cvol_error *err);
+		   bool sync, struct cvol_error *err);
 /* Replace the record of @old_key by @rec (another key) in one atomic write of its file: a crash
  * leaves one or the other, never both (Commit). */
 int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct snap_record *rec,

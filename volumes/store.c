@@ -291,7 +291,7 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 	if (r == 0)
 		r = volume_record_save(staged.dirfd, &rec, err);
 	if (r == 0)
-		r = staging_commit(&store->staging, staged_name, name, err);
+		r = staging_commit(&store->staging, staged_name, name, true, err);
 	if (r < 0)
 		staging_discard(&store->staging, staged_name);
 	volume_done(&staged);

@@ -186,13 +186,13 @@ static void test_index_keys_never_paths(void **state)
 	int keys = unit_make_dir(dir->fd, "keys");
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0);
 	assert_int_equal(snap_labels_set(&l, "containerd.io/snapshot.ref", "sha256:9f", NULL), 0);
-	assert_int_equal(snap_index_put(&idx, &rec, &l, NULL), 0);
+	assert_int_equal(snap_index_put(&idx, &rec, &l, true, NULL), 0);
 	assert_int_equal(only_entry(keys, name), 1); /* one file, named by 24 random hex digits */
 	assert_int_equal(strlen(name), SNAP_RECORD_NAME_LEN);
 	assert_int_equal(strspn(name, "0123456789abcdef"), SNAP_RECORD_NAME_LEN);
 	assert_int_equal(faccessat(dir->fd, "etc", F_OK, 0), -1);
 	rec.size = 7; /* written again: the same file */
-	assert_int_equal(snap_index_put(&idx, &rec, &l, NULL), 0);
+	assert_int_equal(snap_index_put(&idx, &rec, &l, true, NULL), 0);
 	char again[256];
 	assert_int_equal(only_entry(keys, again), 1);
 	assert_string_equal(again, name);
@@ -236,8 +236,8 @@ static void test_index_children(void **state)
 
 	int keys = unit_make_dir(dir->fd, "keys");
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0);
-	assert_int_equal(snap_index_put(&idx, &p, NULL, NULL), 0);
-	assert_int_equal(snap_index_put(&idx, &c, NULL, NULL), 0);
+	assert_int_equal(snap_index_put(&idx, &p, NULL, true, NULL), 0);
+	assert_int_equal(snap_index_put(&idx, &c, NULL, true, NULL), 0);
 	assert_int_equal(snap_index_find(&idx, "p")->children, 1);
 	snap_index_close(&idx);
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0); /* counted again at load */
@@ -280,7 +280,7 @@ static int snap_setup(void **state)
 static int snap_teardown(void **state)
 {
 	struct fixture *f = *state;
-	cvol_snapshotter_close(f->s);
+	cvol_snapshotter_close(f->s); /* NULL after a failed reopen */
 	struct unit_dir *dir = malloc(sizeof(*dir));
 	*dir = f->dir;
 	free(f);
@@ -479,7 +479,7 @@ static void test_repair_at_open(void **state)
 	struct snap_record *a = snap_index_find(&f->s->index, "a");
 	/* a Commit cut between its two writes: "c" committed on a's layer, "a" still there */
 	struct snap_record c = { .key = (char *)"c", .kind = SNAP_COMMITTED, .layer = a->layer };
-	assert_int_equal(snap_index_put(&f->s->index, &c, NULL, NULL), 0);
+	assert_int_equal(snap_index_put(&f->s->index, &c, NULL, true, NULL), 0);
 	/* a Prepare cut before its record: a layer nobody names */
 	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "cut", NULL, NULL), 0);
 	/* a Remove cut after the layer went: a record on no layer */
@@ -488,14 +488,34 @@ static void test_repair_at_open(void **state)
 	assert_int_equal(cvol_layer_remove(f->s->layers, b_layer, NULL), 0);
 	/* and a layer of someone else's, which the snapshotter leaves alone */
 	assert_int_equal(cvol_layer_create(f->s->layers, "mine", NULL, NULL), 0);
+	/* a power loss after Prepares (not synced before Commit): one active layer kept its
+	 * record but lost its link file's data, an orphan lost its lower file */
+	assert_int_equal(prepare(f->s, M_PREPARE, "lost", NULL, NULL, msg), RPC_OK);
+	char path[512];
+	const char *store = cvol_layer_store_get_path(f->s->layers);
+	snprintf(path, sizeof(path), "%s/%s/link", store, snap_index_find(&f->s->index, "lost")->layer);
+	assert_int_equal(truncate(path, 0), 0);
+	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "orphan", "mine", NULL), 0);
+	snprintf(path, sizeof(path), "%s/" SNAP_LAYER_PREFIX "orphan/lower", store);
+	assert_int_equal(unlink(path), 0);
 
 	cvol_snapshotter_close(f->s);
 	struct cvol_error err = { 0 };
-	assert_int_equal(cvol_snapshotter_open(f->dir.top, &f->s, &err), 0);
+	if (cvol_snapshotter_open(f->dir.top, &f->s, &err) < 0) {
+		f->s = NULL;
+		fail_msg("reopen: %s", err.msg);
+	}
 	assert_null(snap_index_find(&f->s->index, "a"));
 	assert_null(snap_index_find(&f->s->index, "b"));
 	assert_non_null(snap_index_find(&f->s->index, "c"));
 	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "cut"));
+	assert_null(snap_index_find(&f->s->index, "lost"));
+	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "orphan"));
+	struct cvol_layer_info *layers;
+	size_t n;
+	assert_int_equal(cvol_layer_list(f->s->layers, &layers, &n, NULL), 0);
+	assert_int_equal(n, 2); /* c's layer and mine: the lost one went with its link */
+	cvol_layer_info_free(layers, n);
 	assert_true(cvol_layer_exists(f->s->layers, "mine"));
 	assert_true(cvol_layer_exists(f->s->layers, snap_index_find(&f->s->index, "c")->layer));
 }
