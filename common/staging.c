@@ -131,7 +131,7 @@ void staging_discard(struct staging *s, const char *name)
 	(void)dir_remove_tree(s->dir_fd, name, NULL);
 }
 
-int staging_remove(struct staging *s, const char *name, struct cvol_error *err)
+int staging_remove(struct staging *s, const char *name, bool sync, struct cvol_error *err)
 {
 	char doomed[STAGING_NAME_MAX];
 	int r = staging_name('r', doomed, err);
@@ -140,6 +140,6 @@ int staging_remove(struct staging *s, const char *name, struct cvol_error *err)
 	/* Out of sight in one rename; a crash after it leaves only .staging/ to clean. */
 	if (renameat(s->store_fd, name, s->dir_fd, doomed) < 0)
 		return cvol_error_set(err, errno, "move `%s` out of the store", name);
-	r = dir_fsync(s->store_fd, err);
+	r = sync ? dir_fsync(s->store_fd, err) : 0;
 	return r < 0 ? r : dir_remove_tree(s->dir_fd, doomed, err);
 }

@@ -39,6 +39,7 @@ int staging_make(struct staging *s, char kind, char ret_name[STAGING_NAME_MAX], 
 int staging_commit(struct staging *s, const char *name, const char *dest, bool sync, struct cvol_error *err);
 /* Remove the staged @name and everything in it; errors are dropped (a later cleanup retries). */
 void staging_discard(struct staging *s, const char *name);
-/* Rename @name out of the store into .staging/ (fsyncing the store dir), then remove it.
- * Once renamed out it is gone for the store, even if the removal fails. */
-int staging_remove(struct staging *s, const char *name, struct cvol_error *err);
+/* Rename @name out of the store into .staging/ (with @sync, fsyncing the store dir: else a power
+ * loss may bring it back), then remove it. Once renamed out it is gone for the store, even if
+ * the removal fails. */
+int staging_remove(struct staging *s, const char *name, bool sync, struct cvol_error *err);

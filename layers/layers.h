@@ -48,7 +48,8 @@ int cvol_layer_create_unsynced(struct cvol_layer_store *store, const char *id, c
 int cvol_layer_sync(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
 /* Like cvol_layer_remove(), and also for a layer whose link or lower file cannot be read (an
  * unsynced layer after a power loss); still refuses one that is mounted or that a child or a
- * root uses. */
+ * root uses. Not synced: a power loss may bring the layer back (whoever keeps a record of it
+ * must take that: the snapshotter's repair removes a layer no record names). */
 int cvol_layer_discard(struct cvol_layer_store *store, const char *id, struct cvol_error *err);
 /* Describe every layer, sorted by id. */
 int cvol_layer_list(struct cvol_layer_store *store, struct cvol_layer_info **ret_layers, size_t *ret_n,

@@ -702,12 +702,13 @@ static int layer_refuse_held(struct cvol_layer_store *store, const char *id, con
 	return r < 0 ? r : layer_refuse_children(store, m, "remove them first", err);
 }
 
+/* @data: NULL, or a bool that says whether the removal is synced (true when NULL). */
 static int layer_remove_locked(struct cvol_layer_store *store, const char *id, void *data,
 			       struct cvol_error *err)
 {
 	struct layer_meta m;
+	bool sync = data ? *(const bool *)data : true;
 
-	(void)data;
 	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		return r;
@@ -716,7 +717,7 @@ static int layer_remove_locked(struct cvol_layer_store *store, const char *id, v
 	if (r == 0 && (hold = staging_hold(&store->staging, err)) < 0)
 		r = hold;
 	if (r == 0) {
-		r = staging_remove(&store->staging, id, err);
+		r = staging_remove(&store->staging, id, sync, err);
 		if (!layer_exists(store, id)) /* renamed out: its link dangles (removal is retried at open) */
 			(void)unlinkat(store->links_fd, m.link, 0);
 	}
@@ -789,7 +790,7 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 	if (r == 0 && hold < 0)
 		r = hold;
 	if (r == 0)
-		r = staging_remove(&store->staging, id, err);
+		r = staging_remove(&store->staging, id, false, err);
 	for (char **link = l.links; r == 0 && link && *link; link++)
 		(void)unlinkat(store->links_fd, *link, 0);
 	cvol_strv_free(l.links);
@@ -798,5 +799,6 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 
 int cvol_layer_discard(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
-	return store_run_locked(store, "remove", id, layer_discard_locked, NULL, err);
+	static const bool unsynced = false;
+	return store_run_locked(store, "remove", id, layer_discard_locked, (void *)&unsynced, err);
 }

@@ -37,6 +37,7 @@
 
 #define STREAMS_PER_CONN 128   /* calls at once on one connection (HTTP/2 streams) */
 #define WARN_EVERY_MS	 10000 /* one warning about refused peers at most this often */
+#define REPLY_LINGER_MS 200 /* after the last call, before the transports go */
 #define ACCEPT_BATCH	 64    /* connections taken per wake-up */
 
 /* One method gRPC knows: its path on the wire and what serves it. */
@@ -717,6 +718,10 @@ static int serve_until_stopped(struct server *srv, pthread_t cq_thread, int sigf
 	queue_close(srv);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
+	/* A call is done for gRPC once its reply is handed to the transport, which writes it on
+	 * its own threads: destroyed at once, the server could drop the last replies (a client
+	 * then reads UNAVAILABLE for a call that was done, seen under load). Let them out. */
+	usleep(REPLY_LINGER_MS * 1000);
 	/* the server is done: its queue ends, and its thread with it */
 	grpc_server_destroy(srv->grpc);
 	srv->grpc = NULL;

@@ -352,7 +352,7 @@ int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct s
 	return 0;
 }
 
-int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error *err)
+int snap_index_delete(struct snap_index *idx, const char *key, bool sync, struct cvol_error *err)
 {
 	struct snap_record *rec = snap_index_find(idx, key);
 
@@ -360,7 +360,7 @@ int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error
 		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", key);
 	if (unlinkat(idx->keys_fd, rec->file, 0) < 0 && errno != ENOENT)
 		return cvol_error_set(err, errno, "remove the record of `%.128s`", key);
-	int r = dir_fsync(idx->keys_fd, err);
+	int r = sync ? dir_fsync(idx->keys_fd, err) : 0;
 	if (r < 0)
 		return r;
 	parent_children_add(idx, rec, -1);

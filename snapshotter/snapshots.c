@@ -206,7 +206,8 @@ static int remove_locked(struct cvol_snapshotter *s, const char *key, struct cvo
 		return cvol_error_wrap(err, r, "remove snapshot `%.128s`", key);
 	bool was_open = rec->kind != SNAP_COMMITTED;
 	_cleanup_free_ char *parent = rec->parent ? strdup(rec->parent) : NULL;
-	r = snap_index_delete(&s->index, key, err);
+	/* unsynced: what a power loss brings back, containerd's GC removes again */
+	r = snap_index_delete(&s->index, key, false, err);
 	if (r == 0 && was_open)
 		chain_root_release_idle(s, parent);
 	return r;
@@ -375,7 +376,7 @@ static int repair_records(struct cvol_snapshotter *s, struct cvol_error *err)
 		if (r == 0)
 			r = snap_index_for_each(&s->index, collect_doomed, &w);
 		for (char **k = w.doomed; r == 0 && k && *k; k++)
-			r = snap_index_delete(&s->index, *k, err);
+			r = snap_index_delete(&s->index, *k, true, err);
 		bool again = w.doomed != NULL;
 		cvol_strv_free(w.committed_layers);
 		cvol_strv_free(w.doomed);

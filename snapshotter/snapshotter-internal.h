@@ -87,8 +87,8 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
  * leaves one or the other, never both (Commit). */
 int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct snap_record *rec,
 		     const struct snap_labels *labels, struct cvol_error *err);
-/* Remove the record of @key from disk (durably), then from memory. */
-int snap_index_delete(struct snap_index *idx, const char *key, struct cvol_error *err);
+/* Remove the record of @key from disk (durably with @sync), then from memory. */
+int snap_index_delete(struct snap_index *idx, const char *key, bool sync, struct cvol_error *err);
 /* Read the labels of @key's record. */
 int snap_index_labels(const struct snap_index *idx, const char *key, struct snap_labels *ret,
 		      struct cvol_error *err);

@@ -399,7 +399,7 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 	_cleanup_close_ int hold = staging_hold(&store->staging, err);
 	if (hold < 0)
 		return hold;
-	return staging_remove(&store->staging, name, err);
+	return staging_remove(&store->staging, name, true, err);
 }
 
 int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct cvol_error *err)

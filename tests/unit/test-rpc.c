@@ -445,7 +445,8 @@ static void test_stop_finishes_calls(void **state)
 	double ms = since_ms(&t0);
 	for (int i = 0; i < RPC_DEFAULT_WORKERS; i++) {
 		assert_int_equal(pthread_join(threads[i], NULL), 0);
-		assert_int_equal(calls[i].reply.code, GRPC_STATUS_OK);
+		if (calls[i].reply.code != GRPC_STATUS_OK)
+			fail_msg("call %d: status %d: %s", i, calls[i].reply.code, calls[i].reply.message);
 		UsageResponse *resp = (UsageResponse *)rpc_reply_unpack(
 			&calls[i].reply, 0, &containerd__services__snapshots__v1__usage_response__descriptor);
 		assert_non_null(resp);

@@ -218,7 +218,7 @@ static void test_index_keys_never_paths(void **state)
 	snap_labels_done(&back);
 	char file[SNAP_RECORD_NAME_LEN + 1];
 	snprintf(file, sizeof(file), "%s", found->file);
-	assert_int_equal(snap_index_delete(&idx, key, NULL), 0);
+	assert_int_equal(snap_index_delete(&idx, key, true, NULL), 0);
 	assert_null(snap_index_find(&idx, key));
 	struct stat st;
 	assert_int_equal(fstatat(keys, file, &st, 0), -1);
@@ -242,7 +242,7 @@ static void test_index_children(void **state)
 	snap_index_close(&idx);
 	assert_int_equal(snap_index_open(dup(keys), &idx, NULL), 0); /* counted again at load */
 	assert_int_equal(snap_index_find(&idx, "p")->children, 1);
-	assert_int_equal(snap_index_delete(&idx, "c", NULL), 0);
+	assert_int_equal(snap_index_delete(&idx, "c", false, NULL), 0);
 	assert_int_equal(snap_index_find(&idx, "p")->children, 0);
 	snap_index_close(&idx);
 	close(keys);
