@@ -87,6 +87,7 @@ static int serve(const struct options *o, struct cvol_snapshotter *s, struct cvo
 		.n_services = 1,
 		.listen_fd = fd,
 		.stop_fd = -1,
+		.max_message = 1024 * 1024, /* the largest request containerd sends is ~260 KiB of labels */
 		.debug = o->debug,
 	};
 	int r = rpc_server_run(&cfg, err);

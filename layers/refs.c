@@ -35,6 +35,17 @@ static unsigned read_count_file(struct cvol_layer_store *store, const char *id)
 	return (unsigned)strtoul(text, NULL, 10);
 }
 
+/* True when statx says @path is no mount root (false when it cannot tell: no such flag before
+ * Linux 5.8, or no such path, which mountinfo then settles). */
+static bool surely_not_mounted(const char *path)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &stx) < 0)
+		return errno == ENOENT;
+	return (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && !(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struct libmnt_table *mountinfo)
 {
 	_cleanup_free_ char *merged = NULL;
@@ -43,7 +54,7 @@ unsigned layer_mount_count(struct cvol_layer_store *store, const char *id, struc
 		return 0;
 	/* nothing is mounted on a path that is not a mount root: no need to read mountinfo (a
 	 * host's has thousands of lines, and every create, remove and Prepare asks) */
-	if (!mountinfo && !is_mount_root(AT_FDCWD, merged))
+	if (!mountinfo && surely_not_mounted(merged))
 		return 0;
 	if (!mountinfo_has(mountinfo, merged, "overlay", 0))
 		return 0;

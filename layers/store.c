@@ -97,6 +97,8 @@ int layer_meta_load(struct cvol_layer_store *store, const char *id, struct layer
 	snprintf(m.link, sizeof(m.link), "%s", link);
 
 	r = file_read_text(store->overlay_fd, lower_path, &m.lower, err);
+	if (r == 0 && !*m.lower) /* a base layer has no lower file: an empty one lost its data */
+		r = cvol_error_setx(err, EBADMSG, "the lower file of layer `%s` is empty", id);
 	if (r == -ENOENT)
 		r = (m.lower = strdup("")) ? 0 : cvol_error_set(err, ENOMEM, "read layer `%s`", id);
 	if (r == 0 && (r = chain_parse(m.lower, &m.chain)) < 0)
@@ -770,6 +772,8 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 	struct links_of l = { 0 };
 
 	int r = layer_meta_load(store, id, &m, err);
+	if (r < 0)
+		cvol_error_clear(err); /* told again below if it is not a lost file */
 	if (r == 0) { /* a whole layer: removed as any other */
 		layer_meta_done(&m);
 		return layer_remove_locked(store, id, data, err);
@@ -777,7 +781,7 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 	if (!layer_exists(store, id))
 		return cvol_error_setx(err, ENOENT, "no such layer");
 	if (r != -ENOENT && r != -EBADMSG) /* not a lost file: EMFILE, ENOMEM... */
-		return r;
+		return cvol_error_set(err, -r, "read the layer");
 	if (layer_mount_count(store, id, NULL) > 0)
 		return cvol_error_setx(err, EBUSY, "it is mounted; unmount it first");
 	snprintf(l.target, sizeof(l.target), "../%s/diff", id);
@@ -799,6 +803,6 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 
 int cvol_layer_discard(struct cvol_layer_store *store, const char *id, struct cvol_error *err)
 {
-	static const bool unsynced = false;
-	return store_run_locked(store, "remove", id, layer_discard_locked, (void *)&unsynced, err);
+	static const bool sync = false; /* see layers.h */
+	return store_run_locked(store, "remove", id, layer_discard_locked, (void *)&sync, err);
 }

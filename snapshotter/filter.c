@@ -243,6 +243,8 @@ static int regex_check(struct scanner *sc, const char *re)
 		long count;
 		size_t len = repetition_at(p, &count);
 		if (len == 0) {
+			if (*p == '\\' && p[1] >= '1' && p[1] <= '9') /* glibc's regexec recurses on them */
+				return syntax_error(sc, "a back-reference (RE2, containerd's engine, has none)");
 			if (*p == '\\' && p[1])
 				p++;
 			else if (*p == '[') /* a bracket expression: "]" first is a member */

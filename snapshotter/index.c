@@ -94,6 +94,8 @@ static json_t *labels_to_json(const struct snap_labels *labels)
 	return o;
 }
 
+/* The record as one line of JSON; NULL when out of memory or when a key or label is not UTF-8
+ * (jansson refuses it). */
 static char *record_dump(const struct snap_record *rec, const struct snap_labels *labels)
 {
 	json_t *labels_json = labels_to_json(labels);
@@ -204,13 +206,16 @@ static bool is_record_name(const char *name)
 }
 
 /* Two files with one key (never written so: a file copied in by hand): the later one holds. */
+/* Two files with one key: a Remove (not synced) and a Prepare of the same key again, then a
+ * power loss, can leave them. The one updated last holds; the other is removed. */
 static int load_duplicate(struct snap_index *idx, struct snap_record *rec)
 {
 	struct snap_record *had = snap_index_find(idx, rec->key);
 	const struct snap_record *older = had->updated_ns > rec->updated_ns ? rec : had;
 
-	log_warning("snapshot index: `keys/%s` and `keys/%s` both hold `%.128s`; ignoring `keys/%s`, the older",
+	log_warning("snapshot index: `keys/%s` and `keys/%s` both hold `%.128s`; removing `keys/%s`, the older",
 		    had->file, rec->file, rec->key, older->file);
+	(void)unlinkat(idx->keys_fd, older->file, 0);
 	if (older == had)
 		return tree_insert(idx, rec);
 	record_free(rec);
@@ -224,23 +229,36 @@ static int load_one(int dirfd, const char *name, unsigned char d_type, void *dat
 	struct snap_record *rec = NULL;
 
 	(void)d_type;
-	(void)err;
 	if (name[0] == '.' && strstr(name, ".tmp")) { /* an atomic write a crash cut short */
 		unlinkat(dirfd, name, 0);
 		return 0;
 	}
-	struct cvol_error e = { 0 };
-	if (!is_record_name(name) || record_file_read(dirfd, name, &text, &e) < 0 ||
-	    record_parse(text, &rec, NULL) < 0) {
-		log_warning("snapshot index: ignoring `keys/%s`: %s", name,
-			    e.code ? e.msg : "not a record of this index");
+	if (!is_record_name(name)) {
+		log_warning("snapshot index: ignoring `keys/%s`: not a record of this index", name);
 		return 0;
 	}
-	memcpy(rec->file, name, sizeof(rec->file));
-	int r = snap_index_find(idx, rec->key) ? load_duplicate(idx, rec) : tree_insert(idx, rec);
+	/* Only a file that is not a record is ignored (one cut short by a power loss): any other
+	 * failure fails the open, for a record not loaded would leave its layer to the sweep. */
+	struct cvol_error e = { 0 };
+	int r = record_file_read(dirfd, name, &text, &e);
+	if (r == 0 && (r = record_parse(text, &rec, NULL)) == -EBADMSG)
+		cvol_error_setx(&e, EBADMSG, "`keys/%s` is not a record", name);
+	if (r == -EBADMSG) {
+		log_warning("snapshot index: ignoring `keys/%s`: %s", name, e.msg);
+		idx->ignored++;
+		return 0;
+	}
+	if (r < 0 && e.code)
+		return cvol_error_wrap(err, r, "%s", e.msg);
 	if (r < 0)
+		return cvol_error_set(err, -r, "load `keys/%s`", name);
+	memcpy(rec->file, name, sizeof(rec->file));
+	r = snap_index_find(idx, rec->key) ? load_duplicate(idx, rec) : tree_insert(idx, rec);
+	if (r < 0) {
 		record_free(rec);
-	return r;
+		return cvol_error_set(err, -r, "load `keys/%s`", name);
+	}
+	return 0;
 }
 
 static void count_children(const void *node, VISIT which, void *data)
@@ -291,18 +309,29 @@ static int record_file_write(struct snap_index *idx, const char *file, const cha
 	return r < 0 || !sync ? r : dir_fsync(idx->keys_fd, err);
 }
 
+/* Refuse a record that could not be read back: not UTF-8, or larger than a record file may be
+ * (jansson writes a control character as 6 bytes: 256 KiB of labels can take 1.5 MiB). */
+static int record_check(const char *text, const char *key, struct cvol_error *err)
+{
+	if (!text)
+		return cvol_error_setx(err, EINVAL, "the record of `%.128s`: a key or a label is not UTF-8", key);
+	if (strlen(text) > SNAP_RECORD_FILE_MAX)
+		return cvol_error_setx(err, EINVAL, "the record of `%.128s` would take %zu bytes; at most %d", key,
+				       strlen(text), SNAP_RECORD_FILE_MAX);
+	return 0;
+}
+
 int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
 		   bool sync, struct cvol_error *err)
 {
 	const struct snap_record *had = snap_index_find(idx, rec->key);
 	_cleanup_free_ char *text = record_dump(rec, labels);
+	int r = record_check(text, rec->key, err);
+	if (r < 0)
+		return r;
 	struct snap_record *copy = record_copy(rec);
-
-	if (!text || !copy) {
-		record_free(copy);
+	if (!copy)
 		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
-	}
-	int r = 0;
 	if (had) /* the file its key already has */
 		memcpy(copy->file, had->file, sizeof(copy->file));
 	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -324,31 +353,33 @@ int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct s
 		     const struct snap_labels *labels, struct cvol_error *err)
 {
 	struct snap_record *had = snap_index_find(idx, old_key);
+	if (!had)
+		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", old_key);
+	if (snap_index_find(idx, rec->key))
+		return cvol_error_setx(err, EEXIST, "snapshot `%.128s` already exists", rec->key);
 	_cleanup_free_ char *text = record_dump(rec, labels);
+	int r = record_check(text, rec->key, err);
+	if (r < 0)
+		return r;
 	struct snap_record *copy = record_copy(rec);
-
-	if (!had || snap_index_find(idx, rec->key) || !text || !copy) {
-		record_free(copy);
-		return had ? cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key)
-			   : cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", old_key);
-	}
+	if (!copy)
+		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
 	memcpy(copy->file, had->file, sizeof(copy->file));
-	int r = file_write_atomic(idx->keys_fd, copy->file, text, strlen(text), err);
+	/* the new entry first: memory that cannot take it is found before the file changes */
+	r = tree_insert(idx, copy);
+	if (r == 0 && (r = file_write_atomic(idx->keys_fd, copy->file, text, strlen(text), err)) < 0)
+		tdelete(copy, &idx->tree, record_compare), idx->n--;
 	if (r < 0) {
 		record_free(copy);
-		return cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
+		return r == -ENOMEM ? cvol_error_set(err, ENOMEM, "index `%.128s`", rec->key)
+				    : cvol_error_wrap(err, r, "write the record of `%.128s`", rec->key);
 	}
+	parent_children_add(idx, copy, 1);
 	/* the old key's entry goes, without its file (now the new record's) */
 	parent_children_add(idx, had, -1);
 	tdelete(had, &idx->tree, record_compare);
 	record_free(had);
 	idx->n--;
-	r = tree_insert(idx, copy);
-	if (r < 0) { /* the file is right; memory catches up at the next open */
-		record_free(copy);
-		return cvol_error_set(err, -r, "index `%.128s`", rec->key);
-	}
-	parent_children_add(idx, copy, 1);
 	return 0;
 }
 

@@ -45,16 +45,9 @@ const char *snap_labels_get(const struct snap_labels *l, const char *key)
 	return found ? l->v[i].value : NULL;
 }
 
-static size_t labels_bytes(const struct snap_labels *l)
-{
-	size_t sum = 0;
-	for (size_t i = 0; i < l->n; i++)
-		sum += strlen(l->v[i].key) + strlen(l->v[i].value);
-	return sum;
-}
-
 static void labels_remove_at(struct snap_labels *l, size_t i)
 {
+	l->bytes -= strlen(l->v[i].key) + strlen(l->v[i].value);
 	free(l->v[i].key);
 	free(l->v[i].value);
 	memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof(*l->v));
@@ -76,6 +69,7 @@ static int labels_insert_at(struct snap_labels *l, size_t i, const char *key, co
 	memmove(&v[i + 1], &v[i], (l->n - i) * sizeof(*v));
 	v[i] = (struct snap_label){ k, val };
 	l->n++;
+	l->bytes += strlen(key) + strlen(value);
 	return 0;
 }
 
@@ -90,6 +84,9 @@ int snap_labels_set(struct snap_labels *l, const char *key, const char *value, s
 		return cvol_error_setx(err, EINVAL, "label `%.64s`: key and value are %zu bytes; at most %d",
 				       key, klen + vlen, SNAP_LABEL_MAX);
 	size_t i = labels_find(l, key, &found);
+	size_t was = found ? strlen(l->v[i].value) : 0;
+	if ((found || vlen > 0) && l->bytes - was + (found ? 0 : klen) + vlen > SNAP_LABELS_MAX)
+		return cvol_error_setx(err, EINVAL, "labels: more than %d bytes in all", SNAP_LABELS_MAX);
 	if (found) {
 		if (vlen == 0) {
 			labels_remove_at(l, i);
@@ -100,13 +97,12 @@ int snap_labels_set(struct snap_labels *l, const char *key, const char *value, s
 			return cvol_error_set(err, ENOMEM, "set label");
 		free(l->v[i].value);
 		l->v[i].value = copy;
+		l->bytes = l->bytes - was + vlen;
 	} else if (vlen > 0 && l->n >= SNAP_LABELS_COUNT_MAX) {
 		return cvol_error_setx(err, EINVAL, "labels: more than %d", SNAP_LABELS_COUNT_MAX);
 	} else if (vlen > 0 && labels_insert_at(l, i, key, value) < 0) {
 		return cvol_error_set(err, ENOMEM, "set label");
 	}
-	if (labels_bytes(l) > SNAP_LABELS_MAX)
-		return cvol_error_setx(err, EINVAL, "labels: more than %d bytes in all", SNAP_LABELS_MAX);
 	return 0;
 }
 
@@ -129,6 +125,8 @@ static int labels_copy(struct snap_labels *dst, const struct snap_labels *src, s
 int snap_labels_update(struct snap_labels *l, const struct snap_labels *update, char *const *paths,
 		       size_t n_paths, struct cvol_error *err)
 {
+	if (n_paths > SNAP_LABELS_COUNT_MAX + 1) /* each label, and "labels": each copies them all */
+		return cvol_error_setx(err, EINVAL, "%zu field paths; at most %d", n_paths, SNAP_LABELS_COUNT_MAX + 1);
 	if (n_paths == 0)
 		return labels_copy(l, update, err);
 	for (size_t i = 0; i < n_paths; i++) {

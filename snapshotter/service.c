@@ -133,6 +133,9 @@ static int labels_from_entries(size_t n, void *entries, struct snap_labels *ret,
 	struct label_entry **e = entries;
 
 	*ret = (struct snap_labels){ 0 };
+	/* checked before any work: a request of 4 MiB holds 800,000 tiny entries */
+	if (n > SNAP_LABELS_COUNT_MAX)
+		return cvol_error_setx(err, EINVAL, "%zu labels; at most %d", n, SNAP_LABELS_COUNT_MAX);
 	for (size_t i = 0; i < n; i++) {
 		int r = snap_labels_set(ret, e[i]->key ? e[i]->key : "", e[i]->value ? e[i]->value : "", err);
 		if (r < 0) {
@@ -368,7 +371,8 @@ static void method_usage(void *data, const ProtobufCMessage *msg, ProtobufCMessa
 
 /* ---- List: collected under the lock, sent without it (a slow reader holds nobody up) ---- */
 
-#define LIST_BATCH 100 /* Infos per message */
+#define LIST_BATCH	 100		   /* Infos per message at most */
+#define LIST_BATCH_BYTES (4 * 1024 * 1024) /* and bytes: containerd reads 16 MiB at most */
 
 struct list_ctx {
 	struct cvol_snapshotter *s;
@@ -408,16 +412,30 @@ static int list_one(struct snap_record *rec, void *data)
 	return r == -ENOMEM ? cvol_error_set(c->err, ENOMEM, "list") : r;
 }
 
+/* How many Infos from @infos (of @n) go in one message. */
+static size_t list_batch(Info **infos, size_t n)
+{
+	size_t k = 0, bytes = 0;
+	while (k < n && k < LIST_BATCH) {
+		bytes += protobuf_c_message_get_packed_size(&infos[k]->base) + 8;
+		if (k > 0 && bytes > LIST_BATCH_BYTES)
+			break;
+		k++;
+	}
+	return k;
+}
+
 static int list_send(struct rpc_stream *out, Info **infos, size_t n)
 {
-	for (size_t i = 0; i < n; i += LIST_BATCH) {
+	for (size_t i = 0; i < n;) {
 		Containerd__Services__Snapshots__V1__ListSnapshotsResponse resp;
 		containerd__services__snapshots__v1__list_snapshots_response__init(&resp);
 		resp.info = infos + i;
-		resp.n_info = n - i < LIST_BATCH ? n - i : LIST_BATCH;
+		resp.n_info = list_batch(infos + i, n - i);
 		int r = rpc_stream_send(out, &resp.base);
 		if (r < 0)
 			return r;
+		i += resp.n_info;
 	}
 	return 0;
 }

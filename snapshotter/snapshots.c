@@ -34,6 +34,15 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Is @id one the snapshotter made: "snapshot-" and exactly 24 hex digits (a layer someone named
+ * otherwise, before `cvol layer` refused the prefix, is not its to sweep)? */
+static bool is_snapshot_layer_id(const char *id)
+{
+	size_t n = strlen(SNAP_LAYER_PREFIX);
+	return strncmp(id, SNAP_LAYER_PREFIX, n) == 0 && strlen(id + n) == 24 &&
+	       strspn(id + n, "0123456789abcdef") == 24;
+}
+
 /* A fresh store layer id: "snapshot-" and 24 random hex digits. */
 static int layer_id_new(char id[sizeof(SNAP_LAYER_PREFIX) + 24])
 {
@@ -54,6 +63,17 @@ static int check_key(const char *what, const char *key, struct cvol_error *err)
 		return cvol_error_setx(err, EINVAL, "%s: a key of %zu bytes; at most %d", what, strlen(key),
 				       SNAP_KEY_MAX);
 	return 0;
+}
+
+/* Unmount the chain root of @parent_key's layer once no active snapshot or view builds on it:
+ * an image being unpacked mounts each deep chain once, for the one layer unpacked on it. */
+static void chain_root_release_idle(struct cvol_snapshotter *s, const char *parent_key)
+{
+	const struct snap_record *p = parent_key ? snap_index_find(&s->index, parent_key) : NULL;
+	struct cvol_error e = { 0 };
+
+	if (p && p->layer && p->open_children == 0 && snap_chain_root_release(s, p->layer, &e) < 0)
+		log_warning("snapshotter: %s", e.msg);
 }
 
 /* ---- prepare and view -------------------------------------------------------------------- */
@@ -97,7 +117,9 @@ static int prepare_locked(struct cvol_snapshotter *s, struct snap_record *rec, s
 	if (r == 0 && (r = snap_index_put(&s->index, rec, labels, false, err)) < 0)
 		snap_mount_done(ret);
 	if (r < 0 && rec->layer)
-		(void)cvol_layer_remove(s->layers, rec->layer, NULL);
+		(void)cvol_layer_discard(s->layers, rec->layer, NULL);
+	if (r < 0) /* a chain root the mounts made, with nothing open on it */
+		chain_root_release_idle(s, rec->parent);
 	rec->layer = NULL; /* it pointed at @id */
 	return r;
 }
@@ -116,17 +138,6 @@ int snap_prepare(struct cvol_snapshotter *s, enum snap_kind kind, const char *ke
 	r = prepare_locked(s, &rec, labels, ret, err);
 	pthread_mutex_unlock(&s->lock);
 	return r;
-}
-
-/* Unmount the chain root of @parent_key's layer once no active snapshot or view builds on it:
- * an image being unpacked mounts each deep chain once, for the one layer unpacked on it. */
-static void chain_root_release_idle(struct cvol_snapshotter *s, const char *parent_key)
-{
-	const struct snap_record *p = parent_key ? snap_index_find(&s->index, parent_key) : NULL;
-	struct cvol_error e = { 0 };
-
-	if (p && p->layer && p->open_children == 0 && snap_chain_root_release(s, p->layer, &e) < 0)
-		log_warning("snapshotter: %s", e.msg);
 }
 
 /* ---- commit ------------------------------------------------------------------------------ */
@@ -327,14 +338,25 @@ static bool strv_sorted_has(char **v, const char *s)
 	return v && bsearch(&s, v, strv_length(v), sizeof(char *), strcmp_p);
 }
 
-/* Can the layer's link and lower files be read (an active layer is not synced before Commit)? */
-static bool layer_is_whole(struct cvol_snapshotter *s, const char *layer)
+/* Can the layer's link and lower files be read, and does it sit on the parent its record names
+ * (an active layer is not synced before Commit)? */
+static bool layer_is_whole(struct cvol_snapshotter *s, const struct snap_record *rec)
 {
-	struct cvol_layer_paths p;
-	if (cvol_layer_paths_get(s->layers, layer, false, &p, NULL) < 0)
+	const struct snap_record *parent = rec->parent ? snap_index_find(&s->index, rec->parent) : NULL;
+	struct cvol_layer_paths p, pp;
+	bool whole = false;
+
+	if (cvol_layer_paths_get(s->layers, rec->layer, false, &p, NULL) < 0)
 		return false;
+	if (!rec->parent)
+		whole = !p.lowers[0];
+	else if (p.lowers[0] && parent && parent->layer &&
+		 cvol_layer_paths_get(s->layers, parent->layer, false, &pp, NULL) == 0) {
+		whole = strcmp(p.lowers[0], pp.link) == 0;
+		cvol_layer_paths_done(&pp);
+	}
 	cvol_layer_paths_done(&p);
-	return true;
+	return whole;
 }
 
 static int collect_committed(struct snap_record *rec, void *data)
@@ -355,7 +377,7 @@ static int collect_doomed(struct snap_record *rec, void *data)
 		why = "its commit was done";
 	else if (rec->layer && !cvol_layer_exists(w->s->layers, rec->layer))
 		why = "its layer is gone";
-	else if (rec->kind == SNAP_ACTIVE && !layer_is_whole(w->s, rec->layer))
+	else if (rec->kind == SNAP_ACTIVE && !layer_is_whole(w->s, rec))
 		why = "its layer, made without a sync, lost a file in a crash";
 	else if (rec->parent && !snap_index_find(&w->s->index, rec->parent))
 		why = "its parent is gone";
@@ -402,12 +424,17 @@ static int sweep_orphan_layers(struct cvol_snapshotter *s, struct cvol_error *er
 		return cvol_error_set(err, ENOMEM, "sweep layers");
 	if (named)
 		qsort(named, strv_length(named), sizeof(char *), strcmp_p);
+	if (s->index.ignored > 0) { /* a record not read may name one of them */
+		log_warning("snapshotter: %u record file(s) could not be read: keeping the layers no record names",
+			    s->index.ignored);
+		return 0;
+	}
 	int r = cvol_layer_ids(s->layers, &ids, err);
 	if (r < 0)
 		return r;
 	for (char **id = ids; id && *id; id++) {
 		struct cvol_error e = { 0 };
-		if (strncmp(*id, SNAP_LAYER_PREFIX, strlen(SNAP_LAYER_PREFIX)) != 0 || strv_sorted_has(named, *id))
+		if (!is_snapshot_layer_id(*id) || strv_sorted_has(named, *id))
 			continue;
 		if (layer_release(s, *id, &e) < 0)
 			log_warning("snapshotter: keeping layer `%s` that no snapshot names: %s", *id, e.msg);

@@ -37,6 +37,7 @@ struct snap_label {
 struct snap_labels {
 	struct snap_label *v;
 	size_t n;
+	size_t bytes; /* of all keys and values, kept as they change */
 };
 
 /* A snapshot as the index keeps it in memory (its labels stay on disk). */
@@ -72,6 +73,7 @@ struct snap_index {
 	int keys_fd;
 	void *tree;
 	size_t n;
+	unsigned ignored; /* files at load that were no record (cut short by a power loss) */
 };
 
 /* Load every record from the directory @keys_fd (taken over by the index). */

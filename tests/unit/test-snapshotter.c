@@ -70,6 +70,11 @@ static void test_labels_update_paths(void **state)
 	char *bad[] = { "parent" };
 	assert_int_equal(snap_labels_update(&l, &u, bad, 1, &err), -EINVAL);
 	assert_contains(err.msg, "cannot update field `parent`");
+	static char *many[SNAP_LABELS_COUNT_MAX + 2];
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = "labels"; /* each copies them all: a bound on the paths */
+	assert_int_equal(snap_labels_update(&l, &u, many, ARRAY_SIZE(many), &err), -EINVAL);
+	assert_contains(err.msg, "field paths");
 	snap_labels_done(&l);
 	snap_labels_done(&u);
 }
@@ -130,7 +135,8 @@ static void test_filter_syntax_errors(void **state)
 					   "name~=(", "labels.", "kind==a b",
 					   "labels.containerd.io/gc.root" /* '/' needs quotes */, "name~=",
 					   "name~=a**", "name~=a+{2}", "name~=(a{101})", "name~=a{2}b{2}",
-					   "name~=%t%=xa+++++++++++++++++++++++++" /* glibc's regcomp: 2 GiB */ };
+					   "name~=%t%=xa+++++++++++++++++++++++++" /* glibc's regcomp: 2 GiB */,
+					   "name~=(|)(\\1\\1)*" /* glibc's regexec recurses */ };
 	struct cvol_error err = { 0 };
 	struct snap_filter *f = NULL;
 	char big[SNAP_FILTER_MAX + 8];
@@ -481,13 +487,15 @@ static void test_repair_at_open(void **state)
 	struct snap_record c = { .key = (char *)"c", .kind = SNAP_COMMITTED, .layer = a->layer };
 	assert_int_equal(snap_index_put(&f->s->index, &c, NULL, true, NULL), 0);
 	/* a Prepare cut before its record: a layer nobody names */
-	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "cut", NULL, NULL), 0);
+	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000001", NULL, NULL), 0);
 	/* a Remove cut after the layer went: a record on no layer */
 	char b_layer[128];
 	snprintf(b_layer, sizeof(b_layer), "%s", snap_index_find(&f->s->index, "b")->layer);
 	assert_int_equal(cvol_layer_remove(f->s->layers, b_layer, NULL), 0);
 	/* and a layer of someone else's, which the snapshotter leaves alone */
 	assert_int_equal(cvol_layer_create(f->s->layers, "mine", NULL, NULL), 0);
+	/* and one named in the prefix before `cvol layer` refused it, not in the generated form */
+	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "users", NULL, NULL), 0);
 	/* a power loss after Prepares (not synced before Commit): one active layer kept its
 	 * record but lost its link file's data, an orphan lost its lower file */
 	assert_int_equal(prepare(f->s, M_PREPARE, "lost", NULL, NULL, msg), RPC_OK);
@@ -495,8 +503,11 @@ static void test_repair_at_open(void **state)
 	const char *store = cvol_layer_store_get_path(f->s->layers);
 	snprintf(path, sizeof(path), "%s/%s/link", store, snap_index_find(&f->s->index, "lost")->layer);
 	assert_int_equal(truncate(path, 0), 0);
-	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "orphan", "mine", NULL), 0);
-	snprintf(path, sizeof(path), "%s/" SNAP_LAYER_PREFIX "orphan/lower", store);
+	assert_int_equal(prepare(f->s, M_PREPARE, "lost-lower", "c", NULL, msg), RPC_OK);
+	snprintf(path, sizeof(path), "%s/%s/lower", store, snap_index_find(&f->s->index, "lost-lower")->layer);
+	assert_int_equal(truncate(path, 0), 0); /* read as "no parent" before: a base layer */
+	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000002", "mine", NULL), 0);
+	snprintf(path, sizeof(path), "%s/" SNAP_LAYER_PREFIX "c00000000000000000000002/lower", store);
 	assert_int_equal(unlink(path), 0);
 
 	cvol_snapshotter_close(f->s);
@@ -508,16 +519,59 @@ static void test_repair_at_open(void **state)
 	assert_null(snap_index_find(&f->s->index, "a"));
 	assert_null(snap_index_find(&f->s->index, "b"));
 	assert_non_null(snap_index_find(&f->s->index, "c"));
-	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "cut"));
+	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000001"));
 	assert_null(snap_index_find(&f->s->index, "lost"));
-	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "orphan"));
+	assert_null(snap_index_find(&f->s->index, "lost-lower"));
+	assert_false(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000002"));
 	struct cvol_layer_info *layers;
 	size_t n;
 	assert_int_equal(cvol_layer_list(f->s->layers, &layers, &n, NULL), 0);
-	assert_int_equal(n, 2); /* c's layer and mine: the lost one went with its link */
+	assert_int_equal(n, 3); /* c's layer, mine and the user's: the lost one went with its link */
 	cvol_layer_info_free(layers, n);
 	assert_true(cvol_layer_exists(f->s->layers, "mine"));
 	assert_true(cvol_layer_exists(f->s->layers, snap_index_find(&f->s->index, "c")->layer));
+}
+
+/* A record file that cannot be read (here a directory where a file should be) is ignored, and
+ * then no layer is swept: one of them may be that record's. A record that could not be read
+ * back (labels JSON escapes past 1 MiB) is refused when written. */
+static void test_unread_record_keeps_layers(void **state)
+{
+	struct fixture *f = *state;
+	char msg[RPC_STATUS_MSG_MAX], path[512];
+
+	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000003", NULL, NULL), 0);
+	snprintf(path, sizeof(path), "%s/snapshots/keys/000000000000000000000abc", f->dir.top);
+	assert_int_equal(mkdir(path, 0700), 0);
+	cvol_snapshotter_close(f->s);
+	struct cvol_error err = { 0 };
+	if (cvol_snapshotter_open(f->dir.top, &f->s, &err) < 0) {
+		f->s = NULL;
+		fail_msg("reopen: %s", err.msg);
+	}
+	assert_int_equal(f->s->index.ignored, 1);
+	assert_true(cvol_layer_exists(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000003"));
+
+	Containerd__Services__Snapshots__V1__PrepareSnapshotRequest req;
+	Containerd__Services__Snapshots__V1__PrepareSnapshotRequest__LabelsEntry e[64], *entries[64];
+	static char value[4000];
+	memset(value, '\x01', sizeof(value) - 1);
+	containerd__services__snapshots__v1__prepare_snapshot_request__init(&req);
+	req.key = "escaped";
+	for (int i = 0; i < 64; i++) {
+		containerd__services__snapshots__v1__prepare_snapshot_request__labels_entry__init(&e[i]);
+		e[i].key = malloc(8);
+		snprintf(e[i].key, 8, "k%d", i);
+		e[i].value = value;
+		entries[i] = &e[i];
+	}
+	req.labels = entries;
+	req.n_labels = 64; /* 256,000 bytes of labels, 1.5 MB of JSON */
+	assert_int_equal(call(f->s, M_PREPARE, &req, NULL, msg), RPC_INVALID_ARGUMENT);
+	assert_contains(msg, "at most 1048576");
+	assert_null(snap_index_find(&f->s->index, "escaped"));
+	for (int i = 0; i < 64; i++)
+		free(e[i].key);
 }
 
 static void test_one_process_per_store(void **state)
@@ -542,6 +596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status_codes, snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(test_stat_update_usage, snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(test_repair_at_open, snap_setup, snap_teardown),
+		cmocka_unit_test_setup_teardown(test_unread_record_keeps_layers, snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(test_one_process_per_store, snap_setup, snap_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
