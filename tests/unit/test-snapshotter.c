@@ -560,8 +560,8 @@ static void test_unread_record_keeps_layers(void **state)
 	req.key = "escaped";
 	for (int i = 0; i < 64; i++) {
 		containerd__services__snapshots__v1__prepare_snapshot_request__labels_entry__init(&e[i]);
-		e[i].key = malloc(8);
-		snprintf(e[i].key, 8, "k%d", i);
+		e[i].key = malloc(16);
+		snprintf(e[i].key, 16, "k%u", (unsigned)i);
 		e[i].value = value;
 		entries[i] = &e[i];
 	}
