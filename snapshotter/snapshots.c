@@ -6,11 +6,14 @@
  * any point leaves repairable at the next open:
  *
  *   Prepare  make the layer, then write the record      (crash: a layer no record names)
- *   Commit   rewrite the active record as the committed (crash: one or the other)
- *            one, in one atomic write of its file
+ *   Commit   sync the layer (syncfs), then rewrite the  (crash: one or the other)
+ *            active record as the committed one, in one
+ *            atomic write of its file
  *   Remove   remove the layer, then drop the record     (crash: a record on no layer)
  *
- * cvol_snapshotter_open() repairs what is left before it serves. */
+ * Prepare and Remove sync nothing (see docs/snapshotter.md, "What is synced when"): after a
+ * power loss an active layer may also be there without its link or lower file, which the open
+ * removes with its record. cvol_snapshotter_open() repairs what is left before it serves. */
 #include "snapshotter-internal.h"
 
 #include "../common/fs.h"
