@@ -227,6 +227,60 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 	tests/bench/remove.sh
 	tests/bench/snapshotter.sh
 
+# ---- install ----------------------------------------------------------------------------
+# `make && make install` (PREFIX=/usr/local by default; DESTDIR for packagers), `make uninstall`
+# with the same variables removes what it put. The binaries are the build's ($(OUT)): install
+# builds nothing after `make`. The daemons go to sbin. The units are templates
+# (contrib/systemd/*.service.in): sed fills in the installed paths as they are written.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share
+# MANDIR: the man pages come with a later part of issue 10.
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/cvol
+PKGDATADIR ?= $(DATADIR)/cvol
+# systemd's own unit dir (/lib/systemd/system on Debian 12), or under PREFIX without systemd.pc.
+ifndef SYSTEMDUNITDIR
+SYSTEMDUNITDIR := $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+endif
+INSTALL ?= install
+USER_BINS := cvol cvol-mount
+DAEMON_BINS := cvol-plugin cvol-snapshotter
+UNITS_IN := $(wildcard contrib/systemd/*.service.in)
+UNITS := $(notdir $(UNITS_IN:.in=)) $(notdir $(wildcard contrib/systemd/*.socket))
+# README.md links docs/*.md: they keep that layout under DOCDIR.
+DOCS := $(wildcard docs/*.md)
+# What the templates name, and the sed that fills it in.
+UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g'
+
+install: $(USER_BINS:%=$(OUT)/%) $(DAEMON_BINS:%=$(OUT)/%)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(PKGDATADIR)/containerd $(DESTDIR)$(PKGDATADIR)/docker
+	$(INSTALL) -m 0755 $(USER_BINS:%=$(OUT)/%) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0755 $(DAEMON_BINS:%=$(OUT)/%) $(DESTDIR)$(SBINDIR)/
+	@set -e; for u in $(UNITS_IN); do \
+		d=$(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u .in); \
+		echo "sed $(UNIT_SED) $$u >$$d"; \
+		rm -f $$d; sed $(UNIT_SED) $$u >$$d; chmod 0644 $$d; \
+		if grep -n '@[A-Z_]*@' $$d; then echo "$$u: a placeholder left in $$d" >&2; exit 1; fi; \
+	done
+	$(INSTALL) -m 0644 contrib/systemd/*.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
+	$(INSTALL) -m 0644 contrib/containerd/config.toml $(DESTDIR)$(PKGDATADIR)/containerd/
+	$(INSTALL) -m 0644 contrib/docker/cvol.spec $(DESTDIR)$(PKGDATADIR)/docker/
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/docs/
+
+# Only what install put, and the dirs that are cvol's own once they are empty.
+uninstall:
+	rm -f $(USER_BINS:%=$(DESTDIR)$(BINDIR)/%) $(DAEMON_BINS:%=$(DESTDIR)$(SBINDIR)/%) \
+		$(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%) \
+		$(DESTDIR)$(PKGDATADIR)/containerd/config.toml $(DESTDIR)$(PKGDATADIR)/docker/cvol.spec \
+		$(DESTDIR)$(DOCDIR)/README.md $(DOCS:%=$(DESTDIR)$(DOCDIR)/%)
+	rmdir $(DESTDIR)$(PKGDATADIR)/containerd $(DESTDIR)$(PKGDATADIR)/docker $(DESTDIR)$(PKGDATADIR) \
+		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -234,5 +288,5 @@ clean:
 	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
 
 .SECONDARY:
-.PHONY: fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: install uninstall fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
