@@ -263,7 +263,7 @@ install: $(USER_BINS:%=$(OUT)/%) $(DAEMON_BINS:%=$(OUT)/%)
 		d=$(DESTDIR)$(SYSTEMDUNITDIR)/$$(basename $$u .in); \
 		echo "sed $(UNIT_SED) $$u >$$d"; \
 		rm -f $$d; sed $(UNIT_SED) $$u >$$d; chmod 0644 $$d; \
-		if grep -n '@[A-Z_]*@' $$d; then echo "$$u: a placeholder left in $$d" >&2; exit 1; fi; \
+		if grep -n '@[A-Z_]*@' $$d; then echo "$$u: a placeholder left in $$d" >&2; rm -f $$d; exit 1; fi; \
 	done
 	$(INSTALL) -m 0644 contrib/systemd/*.socket $(DESTDIR)$(SYSTEMDUNITDIR)/
 	$(INSTALL) -m 0644 contrib/containerd/config.toml $(DESTDIR)$(PKGDATADIR)/containerd/
