@@ -321,17 +321,29 @@ static int record_check(const char *text, const char *key, struct cvol_error *er
 	return 0;
 }
 
-int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
-		   bool sync, struct cvol_error *err)
+/* What a write of @rec needs: its text, checked, and the copy memory keeps. */
+static int record_prepare(const struct snap_record *rec, const struct snap_labels *labels, char **ret_text,
+			  struct snap_record **ret_copy, struct cvol_error *err)
 {
-	const struct snap_record *had = snap_index_find(idx, rec->key);
 	_cleanup_free_ char *text = record_dump(rec, labels);
 	int r = record_check(text, rec->key, err);
 	if (r < 0)
 		return r;
-	struct snap_record *copy = record_copy(rec);
-	if (!copy)
+	if (!(*ret_copy = record_copy(rec)))
 		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
+	*ret_text = TAKE_PTR(text);
+	return 0;
+}
+
+int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const struct snap_labels *labels,
+		   bool sync, struct cvol_error *err)
+{
+	const struct snap_record *had = snap_index_find(idx, rec->key);
+	_cleanup_free_ char *text = NULL;
+	struct snap_record *copy;
+	int r = record_prepare(rec, labels, &text, &copy, err);
+	if (r < 0)
+		return r;
 	if (had) /* the file its key already has */
 		memcpy(copy->file, had->file, sizeof(copy->file));
 	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -357,13 +369,11 @@ int snap_index_rekey(struct snap_index *idx, const char *old_key, const struct s
 		return cvol_error_setx(err, ENOENT, "no snapshot `%.128s`", old_key);
 	if (snap_index_find(idx, rec->key))
 		return cvol_error_setx(err, EEXIST, "snapshot `%.128s` already exists", rec->key);
-	_cleanup_free_ char *text = record_dump(rec, labels);
-	int r = record_check(text, rec->key, err);
+	_cleanup_free_ char *text = NULL;
+	struct snap_record *copy;
+	int r = record_prepare(rec, labels, &text, &copy, err);
 	if (r < 0)
 		return r;
-	struct snap_record *copy = record_copy(rec);
-	if (!copy)
-		return cvol_error_set(err, ENOMEM, "write the record of `%.128s`", rec->key);
 	memcpy(copy->file, had->file, sizeof(copy->file));
 	/* the new entry first: memory that cannot take it is found before the file changes */
 	r = tree_insert(idx, copy);
