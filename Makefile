@@ -193,7 +193,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
 		libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc \
-		util-linux mount e2fsprogs xfsprogs strace clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
+		util-linux mount e2fsprogs xfsprogs strace man-db groff-base bash-completion debhelper lintian dpkg-dev clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
 
 # containerd's own API .proto files, for tests/integration/test-snapshotter-proto.sh: Debian's
 # golang-github-containerd-containerd-dev fetched with apt-get download and unpacked with
@@ -236,7 +236,6 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 DATADIR ?= $(PREFIX)/share
-# MANDIR: the man pages come with a later part of issue 10.
 MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/cvol
 PKGDATADIR ?= $(DATADIR)/cvol
@@ -254,7 +253,12 @@ DOCS := $(wildcard docs/*.md)
 # What the templates name, and the sed that fills it in.
 UNIT_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g'
 
-install: $(USER_BINS:%=$(OUT)/%) $(DAEMON_BINS:%=$(OUT)/%)
+# Each part of the package installs and uninstalls its own files (install-PART, uninstall-PART)
+# and adds itself to INSTALL_PARTS where it is defined; `install` and `uninstall`, at the end of
+# this file, run every part.
+INSTALL_PARTS := core
+
+install-core: $(USER_BINS:%=$(OUT)/%) $(DAEMON_BINS:%=$(OUT)/%)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(PKGDATADIR)/containerd $(DESTDIR)$(PKGDATADIR)/docker
 	$(INSTALL) -m 0755 $(USER_BINS:%=$(OUT)/%) $(DESTDIR)$(BINDIR)/
@@ -272,7 +276,7 @@ install: $(USER_BINS:%=$(OUT)/%) $(DAEMON_BINS:%=$(OUT)/%)
 	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/docs/
 
 # Only what install put, and the dirs that are cvol's own once they are empty.
-uninstall:
+uninstall-core:
 	rm -f $(USER_BINS:%=$(DESTDIR)$(BINDIR)/%) $(DAEMON_BINS:%=$(DESTDIR)$(SBINDIR)/%) \
 		$(UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%) \
 		$(DESTDIR)$(PKGDATADIR)/containerd/config.toml $(DESTDIR)$(PKGDATADIR)/docker/cvol.spec \
@@ -287,6 +291,9 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
 
+install: $(INSTALL_PARTS:%=install-%)
+uninstall: $(INSTALL_PARTS:%=uninstall-%)
+
 .SECONDARY:
-.PHONY: install uninstall fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: install uninstall install-core uninstall-core fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
