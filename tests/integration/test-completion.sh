@@ -193,7 +193,7 @@ test_completion_installed() {
 	local root="$WORK/root" dir out
 	dir=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null || true)
 	[ -n "$dir" ] || dir=/usr/share/bash-completion/completions
-	make -C "$TOP" --no-print-directory OUT="$CVOL_BIN_DIR" install DESTDIR="$root" PREFIX=/usr >/dev/null
+	install_make install DESTDIR="$root" PREFIX=/usr >/dev/null # test-install.sh's
 	[ -f "$root$dir/cvol" ] || fail "no $dir/cvol after make install"
 	[ -f "$root$dir/cvol-mount" ] || fail "no $dir/cvol-mount after make install"
 	# bash-completion's own loader, with the DESTDIR tree as the data dir.
@@ -204,9 +204,16 @@ test_completion_installed() {
 complete -F _cvol_mount cvol-mount" "$out" "bash-completion loading the installed files"
 	assert_eq "info layer image volume" "$(complete_words_file "cvol " "$root$dir/cvol-mount")" \
 		"cvol <TAB> from the installed cvol-mount file"
-	make -C "$TOP" --no-print-directory OUT="$CVOL_BIN_DIR" uninstall DESTDIR="$root" PREFIX=/usr >/dev/null
+	install_make uninstall DESTDIR="$root" PREFIX=/usr >/dev/null
 	assert_missing "$root$dir/cvol"
 	assert_missing "$root$dir/cvol-mount"
+	# BASHCOMPLETIONDIR puts them elsewhere, and only them.
+	install_make install-completion DESTDIR="$WORK/other" BASHCOMPLETIONDIR=/etc/bash_completion.d >/dev/null
+	assert_eq "/etc/bash_completion.d/cvol
+/etc/bash_completion.d/cvol-mount" "$(install_files "$WORK/other")" "make install-completion BASHCOMPLETIONDIR=..."
+	cmp -s "$COMPLETION_FILE" "$WORK/other/etc/bash_completion.d/cvol-mount" || fail "the installed cvol-mount is not cvol.bash"
+	install_make uninstall-completion DESTDIR="$WORK/other" BASHCOMPLETIONDIR=/etc/bash_completion.d >/dev/null
+	assert_eq "" "$(install_files "$WORK/other")" "files left after make uninstall-completion"
 }
 
 complete_words_file() { # line file
