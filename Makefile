@@ -284,6 +284,23 @@ uninstall-core:
 	rmdir $(DESTDIR)$(PKGDATADIR)/containerd $(DESTDIR)$(PKGDATADIR)/docker $(DESTDIR)$(PKGDATADIR) \
 		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
+# Bash completion: contrib/completion/cvol.bash, as `cvol` and as `cvol-mount` (bash-completion
+# loads completions/<command> on the first TAB; either copy completes both), in bash-completion's
+# own dir (/usr/share/bash-completion/completions on Debian 12; absolute, as SYSTEMDUNITDIR), or
+# under DATADIR without bash-completion.pc.
+ifndef BASHCOMPLETIONDIR
+BASHCOMPLETIONDIR := $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
+endif
+INSTALL_PARTS += completion
+
+install-completion:
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPLETIONDIR)
+	$(INSTALL) -m 0644 contrib/completion/cvol.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol
+	$(INSTALL) -m 0644 contrib/completion/cvol.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+
+uninstall-completion:
+	rm -f $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -295,5 +312,5 @@ install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: install uninstall install-core uninstall-core fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: install uninstall install-core uninstall-core install-completion uninstall-completion fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
