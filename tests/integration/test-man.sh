@@ -15,6 +15,7 @@ require_man() {
 man_warnings() { # file
 	local w
 	for w in --warnings --warnings=all; do
+		# shellcheck disable=SC2069 # groff's stderr is the output; the page itself goes
 		MANWIDTH=80 LC_ALL=C.UTF-8 man "$w" -l "$1" 2>&1 >/dev/null
 	done
 }
@@ -115,7 +116,7 @@ test_man_page_per_binary() {
 		page="$MAN_DIR/$b.8"
 		[ -f "$page" ] || fail "no man page for $b: $page"
 		th=$(grep '^\.TH ' "$page")
-		assert_eq "$(echo "$b" | tr a-z A-Z) 8" "$(echo "$th" | awk '{ print $2, $3 }')" "the .TH of $b.8"
+		assert_eq "$(echo "$b" | tr '[:lower:]' '[:upper:]') 8" "$(echo "$th" | awk '{ print $2, $3 }')" "the .TH of $b.8"
 		assert_contains "$th" "\"cvol $("$CVOL_BIN_DIR/$b" --version | awk '{ print $2 }')\"" \
 			"the .TH of $b.8 (the version $b prints)"
 		assert_eq "$b \\- " "$(sed -n '/^\.SH NAME/{n;p}' "$page" | cut -c1-$((${#b} + 4)))" "the NAME line of $b.8"
@@ -162,6 +163,7 @@ test_man_compare_catches_a_doctored_page() {
 	if out=$(man_check_binary cvol-mount "$WORK/keep-in-text.8"); then
 		fail "a page naming --keep only in a text matched cvol-mount --help"
 	fi
+	assert_contains "$out" "[--keep ]" "the difference"
 	# an option --help does not have
 	sed 's/^\.SH ENVIRONMENT$/.TP\n.B \\-\\-bogus\nNo such option.\n.SH ENVIRONMENT/' "$page" >"$WORK/bogus.8"
 	if out=$(man_check_binary cvol-mount "$WORK/bogus.8"); then
