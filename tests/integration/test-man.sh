@@ -92,6 +92,9 @@ test_man_pages_render() {
 		out=$(MANWIDTH=80 LC_ALL=C.UTF-8 man -l "$f")
 		assert_contains "$out" "NAME" "${f#"$TOP"/} as rendered"
 		assert_contains "$out" "SEE ALSO" "${f#"$TOP"/} as rendered"
+		# the NAME line as mandb and lintian read it, for whatis and apropos
+		out=$(lexgrog "$f") || fail "lexgrog finds no whatis entry in ${f#"$TOP"/}: $out"
+		assert_contains "$out" ": \"$(basename "$f" | sed 's/\.[0-9]$//') - " "lexgrog ${f#"$TOP"/}"
 	done
 	assert_eq 5 "$n" "the number of pages in man/"
 }
