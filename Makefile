@@ -300,6 +300,23 @@ install-completion:
 
 uninstall-completion:
 	rm -f $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+# The man pages: hand-written roff (man(7)) in man/, installed as they are. Their .TH line carries
+# VERSION as written, not filled in here, so that man/ holds complete pages that man -l,
+# dh_installman and lintian take as they are; tests/integration/test-man.sh fails when it is not
+# VERSION.
+MAN8 := $(wildcard man/*.8)
+MAN5 := $(wildcard man/*.5)
+INSTALL_PARTS += man
+
+install-man:
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+
+# The pages, and man8 and man5 once empty; MANDIR itself is shared and stays.
+uninstall-man:
+	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rmdir $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 2>/dev/null || true
 
 
 format:
@@ -312,5 +329,5 @@ install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: install uninstall install-core uninstall-core install-completion uninstall-completion fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: install uninstall install-core uninstall-core install-completion uninstall-completion install-man uninstall-man fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
