@@ -82,6 +82,8 @@ deb_check_scripts() { # deb
 			NF && $1 !~ /^#/ { prev = $0 } END { exit bad }' "$ctl/$s" ||
 			fail "$s enables a unit the operator did not"
 	done
+	# An upgrade does not stop a running unit (--no-start alone would, and never start it again).
+	! grep -n 'deb-systemd-invoke stop' "$ctl/preinst" 2>/dev/null || fail "preinst stops units on upgrade"
 	# A daemon an operator runs is stopped when its binary goes.
 	grep -q 'deb-systemd-invoke stop cvol-plugin.socket cvol-plugin.service' "$ctl/prerm" ||
 		fail "prerm does not stop the units on remove"
