@@ -1427,3 +1427,34 @@ test_plugin_host_root() {
 	assert_missing "$made"
 	plugin_stop
 }
+
+# A symlink someone put at DIR/NAME is not followed: the volume is never bound where it points
+# (a bind there would also outlive the last Unmount, which looks at DIR/NAME itself), neither
+# by a Mount nor by the start that binds again what mount IDs hold.
+test_plugin_mount_dir_symlink_not_followed() {
+	plugin_require_tools
+	mkdir "$WORK/pub" "$WORK/elsewhere"
+	local pub elsewhere
+	pub=$(cd "$WORK/pub" && pwd -P)
+	elsewhere=$(cd "$WORK/elsewhere" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"d","Opts":{}}'
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs"}}'
+	ln -s "$elsewhere" "$pub/d"
+	plugin_refused VolumeDriver.Mount '{"Name":"d","ID":"c1"}' 500 "$pub/d"
+	assert_not_mounted "$elsewhere"
+	plugin_get_ids d
+	assert_eq "" "$ids" "mount IDs of d after a refused Mount"
+	# the same at start, for a volume held when the plugin stopped
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c1"}'
+	plugin_crash
+	umount -l "$pub/t"
+	rmdir "$pub/t"
+	ln -s "$elsewhere" "$pub/t"
+	plugin_start --mount-dir "$pub"
+	assert_not_mounted "$elsewhere"
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c1"}'
+	assert_not_mounted "$elsewhere"
+	assert_not_mounted "$(plugin_mp t)"
+	plugin_stop
+}
