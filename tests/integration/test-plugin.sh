@@ -1458,3 +1458,33 @@ test_plugin_mount_dir_symlink_not_followed() {
 	assert_not_mounted "$(plugin_mp t)"
 	plugin_stop
 }
+
+# A bind at DIR/NAME that no longer shows the volume (the tmpfs on its _data was unmounted
+# under it, and a fresh one mounted) is not handed out: Mount gives a path that shows the
+# volume's _data, at once and after a restart, and the last Unmount leaves nothing bound.
+test_plugin_mount_dir_stale_bind() {
+	plugin_require_tools
+	mkdir "$WORK/pub"
+	local pub
+	pub=$(cd "$WORK/pub" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs"}}'
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c1"}'
+	echo old >"$pub/t/f"
+	umount "$(plugin_mp t)" # someone takes the volume's own mount away; the bind stays
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c2"}'
+	echo new >"$pub/t/g"
+	assert_file_content "$(plugin_mp t)/g" new
+	assert_eq 1 "$(plugin_mounts_on "$pub/t")" "mounts on $pub/t after a Mount that found a stale bind"
+	# at start: the volume held, its _data unmounted while the plugin was down, the bind kept
+	plugin_crash
+	umount "$(plugin_mp t)"
+	plugin_start --mount-dir "$pub"
+	echo again >"$pub/t/h"
+	assert_file_content "$(plugin_mp t)/h" again
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c1"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c2"}'
+	assert_not_mounted "$pub/t"
+	assert_not_mounted "$(plugin_mp t)"
+	plugin_stop
+}
