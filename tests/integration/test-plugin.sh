@@ -1488,3 +1488,23 @@ test_plugin_mount_dir_stale_bind() {
 	assert_not_mounted "$(plugin_mp t)"
 	plugin_stop
 }
+
+# A Mount whose record cannot be saved leaves nothing mounted or bound when no other mount ID
+# holds the volume: dockerd does not call Unmount for a Mount that failed.
+test_plugin_mount_record_save_fails() {
+	plugin_require_tools
+	mkdir "$WORK/pub"
+	local pub
+	pub=$(cd "$WORK/pub" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs"}}'
+	# a directory where the record's temporary file goes: the save fails (root or not)
+	mkdir "$(plugin_vol_dir t)/.record.json.tmp$PLUGIN_PID"
+	plugin_refused VolumeDriver.Mount '{"Name":"t","ID":"c1"}' 500 "record.json"
+	assert_not_mounted "$pub/t"
+	assert_not_mounted "$(plugin_mp t)"
+	rmdir "$(plugin_vol_dir t)/.record.json.tmp$PLUGIN_PID"
+	plugin_get_ids t
+	assert_eq "" "$ids" "mount IDs of t after a refused Mount"
+	plugin_stop
+}
