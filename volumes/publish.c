@@ -5,6 +5,7 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/mount.h>
@@ -19,15 +20,23 @@ bool volume_is_published(const struct volume_publish *p, const char *name)
 int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,
 		   struct cvol_error *err)
 {
-	char source[64], target[64 + NAME_MAX];
+	char source[64], target[64];
 
 	if (p->dirfd < 0 || volume_is_published(p, name))
 		return 0;
 	if (mkdirat(p->dirfd, name, 0755) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create `%s/%s`", p->path, name);
+	/* mount(2) follows a symlink at the target: open it as a directory without following one */
+	_cleanup_close_ int fd =
+		openat_confined(p->dirfd, name, O_PATH | O_DIRECTORY, 0, RESOLVE_NO_SYMLINKS);
+	if (fd == -ELOOP)
+		return cvol_error_setx(err, ELOOP, "`%s/%s` is a symlink; not binding the volume through it",
+				       p->path, name);
+	if (fd < 0)
+		return cvol_error_set(err, -fd, "open `%s/%s`", p->path, name);
 	/* by the descriptors: neither path is resolved again between the checks and the bind */
 	snprintf(source, sizeof(source), "/proc/self/fd/%d/" VOLUME_DATA_DIR, v->dirfd);
-	snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", p->dirfd, name);
+	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
 	if (mount(source, target, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return cvol_error_set(err, errno, "bind `%s` on `%s/%s`", v->data, p->path, name);
 	log_debug(CVOL_LOG_VOLUME, "bound `%s` on `%s/%s`", v->data, p->path, name);

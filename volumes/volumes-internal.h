@@ -86,7 +86,8 @@ struct volume_publish {
 
 /* True when volume @name is bound in the mount dir. */
 bool volume_is_published(const struct volume_publish *p, const char *name);
-/* Bind @v's _data (and what is mounted on it) at <mount dir>/@name, unless it is bound already. */
+/* Bind @v's _data (and what is mounted on it) at <mount dir>/@name, unless it is bound already;
+ * a symlink there is refused. */
 int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,
 		   struct cvol_error *err);
 /* Undo volume_publish(): detach <mount dir>/@name and remove the empty dir; 0 when not bound. */
