@@ -12,9 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool volume_is_published(const struct volume_publish *p, const char *name)
+#define UNPUBLISH_STACKED_MAX 16 /* binds stacked at <mount dir>/<name> taken away at once */
+
+bool volume_is_published(const struct volume_publish *p, const struct volume *v, const char *name)
 {
-	return p->dirfd >= 0 && is_mount_root(p->dirfd, name);
+	struct stat bound, data;
+
+	/* a mount there that shows something else (a tmpfs since unmounted from _data) is stale */
+	return p->dirfd >= 0 && is_mount_root(p->dirfd, name) &&
+	       fstatat(p->dirfd, name, &bound, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       fstatat(v->dirfd, VOLUME_DATA_DIR, &data, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       bound.st_dev == data.st_dev && bound.st_ino == data.st_ino;
 }
 
 int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,
@@ -22,8 +30,11 @@ int volume_publish(const struct volume_publish *p, const struct volume *v, const
 {
 	char source[64], target[64];
 
-	if (p->dirfd < 0 || volume_is_published(p, name))
+	if (p->dirfd < 0 || volume_is_published(p, v, name))
 		return 0;
+	int r = volume_unpublish(p, name, err); /* a stale bind goes first */
+	if (r < 0)
+		return r;
 	if (mkdirat(p->dirfd, name, 0755) < 0 && errno != EEXIST)
 		return cvol_error_set(err, errno, "create `%s/%s`", p->path, name);
 	/* mount(2) follows a symlink at the target: open it as a directory without following one */
@@ -47,12 +58,14 @@ int volume_unpublish(const struct volume_publish *p, const char *name, struct cv
 {
 	char target[64 + NAME_MAX];
 
-	if (!volume_is_published(p, name))
+	if (p->dirfd < 0 || !is_mount_root(p->dirfd, name))
 		return 0;
-	/* detached: a process with its cwd in the bind must not keep the volume from unmounting */
+	/* detached: a process with its cwd in the bind must not keep the volume from unmounting;
+	 * every bind stacked there, a bounded number of times */
 	snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", p->dirfd, name);
-	if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "unmount `%s/%s`", p->path, name);
+	for (int i = 0; i < UNPUBLISH_STACKED_MAX && is_mount_root(p->dirfd, name); i++)
+		if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			return cvol_error_set(err, errno, "unmount `%s/%s`", p->path, name);
 	(void)unlinkat(p->dirfd, name, AT_REMOVEDIR);
 	log_debug(CVOL_LOG_VOLUME, "unbound `%s/%s`", p->path, name);
 	return 0;

@@ -604,7 +604,7 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 		r = v->ops->mount(v, err);
 		attached = r == 0;
 	}
-	if (r == 0 && !volume_is_published(&store->publish, v->name)) {
+	if (r == 0 && !volume_is_published(&store->publish, v, v->name)) {
 		r = volume_publish(&store->publish, v, v->name, err);
 		published = r == 0;
 	}

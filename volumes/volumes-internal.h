@@ -84,13 +84,14 @@ struct volume_publish {
 	char *path; /* for messages and mountpoints */
 };
 
-/* True when volume @name is bound in the mount dir. */
-bool volume_is_published(const struct volume_publish *p, const char *name);
+/* True when volume @v (@name) is bound in the mount dir: a mount there shows what its _data shows. */
+bool volume_is_published(const struct volume_publish *p, const struct volume *v, const char *name);
 /* Bind @v's _data (and what is mounted on it) at <mount dir>/@name, unless it is bound already;
- * a symlink there is refused. */
+ * a stale bind there goes first, a symlink there is refused. */
 int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,
 		   struct cvol_error *err);
-/* Undo volume_publish(): detach <mount dir>/@name and remove the empty dir; 0 when not bound. */
+/* Undo volume_publish(): detach what is bound at <mount dir>/@name and remove the empty dir;
+ * 0 when nothing is bound. */
 int volume_unpublish(const struct volume_publish *p, const char *name, struct cvol_error *err);
 
 /* ---- backends (backend.c) ------------------------------------------------ */
