@@ -593,7 +593,7 @@ static int add_mount_id(struct volume *v, const char *id, struct cvol_error *err
 static int mount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct mount_req *req = data;
-	bool attached = false, published = false;
+	bool attached = false, published = false, held = v->rec.ids[0] != NULL;
 	int r = 0;
 
 	req->path = cvol_volume_mountpoint_of(store, v->name);
@@ -610,8 +610,9 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	}
 	if (r == 0)
 		r = add_mount_id(v, req->id, err);
-	/* undone only when no other mount ID holds what was made */
-	if (r < 0 && !v->rec.ids[0]) {
+	/* undone only when no other mount ID holds what was made (add_mount_id() has put the new
+	 * one in v->rec.ids even when the save failed) */
+	if (r < 0 && !held) {
 		if (published)
 			volume_unpublish(&store->publish, v->name, NULL);
 		if (attached)
