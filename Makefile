@@ -227,6 +227,16 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 	tests/bench/remove.sh
 	tests/bench/snapshotter.sh
 
+# ---- managed Docker plugin -----------------------------------------------------------------
+# `make plugin`: $(PLUGIN_DIR) (config.json + rootfs/) from the built binaries, offline, for
+# `docker plugin create cvol/cvol $(PLUGIN_DIR)` (docs/managed-plugin.md). Not $(BUILD)/plugin:
+# that dir holds the objects of plugin/.
+PLUGIN_DIR ?= $(BUILD)/docker-plugin
+plugin: $(PLUGIN_DIR)/config.json
+
+$(PLUGIN_DIR)/config.json: $(OUT)/cvol-plugin contrib/plugin/config.json contrib/plugin/make-rootfs.sh
+	contrib/plugin/make-rootfs.sh $(OUT) $(PLUGIN_DIR)
+
 # ---- install ----------------------------------------------------------------------------
 # `make && make install` (PREFIX=/usr/local by default; DESTDIR for packagers), `make uninstall`
 # with the same variables removes what it put. The binaries are the build's ($(OUT)): install
@@ -295,5 +305,5 @@ install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: install uninstall install-core uninstall-core fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: plugin install uninstall install-core uninstall-core fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
