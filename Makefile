@@ -31,7 +31,7 @@ COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha25
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c layers/paths.c
 IMAGE_SRC := image/image.c
-VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/store.c volumes/json.c
+VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/publish.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
 # The messages of containerd's snapshot API: C made by protoc-c from proto/ at build time.
 PROTO := proto/containerd/types/mount.proto proto/containerd/services/snapshots/v1/snapshots.proto \
@@ -232,6 +232,7 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 # `docker plugin create cvol/cvol $(PLUGIN_DIR)` (docs/managed-plugin.md). Not $(BUILD)/plugin:
 # that dir holds the objects of plugin/.
 PLUGIN_DIR ?= $(BUILD)/docker-plugin
+.PHONY: plugin
 plugin: $(PLUGIN_DIR)/config.json
 
 $(PLUGIN_DIR)/config.json: $(OUT)/cvol-plugin contrib/plugin/config.json contrib/plugin/make-rootfs.sh
@@ -294,6 +295,23 @@ uninstall-core:
 	rmdir $(DESTDIR)$(PKGDATADIR)/containerd $(DESTDIR)$(PKGDATADIR)/docker $(DESTDIR)$(PKGDATADIR) \
 		$(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
+# Bash completion: contrib/completion/cvol.bash, as `cvol` and as `cvol-mount` (bash-completion
+# loads completions/<command> on the first TAB; either copy completes both), in bash-completion's
+# own dir (/usr/share/bash-completion/completions on Debian 12; absolute, as SYSTEMDUNITDIR), or
+# under DATADIR without bash-completion.pc.
+ifndef BASHCOMPLETIONDIR
+BASHCOMPLETIONDIR := $(or $(shell $(PKG_CONFIG) --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
+endif
+INSTALL_PARTS += completion
+
+install-completion:
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPLETIONDIR)
+	$(INSTALL) -m 0644 contrib/completion/cvol.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol
+	$(INSTALL) -m 0644 contrib/completion/cvol.bash $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+
+uninstall-completion:
+	rm -f $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -305,5 +323,5 @@ install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: plugin install uninstall install-core uninstall-core fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: install uninstall install-core uninstall-core install-completion uninstall-completion fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -15,7 +15,8 @@
 /* A printf format: the defaults of --max-connections, --idle-timeout and --request-timeout. */
 static const char usage[] =
 	"Usage: " PROG " [--root DIR] [--socket PATH] [--scope local|global] [--group NAME|GID]\n"
-	"                   [--max-connections N] [--idle-timeout SECS] [--request-timeout SECS] [--debug]\n"
+	"                   [--max-connections N] [--idle-timeout SECS] [--request-timeout SECS]\n"
+	"                   [--mount-dir DIR] [--host-root DIR] [--debug]\n"
 	"\n"
 	"Serve the Docker volume plugin protocol (docker volume create -d cvol ...).\n"
 	"Takes a socket passed by systemd (LISTEN_FDS) instead of --socket when there is one.\n"
@@ -33,6 +34,11 @@ static const char usage[] =
 	"      --request-timeout SECS  cut a connection that has no whole request SECS after it\n"
 	"                              opened or after its last reply (default %u);\n"
 	"                              longer than --idle-timeout\n"
+	"      --mount-dir DIR         bind each volume in use at DIR/NAME and give dockerd that\n"
+	"                              path (a managed plugin's propagated mount); at start, bind\n"
+	"                              again every volume that mount IDs hold\n"
+	"      --host-root DIR         take bind volumes' device paths under DIR (where a managed\n"
+	"                              plugin sees the host's /)\n"
 	"      --debug                 one line per request on stderr\n"
 	"  -h, --help                  show this help\n"
 	"      --version               show the version\n";
@@ -84,6 +90,8 @@ int main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "request-timeout", required_argument, NULL, 't' },
+		{ "mount-dir", required_argument, NULL, 'M' },
+		{ "host-root", required_argument, NULL, 'H' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -125,6 +133,12 @@ int main(int argc, char **argv)
 		case 't':
 			if (parse_count("--request-timeout", optarg, 86400, &cfg.request_timeout) < 0)
 				return 2;
+			break;
+		case 'M':
+			cfg.mount_dir = optarg;
+			break;
+		case 'H':
+			cfg.host_root = optarg;
 			break;
 		case 'd':
 			cfg.debug = true;

@@ -39,9 +39,9 @@ struct options {
 static enum cli_parse parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'R' },  { "socket", required_argument, NULL, 'S' },
-		{ "debug", no_argument, NULL, 'd' },	   { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },	   { NULL, 0, NULL, 0 },
+		{ "root", required_argument, NULL, 'R' }, { "socket", required_argument, NULL, 'S' },
+		{ "debug", no_argument, NULL, 'd' },	  { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },	  { NULL, 0, NULL, 0 },
 	};
 	int c;
 

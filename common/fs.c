@@ -134,9 +134,11 @@ int file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 	return dir_fsync(dirfd, err);
 }
 
-int file_write_new(int dirfd, const char *name, const void *data, size_t len, bool sync, struct cvol_error *err)
+int file_write_new(int dirfd, const char *name, const void *data, size_t len, bool sync,
+		   struct cvol_error *err)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", name);
 	int r = write_all(fd, data, len);

@@ -29,7 +29,8 @@ void lock_file_remove(int dirfd, const char *name, int fd);
 int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
 /* Create @name in @dirfd (it must not exist), write @len bytes and, with @sync, fsync it, but not
  * the directory: for files in a directory not yet in place, whose one fsync the caller makes. */
-int file_write_new(int dirfd, const char *name, const void *data, size_t len, bool sync, struct cvol_error *err);
+int file_write_new(int dirfd, const char *name, const void *data, size_t len, bool sync,
+		   struct cvol_error *err);
 /* Read the small text file @name beneath @dirfd, trailing newline dropped, into *ret_text. */
 int file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_error *err);
 /* fsync() the directory @dirfd. */

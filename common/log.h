@@ -19,9 +19,9 @@ bool log_debug_enabled(enum cvol_log_area area);
 void log_debug(enum cvol_log_area area, const char *fmt, ...) _printf_(2, 3);
 /* Print one informational line (to stderr). Only cmd/ and the servers (plugin/, rpc/) call this. */
 void log_info(const char *fmt, ...) _printf_(1, 2);
-/* Print one warning line (to stderr). cmd/ and the servers (plugin/, rpc/) call this, and the one library path
- * that must go on past a failure no caller could act on: the cleanup of .staging/ when a
- * store opens (common/staging.c). */
+/* Print one warning line (to stderr). cmd/ and the servers (plugin/, rpc/) call this, and the one library
+ * path that must go on past a failure no caller could act on: the cleanup of .staging/ when a store opens
+ * (common/staging.c). */
 void log_warning(const char *fmt, ...) _printf_(1, 2);
 /* Print one error line (to stderr). Only cmd/ and the servers (plugin/, rpc/) call this. */
 void log_error(const char *fmt, ...) _printf_(1, 2);

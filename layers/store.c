@@ -500,7 +500,8 @@ int cvol_layer_sync(struct cvol_layer_store *store, const char *id, struct cvol_
 	int r = cvol_layer_check_id(id, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+	_cleanup_close_ int fd =
+		openat_beneath(store->overlay_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return cvol_error_set(err, -fd, "sync layer `%s`", id);
 	/* one syncfs: the layer's files, whoever wrote them, its link and lower files, its
@@ -774,7 +775,7 @@ static int layer_discard_locked(struct cvol_layer_store *store, const char *id, 
 	int r = layer_meta_load(store, id, &m, err);
 	if (r < 0)
 		cvol_error_clear(err); /* told again below if it is not a lost file */
-	if (r == 0) { /* a whole layer: removed as any other */
+	if (r == 0) {		       /* a whole layer: removed as any other */
 		layer_meta_done(&m);
 		return layer_remove_locked(store, id, data, err);
 	}

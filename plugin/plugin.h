@@ -18,6 +18,8 @@
 struct cvol_plugin_config {
 	const char *root;	  /* the store */
 	const char *socket;	  /* where to listen, unless systemd passed a socket */
+	const char *mount_dir;	  /* bind volumes in use here and hand out these paths (managed plugin) */
+	const char *host_root;	  /* bind volumes' device paths are under it (managed plugin) */
 	bool global_scope;	  /* Capabilities says "global" */
 	bool debug;		  /* one line per request on stderr */
 	bool has_group;		  /* peers in @group are let in too, and the socket is made 0660 for it */

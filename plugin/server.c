@@ -668,8 +668,13 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	int r = cvol_volume_store_open(cfg->root, &srv.store, err);
 	if (r < 0)
 		return r;
+	if (cfg->mount_dir)
+		r = cvol_volume_store_set_mount_dir(srv.store, cfg->mount_dir, err);
+	if (r == 0 && cfg->host_root)
+		r = cvol_volume_store_set_host_root(srv.store, cfg->host_root, err);
 	size_t failed = 0;
-	r = cvol_volume_store_reconcile(srv.store, &failed, err);
+	if (r == 0)
+		r = cvol_volume_store_reconcile(srv.store, &failed, err);
 	if (r < 0) {
 		cvol_volume_store_close(srv.store);
 		return r;

@@ -37,7 +37,7 @@
 
 #define STREAMS_PER_CONN 128   /* calls at once on one connection (HTTP/2 streams) */
 #define WARN_EVERY_MS	 10000 /* one warning about refused peers at most this often */
-#define REPLY_LINGER_MS 200 /* after the last call, before the transports go */
+#define REPLY_LINGER_MS	 200   /* after the last call, before the transports go */
 #define ACCEPT_BATCH	 64    /* connections taken per wake-up */
 
 /* One method gRPC knows: its path on the wire and what serves it. */

@@ -28,7 +28,7 @@ struct selector {
 	char **path; /* the field path, at least one field */
 	enum op op;
 	char *value;
-	regex_t re; /* OP_MATCHES */
+	regex_t re;    /* OP_MATCHES */
 	bool compiled; /* @re is to be freed */
 };
 
@@ -202,8 +202,8 @@ static int scan_value(struct scanner *sc, char **ret)
 	return *ret ? 0 : cvol_error_set(sc->err, ENOMEM, "parse filter");
 }
 
-#define REGEX_MAX	   1024 /* bytes of one ~= pattern */
-#define REGEX_COUNT_MAX	   100	/* {m,n}: at most this */
+#define REGEX_MAX	1024 /* bytes of one ~= pattern */
+#define REGEX_COUNT_MAX 100  /* {m,n}: at most this */
 
 /* A repetition operator at @p ("*", "+", "?" or "{m,n}"): its length, 0 if none; its count in
  * *@count (1 for the others), -1 for a brace that is not a count. */
@@ -244,7 +244,8 @@ static int regex_check(struct scanner *sc, const char *re)
 		size_t len = repetition_at(p, &count);
 		if (len == 0) {
 			if (*p == '\\' && p[1] >= '1' && p[1] <= '9') /* glibc's regexec recurses on them */
-				return syntax_error(sc, "a back-reference (RE2, containerd's engine, has none)");
+				return syntax_error(sc,
+						    "a back-reference (RE2, containerd's engine, has none)");
 			if (*p == '\\' && p[1])
 				p++;
 			else if (*p == '[') /* a bracket expression: "]" first is a member */
@@ -395,7 +396,8 @@ static bool selector_match(const struct selector *s, const struct snap_record *r
 	return false;
 }
 
-bool snap_filter_match(const struct snap_filter *f, const struct snap_record *rec, const struct snap_labels *labels)
+bool snap_filter_match(const struct snap_filter *f, const struct snap_record *rec,
+		       const struct snap_labels *labels)
 {
 	if (!f)
 		return true;

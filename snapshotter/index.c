@@ -131,13 +131,19 @@ static int record_parse(const char *text, struct snap_record **ret, struct snap_
 	json_int_t version = 0, created = 0, updated = 0, size = 0, inodes = 0;
 	json_t *labels = NULL;
 
-	if (!doc || json_unpack(doc, "{sI ss ss s?s s?s sI sI sI sI so}", "version", &version, "key", &key,
-				"kind", &kind, "layer", &layer, "parent", &parent, "created", &created,
-				"updated", &updated, "size", &size, "inodes", &inodes, "labels", &labels) < 0 ||
+	if (!doc ||
+	    json_unpack(doc, "{sI ss ss s?s s?s sI sI sI sI so}", "version", &version, "key", &key, "kind",
+			&kind, "layer", &layer, "parent", &parent, "created", &created, "updated", &updated,
+			"size", &size, "inodes", &inodes, "labels", &labels) < 0 ||
 	    version != RECORD_VERSION || !json_is_object(labels))
 		return -EBADMSG;
-	struct snap_record rec = { .key = (char *)key, .layer = (char *)layer, .parent = (char *)parent,
-				   .created_ns = created, .updated_ns = updated, .size = size, .inodes = inodes };
+	struct snap_record rec = { .key = (char *)key,
+				   .layer = (char *)layer,
+				   .parent = (char *)parent,
+				   .created_ns = created,
+				   .updated_ns = updated,
+				   .size = size,
+				   .inodes = inodes };
 	if (kind_parse(kind, &rec.kind) < 0 || (rec.kind != SNAP_VIEW && !layer))
 		return -EBADMSG;
 	if (ret_labels && labels_from_json(labels, ret_labels) < 0) {
@@ -202,7 +208,8 @@ static void parent_children_add(struct snap_index *idx, const struct snap_record
 
 static bool is_record_name(const char *name)
 {
-	return strlen(name) == SNAP_RECORD_NAME_LEN && strspn(name, "0123456789abcdef") == SNAP_RECORD_NAME_LEN;
+	return strlen(name) == SNAP_RECORD_NAME_LEN &&
+	       strspn(name, "0123456789abcdef") == SNAP_RECORD_NAME_LEN;
 }
 
 /* Two files with one key (never written so: a file copied in by hand): the later one holds. */
@@ -213,8 +220,9 @@ static int load_duplicate(struct snap_index *idx, struct snap_record *rec)
 	struct snap_record *had = snap_index_find(idx, rec->key);
 	const struct snap_record *older = had->updated_ns > rec->updated_ns ? rec : had;
 
-	log_warning("snapshot index: `keys/%s` and `keys/%s` both hold `%.128s`; removing `keys/%s`, the older",
-		    had->file, rec->file, rec->key, older->file);
+	log_warning(
+		"snapshot index: `keys/%s` and `keys/%s` both hold `%.128s`; removing `keys/%s`, the older",
+		had->file, rec->file, rec->key, older->file);
 	(void)unlinkat(idx->keys_fd, older->file, 0);
 	if (older == had)
 		return tree_insert(idx, rec);
@@ -314,10 +322,11 @@ static int record_file_write(struct snap_index *idx, const char *file, const cha
 static int record_check(const char *text, const char *key, struct cvol_error *err)
 {
 	if (!text)
-		return cvol_error_setx(err, EINVAL, "the record of `%.128s`: a key or a label is not UTF-8", key);
+		return cvol_error_setx(err, EINVAL, "the record of `%.128s`: a key or a label is not UTF-8",
+				       key);
 	if (strlen(text) > SNAP_RECORD_FILE_MAX)
-		return cvol_error_setx(err, EINVAL, "the record of `%.128s` would take %zu bytes; at most %d", key,
-				       strlen(text), SNAP_RECORD_FILE_MAX);
+		return cvol_error_setx(err, EINVAL, "the record of `%.128s` would take %zu bytes; at most %d",
+				       key, strlen(text), SNAP_RECORD_FILE_MAX);
 	return 0;
 }
 
@@ -346,7 +355,8 @@ int snap_index_put(struct snap_index *idx, const struct snap_record *rec, const 
 		return r;
 	if (had) /* the file its key already has */
 		memcpy(copy->file, had->file, sizeof(copy->file));
-	else if ((r = file_name_new(copy->file)) == 0 && faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	else if ((r = file_name_new(copy->file)) == 0 &&
+		 faccessat(idx->keys_fd, copy->file, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		r = -EEXIST; /* 96 random bits met a name in use: refuse rather than overwrite */
 	if (r == 0)
 		r = record_file_write(idx, copy->file, text, !had, sync, err);

@@ -126,7 +126,8 @@ int snap_labels_update(struct snap_labels *l, const struct snap_labels *update, 
 		       size_t n_paths, struct cvol_error *err)
 {
 	if (n_paths > SNAP_LABELS_COUNT_MAX + 1) /* each label, and "labels": each copies them all */
-		return cvol_error_setx(err, EINVAL, "%zu field paths; at most %d", n_paths, SNAP_LABELS_COUNT_MAX + 1);
+		return cvol_error_setx(err, EINVAL, "%zu field paths; at most %d", n_paths,
+				       SNAP_LABELS_COUNT_MAX + 1);
 	if (n_paths == 0)
 		return labels_copy(l, update, err);
 	for (size_t i = 0; i < n_paths; i++) {
@@ -138,8 +139,8 @@ int snap_labels_update(struct snap_labels *l, const struct snap_labels *update, 
 			const char *value = snap_labels_get(update, path + 7);
 			r = snap_labels_set(l, path + 7, value ? value : "", err);
 		} else {
-			r = cvol_error_setx(err, EINVAL, "cannot update field `%.64s`: only labels can change",
-					    path);
+			r = cvol_error_setx(err, EINVAL,
+					    "cannot update field `%.64s`: only labels can change", path);
 		}
 		if (r < 0)
 			return r;

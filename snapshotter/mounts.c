@@ -39,7 +39,8 @@ void snap_mount_done(struct snap_mount *m)
 }
 
 /* Fill @ret from @type, @source and a NULL-ended list of options. */
-static int mount_make(struct snap_mount *ret, const char *type, const char *source, const char *const *options)
+static int mount_make(struct snap_mount *ret, const char *type, const char *source,
+		      const char *const *options)
 {
 	struct snap_mount m = { .type = strdup(type), .source = strdup(source) };
 	int r = m.type && m.source ? 0 : -ENOMEM;
@@ -89,10 +90,12 @@ static int mount_overlay(struct snap_mount *ret, char *const *lowers, const char
 		return cvol_error_set(err, ENOMEM, "mounts");
 	/* a layer must stay a plain tree (export and diff read it as it is), as the store's own
 	 * mounts keep it: no redirects to renamed lower dirs, no metadata-only copies */
-	const char *rw[] = { "index=off", "redirect_dir=off", "metacopy=off", workdir, upperdir, lowerdir, NULL };
+	const char *rw[] = { "index=off", "redirect_dir=off", "metacopy=off", workdir, upperdir, lowerdir,
+			     NULL };
 	const char *ro[] = { lowerdir, NULL };
-	return mount_make(ret, "overlay", "overlay", upper ? rw : ro) < 0 ? cvol_error_set(err, ENOMEM, "mounts")
-									 : 0;
+	return mount_make(ret, "overlay", "overlay", upper ? rw : ro) < 0
+		       ? cvol_error_set(err, ENOMEM, "mounts")
+		       : 0;
 }
 
 static bool mount_fits(const struct snap_mount *m)
@@ -222,7 +225,8 @@ static int mounts_view(struct cvol_snapshotter *s, const char *parent_layer, str
 		r = strv_push(&lowers, p.link);
 		for (size_t i = 0; r == 0 && p.lowers[i]; i++)
 			r = strv_push(&lowers, p.lowers[i]);
-		r = r < 0 ? cvol_error_set(err, ENOMEM, "mounts") : mount_overlay(ret, lowers, NULL, NULL, err);
+		r = r < 0 ? cvol_error_set(err, ENOMEM, "mounts")
+			  : mount_overlay(ret, lowers, NULL, NULL, err);
 		if (r == 0 && !mount_fits(ret)) {
 			_cleanup_free_ char *root = NULL;
 			snap_mount_done(ret);
@@ -241,14 +245,17 @@ int snap_mounts(struct cvol_snapshotter *s, const struct snap_record *rec, struc
 	const struct snap_record *parent = rec->parent ? snap_index_find(&s->index, rec->parent) : NULL;
 
 	if (rec->parent && (!parent || !parent->layer))
-		return cvol_error_setx(err, ENOENT, "the parent `%.128s` of `%.128s` is gone", rec->parent, rec->key);
+		return cvol_error_setx(err, ENOENT, "the parent `%.128s` of `%.128s` is gone", rec->parent,
+				       rec->key);
 	switch (rec->kind) {
 	case SNAP_ACTIVE:
 		return mounts_active(s, rec, parent ? parent->layer : NULL, ret, err);
 	case SNAP_VIEW:
 		return mounts_view(s, parent ? parent->layer : NULL, ret, err);
 	default:
-		return cvol_error_setx(err, EBUSY, "snapshot `%.128s` is committed: only an active snapshot or a view has mounts",
-				       rec->key);
+		return cvol_error_setx(
+			err, EBUSY,
+			"snapshot `%.128s` is committed: only an active snapshot or a view has mounts",
+			rec->key);
 	}
 }

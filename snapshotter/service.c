@@ -167,7 +167,8 @@ static void do_prepare(void *data, enum snap_kind kind, const char *key, const c
 		status_from_error(st, &err);
 }
 
-static void method_prepare(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_prepare(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			   struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__PrepareSnapshotRequest *req = (const void *)msg;
 	Containerd__Services__Snapshots__V1__PrepareSnapshotResponse *resp = malloc(sizeof(*resp));
@@ -182,7 +183,8 @@ static void method_prepare(void *data, const ProtobufCMessage *msg, ProtobufCMes
 	*ret = &resp->base;
 }
 
-static void method_view(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_view(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__ViewSnapshotRequest *req = (const void *)msg;
 	Containerd__Services__Snapshots__V1__ViewSnapshotResponse *resp = malloc(sizeof(*resp));
@@ -197,7 +199,8 @@ static void method_view(void *data, const ProtobufCMessage *msg, ProtobufCMessag
 	*ret = &resp->base;
 }
 
-static void method_mounts(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_mounts(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			  struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__MountsRequest *req = (const void *)msg;
 	struct cvol_snapshotter *s = data;
@@ -240,7 +243,8 @@ static void answer_empty(int r, const struct cvol_error *err, ProtobufCMessage *
 		rpc_status_set(st, RPC_RESOURCE_EXHAUSTED, "out of memory");
 }
 
-static void method_commit(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_commit(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			  struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__CommitSnapshotRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };
@@ -254,7 +258,8 @@ static void method_commit(void *data, const ProtobufCMessage *msg, ProtobufCMess
 	answer_empty(r, &err, ret, st);
 }
 
-static void method_remove(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_remove(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			  struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__RemoveSnapshotRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };
@@ -262,7 +267,8 @@ static void method_remove(void *data, const ProtobufCMessage *msg, ProtobufCMess
 	answer_empty(r, &err, ret, st);
 }
 
-static void method_cleanup(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_cleanup(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			   struct rpc_status *st)
 {
 	struct cvol_error err = { 0 };
 	(void)msg;
@@ -286,7 +292,8 @@ static int info_of(struct cvol_snapshotter *s, const char *key, Info **ret, stru
 	return r;
 }
 
-static void method_stat(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_stat(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__StatSnapshotRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };
@@ -316,7 +323,8 @@ static int update_labels(struct cvol_snapshotter *s, const Info *in, const Googl
 	r = rec ? snap_index_labels(&s->index, in->name, &labels, err)
 		: cvol_error_setx(err, ENOENT, "snapshot `%.128s` does not exist", in->name);
 	if (r == 0)
-		r = snap_labels_update(&labels, &update, mask ? mask->paths : NULL, mask ? mask->n_paths : 0, err);
+		r = snap_labels_update(&labels, &update, mask ? mask->paths : NULL, mask ? mask->n_paths : 0,
+				       err);
 	if (r == 0) {
 		struct snap_record changed = *rec;
 		struct timespec ts;
@@ -330,7 +338,8 @@ static int update_labels(struct cvol_snapshotter *s, const Info *in, const Googl
 	return r;
 }
 
-static void method_update(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_update(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			  struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__UpdateSnapshotRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };
@@ -353,7 +362,8 @@ static void method_update(void *data, const ProtobufCMessage *msg, ProtobufCMess
 		status_from_error(st, &err);
 }
 
-static void method_usage(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret, struct rpc_status *st)
+static void method_usage(void *data, const ProtobufCMessage *msg, ProtobufCMessage **ret,
+			 struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__UsageRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };
@@ -440,7 +450,8 @@ static int list_send(struct rpc_stream *out, Info **infos, size_t n)
 	return 0;
 }
 
-static void method_list(void *data, const ProtobufCMessage *msg, struct rpc_stream *out, struct rpc_status *st)
+static void method_list(void *data, const ProtobufCMessage *msg, struct rpc_stream *out,
+			struct rpc_status *st)
 {
 	const Containerd__Services__Snapshots__V1__ListSnapshotsRequest *req = (const void *)msg;
 	struct cvol_error err = { 0 };

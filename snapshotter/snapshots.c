@@ -134,9 +134,11 @@ int snap_prepare(struct cvol_snapshotter *s, enum snap_kind kind, const char *ke
 	if (r < 0)
 		return r;
 	int64_t now = now_ns();
-	struct snap_record rec = { .key = (char *)key, .kind = kind,
+	struct snap_record rec = { .key = (char *)key,
+				   .kind = kind,
 				   .parent = parent && *parent ? (char *)parent : NULL,
-				   .created_ns = now, .updated_ns = now };
+				   .created_ns = now,
+				   .updated_ns = now };
 	pthread_mutex_lock(&s->lock);
 	r = prepare_locked(s, &rec, labels, ret, err);
 	pthread_mutex_unlock(&s->lock);
@@ -154,17 +156,22 @@ static int commit_locked(struct cvol_snapshotter *s, const char *name, const cha
 	if (!active)
 		return cvol_error_setx(err, ENOENT, "snapshot `%.128s` does not exist", key);
 	if (active->kind != SNAP_ACTIVE)
-		return cvol_error_setx(err, EBUSY, "snapshot `%.128s` is not active: only an active snapshot commits",
-				       key);
+		return cvol_error_setx(
+			err, EBUSY, "snapshot `%.128s` is not active: only an active snapshot commits", key);
 	if (snap_index_find(&s->index, name))
 		return cvol_error_setx(err, EEXIST, "snapshot `%.128s` already exists", name);
 	int64_t now = now_ns();
-	_cleanup_free_ char *layer = strdup(active->layer), *parent = active->parent ? strdup(active->parent) : NULL;
+	_cleanup_free_ char *layer = strdup(active->layer),
+			    *parent = active->parent ? strdup(active->parent) : NULL;
 	if (!layer || (active->parent && !parent))
 		return cvol_error_set(err, ENOMEM, "commit");
 	/* copies: the active record goes before the end */
-	struct snap_record done = { .key = (char *)name, .kind = SNAP_COMMITTED, .layer = layer,
-				    .parent = parent, .created_ns = now, .updated_ns = now };
+	struct snap_record done = { .key = (char *)name,
+				    .kind = SNAP_COMMITTED,
+				    .layer = layer,
+				    .parent = parent,
+				    .created_ns = now,
+				    .updated_ns = now };
 	if (asprintf(&diff, "%s/%s/diff", cvol_layer_store_get_path(s->layers), layer) < 0)
 		return cvol_error_set(err, ENOMEM, "commit");
 	int r = snap_disk_usage(diff, &done.size, &done.inodes, err);
@@ -213,8 +220,9 @@ static int remove_locked(struct cvol_snapshotter *s, const char *key, struct cvo
 	if (!rec)
 		return cvol_error_setx(err, ENOENT, "snapshot `%.128s` does not exist", key);
 	if (rec->children > 0)
-		return cvol_error_setx(err, EBUSY, "snapshot `%.128s` has %u child snapshot%s; remove them first",
-				       key, rec->children, rec->children == 1 ? "" : "s");
+		return cvol_error_setx(err, EBUSY,
+				       "snapshot `%.128s` has %u child snapshot%s; remove them first", key,
+				       rec->children, rec->children == 1 ? "" : "s");
 	int r = rec->layer ? layer_release(s, rec->layer, err) : 0;
 	if (r < 0)
 		return cvol_error_wrap(err, r, "remove snapshot `%.128s`", key);
@@ -428,7 +436,8 @@ static int sweep_orphan_layers(struct cvol_snapshotter *s, struct cvol_error *er
 	if (named)
 		qsort(named, strv_length(named), sizeof(char *), strcmp_p);
 	if (s->index.ignored > 0) { /* a record not read may name one of them */
-		log_warning("snapshotter: %u record file(s) could not be read: keeping the layers no record names",
+		log_warning("snapshotter: %u record file(s) could not be read: keeping the layers no record "
+			    "names",
 			    s->index.ignored);
 		return 0;
 	}
@@ -449,7 +458,9 @@ static int sweep_orphan_layers(struct cvol_snapshotter *s, struct cvol_error *er
 
 static int collect_idle_chain(struct snap_record *rec, void *data)
 {
-	return rec->kind == SNAP_COMMITTED && rec->open_children == 0 && strv_push(data, rec->layer) < 0 ? -ENOMEM : 0;
+	return rec->kind == SNAP_COMMITTED && rec->open_children == 0 && strv_push(data, rec->layer) < 0
+		       ? -ENOMEM
+		       : 0;
 }
 
 int snap_cleanup(struct cvol_snapshotter *s, struct cvol_error *err)

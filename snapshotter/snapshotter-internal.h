@@ -11,14 +11,14 @@
 #include "snapshotter.h"
 
 /* Bounds on what a client may store (containerd's own rule for a label, and ours for the rest). */
-#define SNAP_KEY_MAX	      4096		/* bytes of a key */
-#define SNAP_LABEL_MAX	      4096		/* bytes of a label's key and value together */
-#define SNAP_LABELS_MAX	      (256 * 1024)	/* bytes of all of a snapshot's labels */
-#define SNAP_LABELS_COUNT_MAX 4096		/* labels of a snapshot */
-#define SNAP_RECORD_FILE_MAX  (1024 * 1024)	/* a record file larger than this is not read */
-#define SNAP_FILTER_MAX	      4096		/* bytes of one filter */
-#define SNAP_FILTERS_MAX      64		/* filters in one List */
-#define SNAP_RECORD_NAME_LEN  24			/* hex digits of a record file's random name */
+#define SNAP_KEY_MAX	      4096			 /* bytes of a key */
+#define SNAP_LABEL_MAX	      4096			 /* bytes of a label's key and value together */
+#define SNAP_LABELS_MAX	      (256 * 1024)		 /* bytes of all of a snapshot's labels */
+#define SNAP_LABELS_COUNT_MAX 4096			 /* labels of a snapshot */
+#define SNAP_RECORD_FILE_MAX  (1024 * 1024)		 /* a record file larger than this is not read */
+#define SNAP_FILTER_MAX	      4096			 /* bytes of one filter */
+#define SNAP_FILTERS_MAX      64			 /* filters in one List */
+#define SNAP_RECORD_NAME_LEN  24			 /* hex digits of a record file's random name */
 #define SNAP_LAYER_PREFIX     CVOL_LAYER_SNAPSHOT_PREFIX /* the store layers the snapshotter made */
 
 /* The kinds, with the values of the protocol's Kind. */
@@ -47,9 +47,9 @@ struct snap_record {
 	char *layer;  /* the store layer: its own (active, committed); NULL for a view */
 	char *parent; /* the parent's key; NULL for none */
 	int64_t created_ns, updated_ns;
-	int64_t size, inodes; /* committed: measured at commit */
-	unsigned children;    /* snapshots whose parent this is (memory only) */
-	unsigned open_children; /* of them, the active ones and views: they use its chain root */
+	int64_t size, inodes;		     /* committed: measured at commit */
+	unsigned children;		     /* snapshots whose parent this is (memory only) */
+	unsigned open_children;		     /* of them, the active ones and views: they use its chain root */
 	char file[SNAP_RECORD_NAME_LEN + 1]; /* its file under keys/ (memory only) */
 };
 
@@ -107,7 +107,8 @@ struct snap_filter;
 int snap_filter_parse(char *const *filters, size_t n, struct snap_filter **ret, struct cvol_error *err);
 void snap_filter_free(struct snap_filter *f);
 /* Does the snapshot match? NULL @f matches everything. @labels may be NULL when none. */
-bool snap_filter_match(const struct snap_filter *f, const struct snap_record *rec, const struct snap_labels *labels);
+bool snap_filter_match(const struct snap_filter *f, const struct snap_record *rec,
+		       const struct snap_labels *labels);
 /* Does any selector look at labels (so the caller must read them)? */
 bool snap_filter_needs_labels(const struct snap_filter *f);
 
@@ -131,7 +132,7 @@ struct cvol_snapshotter {
 	char *chains_path; /* <root>/snapshots/chains: read-only roots of deep parent chains */
 	int chains_fd;
 	bool chains_private; /* chains_path is a private mount (done before the first chain root) */
-	int lock_fd; /* <root>/snapshots/.lock, held while this process serves the store */
+	int lock_fd;	     /* <root>/snapshots/.lock, held while this process serves the store */
 	struct rpc_service service;
 };
 

@@ -227,19 +227,21 @@ static int dir_prepare(const struct volume *v, struct cvol_error *err)
 	return r < 0 ? r : set_data_owner(v, err);
 }
 
-/* Open the host path @path (absolute) without following any symlink in it, as @flags. */
-static int open_host_path(const char *path, int flags)
+/* Open the host path @path (absolute) without following any symlink in it, as @flags; under
+ * @host_root_fd (`..` kept beneath it) when it is >= 0, else from `/`. */
+static int open_host_path(int host_root_fd, const char *path, int flags)
 {
-	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
+	_cleanup_close_ int slash = -1;
+	if (host_root_fd < 0 && (host_root_fd = slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -errno;
 	while (*path == '/')
 		path++;
-	return openat_confined(root, *path ? path : ".", flags, 0, RESOLVE_NO_SYMLINKS);
+	return openat_confined(host_root_fd, *path ? path : ".", flags, 0,
+			       RESOLVE_NO_SYMLINKS | (slash < 0 ? RESOLVE_IN_ROOT : 0));
 }
 
 /* Make the bind source for create=true: its parent opened without symlinks, then mkdirat. */
-static int make_bind_source(const char *device, struct cvol_error *err)
+static int make_bind_source(int host_root_fd, const char *device, struct cvol_error *err)
 {
 	_cleanup_free_ char *parent = strdup(device);
 	if (!parent)
@@ -251,7 +253,8 @@ static int make_bind_source(const char *device, struct cvol_error *err)
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return 0; /* "/" or a dot name: nothing to make, the open says what is there */
 	*slash = '\0';
-	_cleanup_close_ int fd = open_host_path(slash == parent ? "/" : parent, O_PATH | O_DIRECTORY);
+	_cleanup_close_ int fd =
+		open_host_path(host_root_fd, slash == parent ? "/" : parent, O_PATH | O_DIRECTORY);
 	if (fd == -ELOOP)
 		return cvol_error_setx(err, EINVAL,
 				       "bind source `%s` goes through a symlink; give the path without one",
@@ -263,14 +266,15 @@ static int make_bind_source(const char *device, struct cvol_error *err)
 
 /* Open the bind source (made first with create=true): a directory, reached through no symlink,
  * so neither its owner nor what is mounted can be sent elsewhere by one. */
-static int open_bind_source(const struct volume_opts *o, bool create, struct cvol_error *err)
+static int open_bind_source(const struct volume *v, bool create, struct cvol_error *err)
 {
+	const struct volume_opts *o = &v->opts;
 	if (create && o->create) {
-		int r = make_bind_source(o->device, err);
+		int r = make_bind_source(v->host_root_fd, o->device, err);
 		if (r < 0)
 			return r;
 	}
-	int fd = open_host_path(o->device, O_RDONLY | O_DIRECTORY);
+	int fd = open_host_path(v->host_root_fd, o->device, O_RDONLY | O_DIRECTORY);
 	if (fd >= 0)
 		return fd;
 	if (fd == -ELOOP)
@@ -292,7 +296,7 @@ static int bind_prepare(const struct volume *v, struct cvol_error *err)
 	int r = make_data(v, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open_bind_source(&v->opts, true, err);
+	_cleanup_close_ int fd = open_bind_source(v, true, err);
 	if (fd < 0)
 		return fd;
 	return set_owner(fd, v->opts.device, &v->opts, err);
@@ -305,7 +309,7 @@ static int bind_mount(const struct volume *v, struct cvol_error *err)
 	int r = v->ops->mount_args(v, &m, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open_bind_source(&v->opts, false, err);
+	_cleanup_close_ int fd = open_bind_source(v, false, err);
 	if (fd < 0)
 		return fd;
 	snprintf(m.source_buf, sizeof(m.source_buf), "/proc/self/fd/%d", fd);

@@ -22,7 +22,9 @@ struct cvol_volume_store {
 	char *staging_path; /* <path>/.staging */
 	int dirfd;
 	int locks_fd;
-	struct staging staging; /* .staging/ and .staging.lock */
+	struct staging staging;	       /* .staging/ and .staging.lock */
+	struct volume_publish publish; /* the mount dir, when there is one */
+	int host_root_fd;	       /* bind volumes' device paths start here; -1: at `/` */
 };
 
 static int check_name(const char *name, struct cvol_error *err)
@@ -82,7 +84,7 @@ static void volume_done(struct volume *v)
 	free(v->data);
 	cvol_closep(&v->dirfd);
 	cvol_closep(&v->lock_fd); /* closing drops the flock */
-	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
+	*v = (struct volume){ .dirfd = -1, .lock_fd = -1, .host_root_fd = -1 };
 }
 
 /* Mount IDs recorded in an earlier boot belong to containers that are gone. */
@@ -104,7 +106,7 @@ static int forget_earlier_boot(struct volume *v, struct cvol_error *err)
 static int volume_load(struct cvol_volume_store *store, const char *name, struct volume *v,
 		       struct cvol_error *err)
 {
-	*v = (struct volume){ .dirfd = -1, .lock_fd = -1 };
+	*v = (struct volume){ .name = name, .dirfd = -1, .lock_fd = -1, .host_root_fd = store->host_root_fd };
 	v->dirfd = openat(store->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (v->dirfd < 0)
 		return errno == ENOENT ? cvol_error_setx(err, ENOENT, "no such volume")
@@ -154,8 +156,14 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 		r = v.ops->mount(&v, err);
 	} else if (needs && !held && mounted) {
 		log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);
-		r = v.ops->unmount(&v, err);
+		r = volume_unpublish(&c->store->publish, name, err);
+		if (r == 0)
+			r = v.ops->unmount(&v, err);
 	}
+	/* dockerd tears the mount dir down when it stops a managed plugin: bind again what is held */
+	if (r == 0)
+		r = held ? volume_publish(&c->store->publish, &v, name, err)
+			 : volume_unpublish(&c->store->publish, name, err);
 	if (r == 0 && v.dirty)
 		r = volume_record_save(v.dirfd, &v.rec, err);
 out:
@@ -228,7 +236,9 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
 		return cvol_error_set(err, ENOMEM, "open volume store `%s`", root);
 	*s = (struct cvol_volume_store){ .dirfd = -1,
 					 .locks_fd = -1,
-					 .staging = { .store_fd = -1, .dir_fd = -1 } };
+					 .staging = { .store_fd = -1, .dir_fd = -1 },
+					 .publish = { .dirfd = -1 },
+					 .host_root_fd = -1 };
 	s->dirfd = dir_open_store(root, "volumes", &s->path, err);
 	int r = s->dirfd < 0 ? s->dirfd : 0;
 	if (r == 0 && (s->locks_fd = dir_open_at(s->dirfd, LOCKS_DIR, true, err)) < 0)
@@ -252,9 +262,56 @@ void cvol_volume_store_close(struct cvol_volume_store *s)
 	staging_close(&s->staging);
 	cvol_closep(&s->dirfd);
 	cvol_closep(&s->locks_fd);
+	cvol_closep(&s->publish.dirfd);
+	cvol_closep(&s->host_root_fd);
+	free(s->publish.path);
 	free(s->staging_path);
 	free(s->path);
 	free(s);
+}
+
+/* An absolute directory for a store setting: its path without trailing slashes and an fd. */
+static int open_setting_dir(const char *what, const char *dir, int flags, char **ret_path,
+			    struct cvol_error *err)
+{
+	if (!dir || dir[0] != '/')
+		return cvol_error_setx(err, EINVAL, "%s `%s`: give an absolute path", what, dir ? dir : "");
+	int fd = open(dir, flags | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "%s `%s`", what, dir);
+	if (ret_path) {
+		char *path = strdup(dir);
+		if (!path) {
+			close(fd);
+			return cvol_error_set(err, ENOMEM, "%s `%s`", what, dir);
+		}
+		for (size_t len = strlen(path); len > 1 && path[len - 1] == '/';)
+			path[--len] = '\0';
+		*ret_path = path;
+	}
+	return fd;
+}
+
+int cvol_volume_store_set_mount_dir(struct cvol_volume_store *s, const char *dir, struct cvol_error *err)
+{
+	char *path = NULL;
+	int fd = open_setting_dir("mount dir", dir, O_RDONLY, &path, err);
+	if (fd < 0)
+		return fd;
+	cvol_closep(&s->publish.dirfd);
+	free(s->publish.path);
+	s->publish = (struct volume_publish){ .dirfd = fd, .path = path };
+	return 0;
+}
+
+int cvol_volume_store_set_host_root(struct cvol_volume_store *s, const char *dir, struct cvol_error *err)
+{
+	int fd = open_setting_dir("host root", dir, O_PATH, NULL, err);
+	if (fd < 0)
+		return fd;
+	cvol_closep(&s->host_root_fd);
+	s->host_root_fd = fd;
+	return 0;
 }
 
 /* ---- create ---------------------------------------------------------------------- */
@@ -274,7 +331,10 @@ static int create_new(struct cvol_volume_store *store, const char *name, json_t 
 {
 	static char *no_ids[] = { NULL };
 	struct volume_record rec = { .options = options, .ids = no_ids };
-	struct volume staged = { .lock_fd = -1, .opts = *o, .ops = volume_backend_ops(o->backend) };
+	struct volume staged = { .lock_fd = -1,
+				 .host_root_fd = store->host_root_fd,
+				 .opts = *o,
+				 .ops = volume_backend_ops(o->backend) };
 	char staged_name[STAGING_NAME_MAX];
 
 	_cleanup_close_ int hold = staging_hold(&store->staging, err);
@@ -391,11 +451,11 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "",
 				       ids);
 	}
-	if (v->ops->needs_mount(&v->opts) && data_is_mounted(v)) {
-		int r = v->ops->unmount(v, err);
-		if (r < 0)
-			return r;
-	}
+	int r = volume_unpublish(&store->publish, name, err);
+	if (r == 0 && v->ops->needs_mount(&v->opts) && data_is_mounted(v))
+		r = v->ops->unmount(v, err);
+	if (r < 0)
+		return r;
 	_cleanup_close_ int hold = staging_hold(&store->staging, err);
 	if (hold < 0)
 		return hold;
@@ -410,9 +470,8 @@ int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct
 static int get_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct cvol_volume_info *info = data;
-	(void)store;
 
-	info->mountpoint = strdup(v->data);
+	info->mountpoint = cvol_volume_mountpoint_of(store, v->name);
 	if (!info->mountpoint)
 		return cvol_error_set(err, ENOMEM, "describe");
 	snprintf(info->created_at, sizeof(info->created_at), "%s", v->rec.created_at);
@@ -484,6 +543,9 @@ int cvol_volume_list_names(struct cvol_volume_store *store, char ***ret_names, s
 
 char *cvol_volume_mountpoint_of(const struct cvol_volume_store *store, const char *name)
 {
+	char *path;
+	if (store->publish.dirfd >= 0)
+		return asprintf(&path, "%s/%s", store->publish.path, name) < 0 ? NULL : path;
 	struct volume v = { 0 };
 	int r = volume_set_paths(&v, store->path, name, NULL);
 	free(v.dir);
@@ -514,34 +576,47 @@ struct mount_req {
 	char *path;
 };
 
+/* Add @id to @v's record (saved); a repeated @id changes nothing. */
+static int add_mount_id(struct volume *v, const char *id, struct cvol_error *err)
+{
+	if (volume_ids_contain(v->rec.ids, id))
+		return 0;
+	if (strv_length(v->rec.ids) >= MOUNT_IDS_MAX)
+		return cvol_error_setx(err, EBUSY,
+				       "it is in use by %zu mounts already, the most a volume takes",
+				       strv_length(v->rec.ids));
+	if (strv_push(&v->rec.ids, id) < 0)
+		return cvol_error_set(err, ENOMEM, "mount");
+	return volume_record_save(v->dirfd, &v->rec, err);
+}
+
 static int mount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct mount_req *req = data;
-	bool attached = false;
-	int r;
+	bool attached = false, published = false;
+	int r = 0;
 
-	(void)store;
-	req->path = strdup(v->data);
+	req->path = cvol_volume_mountpoint_of(store, v->name);
 	if (!req->path)
 		return cvol_error_set(err, ENOMEM, "mount");
 	/* never stack a second mount on the path: what is there is used */
 	if (v->ops->needs_mount(&v->opts) && !data_is_mounted(v)) {
 		r = v->ops->mount(v, err);
-		if (r < 0)
-			return r;
-		attached = true;
+		attached = r == 0;
 	}
-	if (volume_ids_contain(v->rec.ids, req->id))
-		return 0;
-	if (strv_length(v->rec.ids) >= MOUNT_IDS_MAX)
-		r = cvol_error_setx(err, EBUSY, "it is in use by %zu mounts already, the most a volume takes",
-				    strv_length(v->rec.ids));
-	else if (strv_push(&v->rec.ids, req->id) < 0)
-		r = cvol_error_set(err, ENOMEM, "mount");
-	else
-		r = volume_record_save(v->dirfd, &v->rec, err);
-	if (r < 0 && attached)
-		v->ops->unmount(v, NULL);
+	if (r == 0 && !volume_is_published(&store->publish, v->name)) {
+		r = volume_publish(&store->publish, v, v->name, err);
+		published = r == 0;
+	}
+	if (r == 0)
+		r = add_mount_id(v, req->id, err);
+	/* undone only when no other mount ID holds what was made */
+	if (r < 0 && !v->rec.ids[0]) {
+		if (published)
+			volume_unpublish(&store->publish, v->name, NULL);
+		if (attached)
+			v->ops->unmount(v, NULL);
+	}
 	return r;
 }
 
@@ -565,7 +640,6 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 	const char *id = data;
 	char **kept = NULL;
 
-	(void)store;
 	if (!volume_ids_contain(v->rec.ids, id))
 		return 0; /* an unknown ID: nothing to do, as dockerd expects */
 	for (char **p = v->rec.ids; *p; p++)
@@ -580,6 +654,8 @@ static int unmount_op(struct cvol_volume_store *store, struct volume *v, void *d
 	/* The record first: a crash before the unmount leaves a mount no ID holds, which the
 	 * next start unmounts; the other order would leave an ID dockerd has let go of. */
 	int r = volume_record_save(v->dirfd, &v->rec, err);
+	if (r == 0 && !kept[0])
+		r = volume_unpublish(&store->publish, v->name, err);
 	if (r == 0 && !kept[0] && v->ops->needs_mount(&v->opts) && data_is_mounted(v))
 		r = v->ops->unmount(v, err);
 	return r;

@@ -64,15 +64,33 @@ struct volume_backend_ops;
 
 /* A volume as the store and its backend work on it. */
 struct volume {
-	char *dir;   /* <root>/volumes/<name>, or its directory in .staging/ while it is made */
-	char *data;  /* <dir>/_data, formatted once */
-	int dirfd;   /* @dir */
-	int lock_fd; /* .locks/<name>, held while >= 0 */
+	const char *name; /* as the caller gave it (borrowed); NULL while it is made in .staging/ */
+	char *dir;	  /* <root>/volumes/<name>, or its directory in .staging/ while it is made */
+	char *data;	  /* <dir>/_data, formatted once */
+	int dirfd;	  /* @dir */
+	int lock_fd;	  /* .locks/<name>, held while >= 0 */
+	int host_root_fd; /* where a bind volume's device path starts (the store's), -1 for `/` */
 	struct volume_record rec;
 	struct volume_opts opts;
 	const struct volume_backend_ops *ops; /* of opts.backend, looked up once */
 	bool dirty;			      /* rec differs from the file (IDs of an earlier boot dropped) */
 };
+
+/* ---- publishing (publish.c) ---------------------------------------------- */
+
+/* The mount dir, when the store has one. */
+struct volume_publish {
+	int dirfd;  /* -1: no mount dir, volumes are used where they are */
+	char *path; /* for messages and mountpoints */
+};
+
+/* True when volume @name is bound in the mount dir. */
+bool volume_is_published(const struct volume_publish *p, const char *name);
+/* Bind @v's _data (and what is mounted on it) at <mount dir>/@name, unless it is bound already. */
+int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,
+		   struct cvol_error *err);
+/* Undo volume_publish(): detach <mount dir>/@name and remove the empty dir; 0 when not bound. */
+int volume_unpublish(const struct volume_publish *p, const char *name, struct cvol_error *err);
 
 /* ---- backends (backend.c) ------------------------------------------------ */
 

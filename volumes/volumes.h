@@ -41,6 +41,13 @@ int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, str
  * volumes could not be brought in line in *@ret_failed (when some, the last reason in @err),
  * or -errno when the store cannot be walked. */
 int cvol_volume_store_reconcile(struct cvol_volume_store *store, size_t *ret_failed, struct cvol_error *err);
+/* Bind every volume in use at <@dir>/<name> too, and give that path as its mountpoint: a managed
+ * plugin's propagated mount, where dockerd finds what the plugin mounts. Set before the
+ * reconcile, which binds again what mount IDs hold (dockerd unmounts @dir when the plugin stops). */
+int cvol_volume_store_set_mount_dir(struct cvol_volume_store *store, const char *dir, struct cvol_error *err);
+/* Take bind volumes' `device` paths under @dir (where a managed plugin sees the host's `/`), with
+ * no symlink followed and `..` kept beneath it. */
+int cvol_volume_store_set_host_root(struct cvol_volume_store *store, const char *dir, struct cvol_error *err);
 /* Close a volume store. */
 void cvol_volume_store_close(struct cvol_volume_store *store);
 /* Create volume @name with @options (a JSON object of strings); the same again succeeds. */

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *filters[MAX_FILTERS + 1] = { 0 };
 	size_t n = fuzz_split(data, size, '\n', filters, MAX_FILTERS + 1);
-	struct snap_record rec = { .key = (char *)"default/3/sha256:abc", .kind = SNAP_ACTIVE,
+	struct snap_record rec = { .key = (char *)"default/3/sha256:abc",
+				   .kind = SNAP_ACTIVE,
 				   .parent = (char *)"default/2/sha256:def" };
 	struct snap_labels labels = { 0 };
 	struct snap_filter *f = NULL;

@@ -19,13 +19,21 @@ install_files() { # root
 	(cd "$1" && find . ! -type d | sed 's|^\./|/|' | sort)
 }
 
-# What make install puts with PREFIX and the unit dir given, sorted.
-install_expected() { # prefix unitdir
-	local p=$1 u=$2 f
+# bash-completion's completions dir make install picks: bash-completion.pc's, or under PREFIX.
+install_completiondir() { # prefix
+	local d
+	d=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null || true)
+	printf '%s\n' "${d:-$1/share/bash-completion/completions}"
+}
+
+# What make install puts with PREFIX, the unit dir and the completions dir given, sorted.
+install_expected() { # prefix unitdir [completiondir]
+	local p=$1 u=$2 c=${3:-$(install_completiondir "$1")} f
 	{
 		printf '%s\n' "$p/bin/cvol" "$p/bin/cvol-mount" "$p/sbin/cvol-plugin" "$p/sbin/cvol-snapshotter"
 		printf '%s\n' "$u/cvol-plugin.service" "$u/cvol-plugin.socket" \
 			"$u/cvol-snapshotter.service" "$u/cvol-snapshotter.socket"
+		printf '%s\n' "$c/cvol" "$c/cvol-mount"
 		printf '%s\n' "$p/share/cvol/containerd/config.toml" "$p/share/cvol/docker/cvol.spec"
 		printf '%s\n' "$p/share/doc/cvol/README.md"
 		for f in "$TOP"/docs/*.md; do
@@ -120,7 +128,7 @@ test_install_uninstall() {
 test_install_prefix_fallback() {
 	local root="$WORK/root"
 	install_make install DESTDIR="$root" PREFIX=/opt/cvol PKG_CONFIG=false SBINDIR=/opt/cvol/libexec
-	assert_eq "$(install_expected /opt/cvol /opt/cvol/lib/systemd/system | sed 's|/opt/cvol/sbin/|/opt/cvol/libexec/|')" \
+	assert_eq "$(install_expected /opt/cvol /opt/cvol/lib/systemd/system /opt/cvol/share/bash-completion/completions | sed 's|/opt/cvol/sbin/|/opt/cvol/libexec/|')" \
 		"$(install_files "$root")" "the installed files (PREFIX=/opt/cvol, no systemd.pc)"
 	assert_eq "ExecStart=/opt/cvol/libexec/cvol-plugin --root /var/lib/cvol" \
 		"$(grep '^ExecStart=' "$root/opt/cvol/lib/systemd/system/cvol-plugin.service")" "the plugin unit's ExecStart"

@@ -1318,3 +1318,112 @@ PY
 	assert_contains "$(cat "$WORK/evict.out")" "root after: 200 200" "root's idle connections after 40 other users' connections"
 	plugin_stop
 }
+
+# ---- --mount-dir and --host-root (how the managed plugin runs) -----------------------
+
+# --mount-dir: Mount binds the volume at DIR/NAME and hands out that path; the data is the
+# volume's; the last Unmount takes the bind away (and its dir); Get and Path show DIR/NAME.
+test_plugin_mount_dir() {
+	plugin_require_tools
+	mkdir "$WORK/pub"
+	local pub
+	pub=$(cd "$WORK/pub" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"d","Opts":{}}'
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs","o":"size=8m"}}'
+	plugin_ok VolumeDriver.Path '{"Name":"d"}'
+	assert_eq "$pub/d" "$(plugin_reply .Mountpoint)" "Path with --mount-dir"
+	local v
+	for v in d t; do
+		plugin_ok VolumeDriver.Mount "{\"Name\":\"$v\",\"ID\":\"c1\"}"
+		assert_eq "$pub/$v" "$(plugin_reply .Mountpoint)" "Mountpoint of $v with --mount-dir"
+		assert_eq 1 "$(plugin_mounts_on "$pub/$v")" "mounts on $pub/$v"
+		echo "in-$v" >"$pub/$v/f"
+		assert_file_content "$(plugin_mp "$v")/f" "in-$v"
+		plugin_ok VolumeDriver.Mount "{\"Name\":\"$v\",\"ID\":\"c2\"}"
+		assert_eq 1 "$(plugin_mounts_on "$pub/$v")" "mounts on $pub/$v after a second Mount"
+	done
+	assert_eq tmpfs "$(plugin_mount_fstype "$pub/t")" "what $pub/t shows"
+	plugin_ok VolumeDriver.Get '{"Name":"t"}'
+	assert_eq "$pub/t" "$(plugin_reply .Volume.Mountpoint)" "Get's Mountpoint with --mount-dir"
+	for v in d t; do
+		plugin_ok VolumeDriver.Unmount "{\"Name\":\"$v\",\"ID\":\"c1\"}"
+		assert_eq 1 "$(plugin_mounts_on "$pub/$v")" "mounts on $pub/$v while c2 holds it"
+		plugin_ok VolumeDriver.Unmount "{\"Name\":\"$v\",\"ID\":\"c2\"}"
+		assert_not_mounted "$pub/$v"
+		assert_missing "$pub/$v"
+	done
+	assert_not_mounted "$(plugin_mp t)"
+	assert_file_content "$(plugin_mp d)/f" in-d
+	plugin_ok VolumeDriver.Remove '{"Name":"d"}'
+	plugin_stop
+}
+
+# dockerd unmounts a managed plugin's propagated mount when the plugin stops; the volumes its
+# containers hold are bound again at the next start, on what is still mounted (never a second
+# tmpfs or loop mount), and a Mount heals a bind someone took away.
+test_plugin_mount_dir_rebound_at_start() {
+	plugin_require_tools
+	mkdir "$WORK/pub"
+	local pub
+	pub=$(cd "$WORK/pub" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs"}}'
+	plugin_ok VolumeDriver.Create '{"Name":"l","Opts":{"size":"32M"}}'
+	plugin_ok VolumeDriver.Create '{"Name":"idle","Opts":{}}'
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c1"}'
+	plugin_ok VolumeDriver.Mount '{"Name":"l","ID":"c1"}'
+	echo tmp >"$pub/t/f"
+	echo loop >"$pub/l/f"
+	plugin_crash
+	umount -l "$pub/t" "$pub/l" # as dockerd tears the propagated mount down
+	plugin_start --mount-dir "$pub"
+	assert_file_content "$pub/t/f" tmp
+	assert_file_content "$pub/l/f" loop
+	assert_eq 1 "$(plugin_mounts_on "$(plugin_mp t)")" "mounts on the tmpfs volume's _data after a restart"
+	assert_eq 1 "$(plugin_mounts_on "$(plugin_mp l)")" "mounts on the loop volume's _data after a restart"
+	assert_eq 1 "$(plugin_loops_for "$(plugin_vol_dir l)/image")" "loop devices of the loop image"
+	assert_missing "$pub/idle"
+	umount -l "$pub/t"
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c2"}'
+	assert_file_content "$pub/t/f" tmp
+	plugin_stop
+	plugin_start --mount-dir "$pub"
+	assert_eq 1 "$(plugin_mounts_on "$pub/t")" "mounts on $pub/t after a restart that found it bound"
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c1"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c2"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"l","ID":"c1"}'
+	assert_not_mounted "$pub/t"
+	assert_not_mounted "$(plugin_mp l)"
+	plugin_wait_no_loop "$(plugin_vol_dir l)/image" "the last Unmount of the loop volume"
+	plugin_stop
+}
+
+# --host-root: a bind volume's device is a path under it, with `..` kept beneath it and no
+# symlink followed; create=true makes the directory there; the mount dir shows its files.
+test_plugin_host_root() {
+	plugin_require_tools
+	mkdir -p "$WORK/host/srv/data" "$WORK/pub"
+	echo on-host >"$WORK/host/srv/data/h"
+	ln -s / "$WORK/host/srv/up"
+	plugin_start --host-root "$WORK/host" --mount-dir "$WORK/pub"
+	plugin_ok VolumeDriver.Create '{"Name":"b","Opts":{"type":"bind","device":"/srv/data"}}'
+	plugin_ok VolumeDriver.Create '{"Name":"dots","Opts":{"type":"bind","device":"/../../../srv/data"}}'
+	local v mp
+	for v in b dots; do
+		plugin_ok VolumeDriver.Mount "{\"Name\":\"$v\",\"ID\":\"c1\"}"
+		mp=$(plugin_reply .Mountpoint)
+		assert_file_content "$mp/h" on-host
+		echo "from-$v" >"$mp/c-$v"
+		assert_file_content "$WORK/host/srv/data/c-$v" "from-$v"
+		plugin_ok VolumeDriver.Unmount "{\"Name\":\"$v\",\"ID\":\"c1\"}"
+	done
+	plugin_refused VolumeDriver.Create '{"Name":"s","Opts":{"type":"bind","device":"/srv/up/etc"}}' 400 \
+		"symlink"
+	local made=/cvol-test-host-root-$$
+	[ ! -e "$made" ] || skip "$made exists on this host"
+	plugin_ok VolumeDriver.Create "{\"Name\":\"n\",\"Opts\":{\"type\":\"bind\",\"device\":\"$made\",\"create\":\"true\"}}"
+	[ -d "$WORK/host$made" ] || fail "create=true did not make $WORK/host$made"
+	assert_missing "$made"
+	plugin_stop
+}

@@ -96,7 +96,8 @@ static bool matches(const char *filter, const struct snap_record *rec, const str
 
 static void test_filter_match(void **state)
 {
-	struct snap_record rec = { .key = (char *)"default/3/sha256:abc", .kind = SNAP_COMMITTED,
+	struct snap_record rec = { .key = (char *)"default/3/sha256:abc",
+				   .kind = SNAP_COMMITTED,
 				   .parent = (char *)"default/2/sha256:def" };
 	struct snap_labels l = { 0 };
 
@@ -110,7 +111,7 @@ static void test_filter_match(void **state)
 	assert_true(matches("parent==default/2/sha256:def", &rec, &l));
 	assert_true(matches("name~=^default/[0-9]+/sha256:", &rec, &l));
 	assert_true(matches("name~=/^default\\//", &rec, &l));
-	assert_true(matches("name~=^def+?ault", &rec, &l));	      /* one lazy mark, as RE2 takes */
+	assert_true(matches("name~=^def+?ault", &rec, &l));		     /* one lazy mark, as RE2 takes */
 	assert_true(matches("name~=\"[+*]?default/[0-9]{1,3}\"", &rec, &l)); /* in brackets: no operator */
 	assert_true(matches("labels.\"containerd.io/gc.root\"", &rec, &l));
 	assert_true(matches("labels.app==web, kind==committed", &rec, &l));
@@ -131,12 +132,23 @@ static void test_filter_match(void **state)
 
 static void test_filter_syntax_errors(void **state)
 {
-	static const char *const bad[] = { "kind==", "kind=active", "\"open", "kind==a,", ",kind==a",
-					   "name~=(", "labels.", "kind==a b",
-					   "labels.containerd.io/gc.root" /* '/' needs quotes */, "name~=",
-					   "name~=a**", "name~=a+{2}", "name~=(a{101})", "name~=a{2}b{2}",
-					   "name~=%t%=xa+++++++++++++++++++++++++" /* glibc's regcomp: 2 GiB */,
-					   "name~=(|)(\\1\\1)*" /* glibc's regexec recurses */ };
+	static const char
+		*const bad[] = { "kind==",
+				 "kind=active",
+				 "\"open",
+				 "kind==a,",
+				 ",kind==a",
+				 "name~=(",
+				 "labels.",
+				 "kind==a b",
+				 "labels.containerd.io/gc.root" /* '/' needs quotes */,
+				 "name~=",
+				 "name~=a**",
+				 "name~=a+{2}",
+				 "name~=(a{101})",
+				 "name~=a{2}b{2}",
+				 "name~=%t%=xa+++++++++++++++++++++++++" /* glibc's regcomp: 2 GiB */,
+				 "name~=(|)(\\1\\1)*" /* glibc's regexec recurses */ };
 	struct cvol_error err = { 0 };
 	struct snap_filter *f = NULL;
 	char big[SNAP_FILTER_MAX + 8];
@@ -417,7 +429,8 @@ static void test_stat_update_usage(void **state)
 	struct snap_record *rec = snap_index_find(&f->s->index, "a");
 	char path[512];
 	for (int i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s/diff/f%d", cvol_layer_store_get_path(f->s->layers), rec->layer, i);
+		snprintf(path, sizeof(path), "%s/%s/diff/f%d", cvol_layer_store_get_path(f->s->layers),
+			 rec->layer, i);
 		FILE *fp = fopen(path, "w");
 		assert_non_null(fp);
 		for (int j = 0; j < 5000; j++)
@@ -487,7 +500,8 @@ static void test_repair_at_open(void **state)
 	struct snap_record c = { .key = (char *)"c", .kind = SNAP_COMMITTED, .layer = a->layer };
 	assert_int_equal(snap_index_put(&f->s->index, &c, NULL, true, NULL), 0);
 	/* a Prepare cut before its record: a layer nobody names */
-	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000001", NULL, NULL), 0);
+	assert_int_equal(
+		cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000001", NULL, NULL), 0);
 	/* a Remove cut after the layer went: a record on no layer */
 	char b_layer[128];
 	snprintf(b_layer, sizeof(b_layer), "%s", snap_index_find(&f->s->index, "b")->layer);
@@ -504,9 +518,12 @@ static void test_repair_at_open(void **state)
 	snprintf(path, sizeof(path), "%s/%s/link", store, snap_index_find(&f->s->index, "lost")->layer);
 	assert_int_equal(truncate(path, 0), 0);
 	assert_int_equal(prepare(f->s, M_PREPARE, "lost-lower", "c", NULL, msg), RPC_OK);
-	snprintf(path, sizeof(path), "%s/%s/lower", store, snap_index_find(&f->s->index, "lost-lower")->layer);
+	snprintf(path, sizeof(path), "%s/%s/lower", store,
+		 snap_index_find(&f->s->index, "lost-lower")->layer);
 	assert_int_equal(truncate(path, 0), 0); /* read as "no parent" before: a base layer */
-	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000002", "mine", NULL), 0);
+	assert_int_equal(
+		cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000002", "mine", NULL),
+		0);
 	snprintf(path, sizeof(path), "%s/" SNAP_LAYER_PREFIX "c00000000000000000000002/lower", store);
 	assert_int_equal(unlink(path), 0);
 
@@ -540,7 +557,8 @@ static void test_unread_record_keeps_layers(void **state)
 	struct fixture *f = *state;
 	char msg[RPC_STATUS_MSG_MAX], path[512];
 
-	assert_int_equal(cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000003", NULL, NULL), 0);
+	assert_int_equal(
+		cvol_layer_create(f->s->layers, SNAP_LAYER_PREFIX "c00000000000000000000003", NULL, NULL), 0);
 	snprintf(path, sizeof(path), "%s/snapshots/keys/000000000000000000000abc", f->dir.top);
 	assert_int_equal(mkdir(path, 0700), 0);
 	cvol_snapshotter_close(f->s);
@@ -591,7 +609,8 @@ int main(void)
 		cmocka_unit_test(test_labels_update_paths),
 		cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_filter_syntax_errors),
-		cmocka_unit_test_setup_teardown(test_index_keys_never_paths, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_index_keys_never_paths, unit_dir_setup,
+						unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_index_children, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_status_codes, snap_setup, snap_teardown),
 		cmocka_unit_test_setup_teardown(test_stat_update_usage, snap_setup, snap_teardown),

@@ -29,7 +29,7 @@ static void volume_setup(struct test_volume *t, const char *opts_json, const cha
 	t->doc = json_loads(opts_json, 0, &jerr);
 	if (!t->doc)
 		fail_msg("bad fixture `%s`: %s", opts_json, jerr.text);
-	t->v = (struct volume){ .dirfd = dirfd, .lock_fd = -1 };
+	t->v = (struct volume){ .dirfd = dirfd, .lock_fd = -1, .host_root_fd = -1 };
 	if (volume_opts_parse(t->doc, &t->v.opts, &err) < 0)
 		fail_msg("`%s`: refused: %s", opts_json, err.msg);
 	t->v.ops = volume_backend_ops(t->v.opts.backend);
