@@ -356,3 +356,34 @@ test_managed_plugin_killed() {
 	docker_e2e_ok volume rm kdir kloop ktmp >/dev/null
 	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
 }
+
+# dockerd stopped (it stops its containers and the plugin) and started again: the plugin is
+# enabled again by dockerd itself, every volume is listed with its data, and a container that
+# docker restarts finds its loop volume.
+test_managed_plugin_dockerd_restart() {
+	managed_setup
+	managed_create_every_backend s
+	docker_e2e_ok run -d --name svc --restart always --network none --stop-timeout 1 -v sloop:/data \
+		"$DOCKER_E2E_IMAGE" sleep 1000 >/dev/null
+	docker_e2e_dockerd_stop
+	assert_not_mounted "$(managed_data sloop)"
+
+	docker_e2e_dockerd_start
+	assert_contains "$(docker_e2e_ok plugin ls --format '{{.Name}} {{.Enabled}}')" "$MANAGED_DRIVER true" \
+		"docker plugin ls after the dockerd restart"
+	managed_note_pid >/dev/null
+	assert_eq "$(managed_sorted $MANAGED_VOLS)" "$(managed_volume_names)" "docker volume ls after the dockerd restart"
+	managed_assert_data "after the dockerd restart"
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(docker_e2e_cli inspect --format '{{.State.Running}}' svc 2>/dev/null)" = true ] && break
+		sleep 0.2
+	done
+	assert_eq "data of sloop" "$(docker_e2e_ok exec svc cat /data/f)" "the restart=always container after the dockerd restart"
+	assert_eq "1 true" "$(docker_e2e_inspect sloop '{{.Status.Mounts}} {{.Status.Mounted}}')" "sloop in use again"
+
+	docker_e2e_ok rm -f svc >/dev/null
+	assert_not_mounted "$(managed_data sloop)"
+	docker_e2e_ok volume rm $MANAGED_VOLS >/dev/null
+	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
+}
