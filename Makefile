@@ -26,6 +26,9 @@ override LDFLAGS += -Wl,--as-needed -Wl,--gc-sections
 LDLIBS += -lpthread
 
 BUILD ?= build
+# What needs root (apt-get, the default store, the integration tests) runs through sudo when make
+# is not run as root, so the README's commands work either way.
+AS_ROOT ?= $(if $(filter 0,$(shell id -u)),,sudo)
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/socket.c \
 	      common/staging.c common/walk.c common/mount-opts.c common/system.c
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
@@ -128,7 +131,11 @@ unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 integration: $(OUT_BINS)
-	CVOL_BIN_DIR=$(OUT) tests/integration/run-all.sh
+	$(AS_ROOT) env CVOL_BIN_DIR=$(OUT) tests/integration/run-all.sh
+
+# The README's first job: what cvol finds on the default store (/var/lib/cvol, made when missing).
+info: $(OUT)/cvol
+	$(AS_ROOT) $(OUT)/cvol info
 
 # No file-level loops and no upward arrows between folders, read off the objects.
 lint-deps: $(LIB)
@@ -145,7 +152,8 @@ check-asan:
 		LDFLAGS="-fsanitize=address,undefined" unit-asan integration-asan
 
 integration-asan: $(OUT_BINS)
-	ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 CVOL_BIN_DIR=$(OUT) tests/integration/run-all.sh
+	$(AS_ROOT) env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 CVOL_BIN_DIR=$(OUT) \
+		tests/integration/run-all.sh
 
 unit-asan: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t (asan)"; $$t || fail=1; done; exit $$fail
@@ -189,8 +197,8 @@ $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(UNIT_PKGS)) $(LDLIBS)
 
 deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	$(AS_ROOT) apt-get update
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
 		libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc \
 		util-linux mount e2fsprogs xfsprogs strace man-db groff-base bash-completion debhelper lintian dpkg-dev clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
@@ -311,6 +319,23 @@ install-completion:
 
 uninstall-completion:
 	rm -f $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol $(DESTDIR)$(BASHCOMPLETIONDIR)/cvol-mount
+# The man pages: hand-written roff (man(7)) in man/, installed as they are. Their .TH line carries
+# VERSION as written, not filled in here, so that man/ holds complete pages that man -l,
+# dh_installman and lintian take as they are; tests/integration/test-man.sh fails when it is not
+# VERSION.
+MAN8 := $(wildcard man/*.8)
+MAN5 := $(wildcard man/*.5)
+INSTALL_PARTS += man
+
+install-man:
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+
+# The pages, and man8 and man5 once empty; MANDIR itself is shared and stays.
+uninstall-man:
+	rm -f $(MAN8:man/%=$(DESTDIR)$(MANDIR)/man8/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rmdir $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 2>/dev/null || true
 
 
 format:
@@ -323,5 +348,5 @@ install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: install uninstall install-core uninstall-core install-completion uninstall-completion fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+.PHONY: info install uninstall install-core uninstall-core install-completion uninstall-completion install-man uninstall-man fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -38,7 +38,7 @@ static const char usage[] =
 	")\n"
 	"      --exec          run COMMAND in new mount and PID namespaces rooted at MERGED, with\n"
 	"                      /proc, a minimal /dev and a default seccomp filter; exit with its status\n"
-	"      --seccomp P     a Docker JSON seccomp profile instead, or `unconfined`\n"
+	"      --seccomp FILE  a Docker JSON seccomp profile instead, or `unconfined`\n"
 	"      --keep          leave MERGED mounted after --exec\n"
 	"      --check DIR     exit 0 if DIR's filesystem can hold an upper layer, else 1 and why\n"
 	"      --umount DIR    unmount the overlay on DIR (and release the layers a --layers root holds)\n"

@@ -12,7 +12,8 @@
 
 static const char volume_usage[] =
 	"Usage: cvol [--root DIR] volume COMMAND\n"
-	"  create [-o KEY=VALUE]... NAME   a volume (options as for docker volume create -d cvol)\n"
+	"  create [-o|--opt KEY=VALUE]... NAME\n"
+	"                                  a volume (options as for docker volume create -d cvol)\n"
 	"  ls [--json]                     list volumes\n"
 	"  inspect NAME                    the volume as dockerd sees it, with Status\n"
 	"  rm NAME                         remove a volume no mount ID holds\n"

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@
 
 #define STREAMS_PER_CONN 128   /* calls at once on one connection (HTTP/2 streams) */
 #define WARN_EVERY_MS	 10000 /* one warning about refused peers at most this often */
-#define REPLY_LINGER_MS	 200   /* after the last call, before the transports go */
+#define PEERS_GONE_MS	 2000  /* at stop, after the last call: how long clients get to leave */
 #define ACCEPT_BATCH	 64    /* connections taken per wake-up */
 
 /* One method gRPC knows: its path on the wire and what serves it. */
@@ -58,6 +59,13 @@ struct request {
 	grpc_metadata_array metadata;
 	grpc_byte_buffer *payload;
 	grpc_call_details details; /* the catch-all's: which method was asked for */
+};
+
+/* A connection handed to gRPC, which owns and closes its fd: the number and the socket's inode
+ * tell whether it is still that connection. */
+struct peer_conn {
+	int fd;
+	ino_t ino;
 };
 
 struct server {
@@ -81,6 +89,8 @@ struct server {
 	bool shut_down;
 
 	/* the accept loop's own */
+	struct peer_conn *conns; /* the connections handed to gRPC that may still be open */
+	size_t n_conns, conns_cap;
 	unsigned refused;
 	struct ucred last_refused;
 	uint64_t last_warn_ms;
@@ -592,6 +602,64 @@ static void warn_refused(struct server *srv, bool has_group, gid_t group)
 }
 
 /* Take the connections waiting on the socket: each peer is checked before gRPC gets it. */
+/* True while @c is open on both ends: gRPC has not closed it and the client has not hung up. */
+static bool peer_conn_open(const struct peer_conn *c)
+{
+	struct stat st;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLRDHUP };
+
+	if (fstat(c->fd, &st) < 0 || st.st_ino != c->ino)
+		return false;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Forget the connections that are closed; returns how many are left. */
+static size_t peer_conns_prune(struct server *srv)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < srv->n_conns; i++)
+		if (peer_conn_open(&srv->conns[i]))
+			srv->conns[kept++] = srv->conns[i];
+	srv->n_conns = kept;
+	return kept;
+}
+
+/* Remember connection @fd (nothing when memory is short: it is then not waited for at stop). */
+static void peer_conns_add(struct server *srv, int fd)
+{
+	struct stat st;
+	if (srv->n_conns == srv->conns_cap && peer_conns_prune(srv) == srv->conns_cap) {
+		size_t cap = srv->conns_cap ? 2 * srv->conns_cap : 16;
+		struct peer_conn *conns = reallocarray(srv->conns, cap, sizeof(*conns));
+		if (!conns)
+			return;
+		srv->conns = conns;
+		srv->conns_cap = cap;
+	}
+	if (fstat(fd, &st) == 0)
+		srv->conns[srv->n_conns++] = (struct peer_conn){ .fd = fd, .ino = st.st_ino };
+}
+
+/* A call is done for gRPC once its reply is handed to the transport, which writes it on its own
+ * threads: a server destroyed at once can drop the last replies (the client then reads
+ * UNAVAILABLE for a call that was done, as seen under load). Clients told to go away (GOAWAY, at
+ * shutdown) close their connections once they have read every reply: wait for that, a bounded
+ * time, so that no client's slowness holds the stop. */
+static void wait_peers_gone(struct server *srv)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (peer_conns_prune(srv) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= PEERS_GONE_MS) {
+			log_info("rpc: %zu client(s) still connected %d ms after the stop", srv->n_conns,
+				 PEERS_GONE_MS);
+			return;
+		}
+		usleep(5000);
+	}
+}
+
 static void accept_connections(struct server *srv)
 {
 	const struct rpc_server_config *cfg = srv->cfg;
@@ -612,6 +680,7 @@ static void accept_connections(struct server *srv)
 			srv->last_refused = cred;
 			continue;
 		}
+		peer_conns_add(srv, fd);
 		grpc_server_add_channel_from_fd(srv->grpc, fd, srv->creds); /* gRPC owns fd now */
 	}
 	warn_refused(srv, cfg->has_group, cfg->group);
@@ -700,6 +769,7 @@ static void server_free(struct server *srv)
 	}
 	free(srv->queue);
 	free(srv->methods);
+	free(srv->conns);
 }
 
 /* Serve until stopped, on a server built and a queue's thread running; then stop it all. */
@@ -718,10 +788,7 @@ static int serve_until_stopped(struct server *srv, pthread_t cq_thread, int sigf
 	queue_close(srv);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
-	/* A call is done for gRPC once its reply is handed to the transport, which writes it on
-	 * its own threads: destroyed at once, the server could drop the last replies (a client
-	 * then reads UNAVAILABLE for a call that was done, seen under load). Let them out. */
-	usleep(REPLY_LINGER_MS * 1000);
+	wait_peers_gone(srv);
 	/* the server is done: its queue ends, and its thread with it */
 	grpc_server_destroy(srv->grpc);
 	srv->grpc = NULL;

@@ -39,6 +39,9 @@ install_expected() { # prefix unitdir [completiondir]
 		for f in "$TOP"/docs/*.md; do
 			printf '%s\n' "$p/share/doc/cvol/docs/${f##*/}"
 		done
+		printf '%s\n' "$p/share/man/man8/cvol.8" "$p/share/man/man8/cvol-mount.8" \
+			"$p/share/man/man8/cvol-plugin.8" "$p/share/man/man8/cvol-snapshotter.8" \
+			"$p/share/man/man5/cvol-store.5"
 	} | sort
 }
 
