@@ -46,8 +46,8 @@ managed_note_pid() {
 	printf '%s\n' "$pid"
 }
 
-# On failure the plugin's last lines (dockerd logs them, plugin=<id>); dockerd stopped, and
-# a plugin's process that outlived it ended.
+# On failure the plugin's last lines (dockerd logs them, plugin=<id>); dockerd stopped, a
+# plugin's process that outlived it ended, the test's loop devices detached.
 managed_teardown() {
 	local rc=$? pid
 	set +e
@@ -59,6 +59,11 @@ managed_teardown() {
 	docker_e2e_teardown
 	for pid in $(cat "$WORK/plugin-pids" 2>/dev/null); do
 		grep -q cvol-plugin "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid"
+	done
+	# a loop device the test set up: detached now, or (still mounted) at its last unmount
+	local dev
+	for dev in $(cat "$WORK/loop-devices" 2>/dev/null); do
+		losetup -d "$dev"
 	done
 	return "$rc"
 }
@@ -167,8 +172,9 @@ managed_hold_tmpfs() { # container volume
 	fail "container $1 did not write to $2"
 }
 
-# Every backend through the managed plugin: create, write in one container, read in the next,
-# the size cap inside a container, the bind volume's host dir, rm.
+# Every backend through the managed plugin (dir, bind, loop ext4 and xfs, tmpfs, type=ext4 on
+# a host device): create, write in one container, read in the next, the size caps inside a
+# container, the bind volume's host dir, rm.
 test_managed_plugin_backends() {
 	managed_setup
 	assert_contains "$(docker_e2e_ok plugin ls --format '{{.Name}} {{.Enabled}}')" "$MANAGED_DRIVER true" \
@@ -215,6 +221,20 @@ test_managed_plugin_backends() {
 	expect_failure docker_e2e_cli run --rm --network none -v mtmp:/data "$DOCKER_E2E_IMAGE" \
 		dd if=/dev/zero of=/data/big bs=1M count=32
 	assert_contains "$out" "No space left on device" "dd of 32M into the 16m tmpfs mtmp"
+
+	# type=ext4 on a block device of the host: a loop device this test sets up
+	truncate -s 64M "$WORK/dev.img"
+	mkfs.ext4 -q -F "$WORK/dev.img"
+	local dev
+	dev=$(losetup --find --show "$WORK/dev.img")
+	echo "$dev" >>"$WORK/loop-devices"
+	managed_create mdev -o type=ext4 -o device="$dev"
+	assert_eq mount "$(docker_e2e_inspect mdev '{{.Status.Backend}}')" "backend of mdev"
+	docker_e2e_run -v mdev:/data -- sh -c 'echo on-dev > /data/f'
+	assert_eq on-dev "$(docker_e2e_run -v mdev:/data -- cat /data/f)" "mdev read back in a new container"
+	assert_not_mounted "$(managed_data mdev)"
+	assert_eq on-dev "$(debugfs -R 'cat /f' "$WORK/dev.img" 2>/dev/null)" "the file on the device under mdev"
+	docker_e2e_ok volume rm mdev >/dev/null
 
 	# what the plugin refuses reaches the user with its reason
 	expect_failure docker_e2e_cli volume create -d "$MANAGED_NAME" -o bogus=1 mbad
