@@ -407,3 +407,33 @@ test_managed_plugin_dockerd_restart() {
 	docker_e2e_ok volume rm $MANAGED_VOLS >/dev/null
 	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
 }
+
+# What `make plugin` lays out, without docker: the config dockerd reads, and a rootfs whose
+# programs run in it alone (chroot: every library they load is in it), made the same twice.
+test_managed_plugin_rootfs() {
+	managed_make_plugin_dir
+	local src=$WORK/plugin-src root=$WORK/plugin-src/rootfs
+	[ -f "$src/config.json" ] && [ -d "$root" ] || fail "make-rootfs.sh made no config.json and rootfs/ in $src"
+	command -v jq >/dev/null || skip "jq is not installed (make deps)"
+	assert_eq "docker.volumedriver/1.0 cvol.sock /mnt/volumes host store:/var/lib/cvol:source" \
+		"$(jq -r '[.interface.types[0], .interface.socket, .propagatedMount, .network.type,
+			(.mounts[] | select(.settable | length > 0) | "\(.name):\(.source):\(.settable[0])")] | join(" ")' \
+			"$src/config.json")" "config.json"
+	assert_eq "$(jq -r '.entrypoint[0]' "$src/config.json")" /usr/sbin/cvol-plugin "the entrypoint"
+	assert_contains "$(chroot "$root" /usr/sbin/cvol-plugin --version 2>&1)" "cvol-plugin " "cvol-plugin in the rootfs"
+	assert_contains "$(chroot "$root" /usr/sbin/cvol-plugin --help 2>&1)" "--mount-dir" "cvol-plugin --help in the rootfs"
+	mkdir -p "$root/tmp/t"
+	truncate -s 64M "$root/tmp/t/img"
+	chroot "$root" /usr/sbin/mkfs.ext4 -q -F /tmp/t/img >/dev/null 2>&1 || fail "mkfs.ext4 does not run in the rootfs"
+	assert_contains "$(blkid -o value -s TYPE "$root/tmp/t/img")" ext4 "the image mkfs.ext4 made in the rootfs"
+	if [ -x "$root/usr/sbin/mkfs.xfs" ]; then
+		truncate -s 320M "$root/tmp/t/img"
+		chroot "$root" /usr/sbin/mkfs.xfs -q -f /tmp/t/img >/dev/null 2>&1 || fail "mkfs.xfs does not run in the rootfs"
+		assert_eq xfs "$(blkid -o value -s TYPE "$root/tmp/t/img")" "the image mkfs.xfs made in the rootfs"
+	fi
+	rm -r "$root/tmp/t"
+	"$TOP/contrib/plugin/make-rootfs.sh" "$CVOL_BIN_DIR" "$WORK/again" >/dev/null 2>&1 || fail "make-rootfs.sh failed the second time"
+	local d
+	d=$(diff -r --no-dereference "$src" "$WORK/again" 2>&1) || fail "make-rootfs.sh made another tree the second time: $d"
+	assert_missing "$WORK/again.tmp"
+}
