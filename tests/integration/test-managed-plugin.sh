@@ -268,8 +268,14 @@ test_managed_plugin_disable_enable() {
 	# the running container keeps its tmpfs
 	assert_eq "data of dtmp" "$(docker_e2e_ok exec holder cat /data/f)" "dtmp in its container, plugin disabled"
 
+	# the one setting besides the store: debug lines by area, in dockerd's log
+	docker_e2e_ok plugin set "$MANAGED_NAME" CVOL_DEBUG=volume >/dev/null
 	docker_e2e_ok plugin enable "$MANAGED_NAME" >/dev/null
 	managed_note_pid >/dev/null
+	local id
+	id=$(managed_plugin_id)
+	grep "plugin=$id" "$WORK/dockerd.log" | grep -q 'msg="debug: .*dtmp' ||
+		fail "no debug line of the plugin about dtmp in dockerd's log after docker plugin set CVOL_DEBUG=volume"
 	assert_eq "$(managed_sorted $MANAGED_VOLS dtmp)" "$(managed_volume_names)" "docker volume ls after enable"
 	managed_assert_data "after disable and enable"
 	assert_eq "data of dtmp" "$(docker_e2e_run -v dtmp:/data -- cat /data/f)" \
