@@ -292,11 +292,14 @@ test_managed_plugin_disable_enable() {
 }
 
 # `docker plugin rm -f` deletes the plugin with its rootfs and propagated mount; the store is
-# a host dir, so create, set and enable bring every volume back with its data.
+# a host dir, so create, set and enable bring every volume back with its data, and running
+# containers keep their tmpfs and loop volumes, shared with new containers, mounted once.
 test_managed_plugin_rm_recreate() {
 	managed_setup
 	managed_create_every_backend r
 	managed_hold_tmpfs holder rtmp
+	docker_e2e_ok run -d --name lholder --network none --stop-timeout 1 -v rloop:/data \
+		"$DOCKER_E2E_IMAGE" sleep 1000 >/dev/null
 	local old_id
 	old_id=$(managed_plugin_id)
 
@@ -320,8 +323,15 @@ test_managed_plugin_rm_recreate() {
 	assert_eq "data of rtmp" "$(docker_e2e_run -v rtmp:/data -- cat /data/f)" \
 		"rtmp read by a new container after plugin rm, create and enable"
 	assert_eq 1 "$(managed_mount_count "$(managed_data rtmp)")" "mounts of rtmp's tmpfs in the store"
+	# a loop volume in use across it: the same mount, written on both sides
+	assert_eq "data of rloop" "$(docker_e2e_ok exec lholder cat /data/f)" "rloop in its container"
+	docker_e2e_ok exec lholder sh -c 'echo more >> /data/f' >/dev/null
+	assert_eq "data of rloop more" "$(docker_e2e_run -v rloop:/data -- cat /data/f | paste -sd ' ')" \
+		"rloop written by the old container, read by a new one"
+	assert_eq 1 "$(managed_mount_count "$(managed_data rloop)")" "mounts of rloop's image in the store"
 
-	docker_e2e_ok rm -f holder >/dev/null
+	docker_e2e_ok rm -f holder lholder >/dev/null
+	assert_not_mounted "$(managed_data rloop)"
 	docker_e2e_ok volume rm rtmp $MANAGED_VOLS >/dev/null
 	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
 }
