@@ -246,6 +246,30 @@ plugin: $(PLUGIN_DIR)/config.json
 $(PLUGIN_DIR)/config.json: $(OUT)/cvol-plugin contrib/plugin/config.json contrib/plugin/make-rootfs.sh
 	contrib/plugin/make-rootfs.sh $(OUT) $(PLUGIN_DIR)
 
+# ---- Debian package ---------------------------------------------------------------------
+# `make deb` builds cvol_$(VERSION)_<arch>.deb with debhelper (debian/) in a copy of the tracked
+# files under $(BUILD)/deb/ (so the tree's own build/ and binaries are not the package's), and
+# leaves it in DEBDIR (the top of the tree: `sudo apt install ./cvol_*.deb`); .changes and
+# .buildinfo stay in $(BUILD)/deb. No root needed (Rules-Requires-Root: no). None of this make's
+# variables reach the package's build (a parent's BUILD, OUT or CFLAGS, in MAKEFLAGS): debian/rules
+# sets its own.
+DEBDIR ?= .
+DEB_SRC := $(BUILD)/deb/cvol-$(VERSION)
+# What is copied: the tracked files (git ls-files), or outside a git checkout these.
+DEB_DIRS := $(wildcard Makefile README.md .clang-format cmd common completion contrib debian docs image layers \
+		       man overlay plugin proto rpc runtime snapshotter tests volumes)
+
+deb:
+	@command -v dpkg-buildpackage >/dev/null || { echo "make deb: dpkg-buildpackage not found: apt-get install dpkg-dev debhelper (make deps)" >&2; exit 1; }
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); test "$$v" = "$(VERSION)" || \
+		{ echo "make deb: debian/changelog is at $$v, the Makefile at $(VERSION)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	if [ -e .git ]; then git ls-files; else printf '%s\n' $(DEB_DIRS); fi >$(BUILD)/deb/files
+	tar -cf - -T $(BUILD)/deb/files | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD -u OUT -u CFLAGS -u LDFLAGS \
+		-u LDLIBS -u WERROR -u PREFIX -u DESTDIR dpkg-buildpackage -b -us -uc -j2
+	cp $(BUILD)/deb/cvol_$(VERSION)_*.deb $(DEBDIR)/
+
 # ---- install ----------------------------------------------------------------------------
 # `make && make install` (PREFIX=/usr/local by default; DESTDIR for packagers), `make uninstall`
 # with the same variables removes what it put. The binaries are the build's ($(OUT)): install
@@ -342,11 +366,11 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz $(BINS) libcvol.a
+	rm -rf build build-asan build-fuzz $(BINS) libcvol.a cvol_*.deb
 
 install: $(INSTALL_PARTS:%=install-%)
 uninstall: $(INSTALL_PARTS:%=uninstall-%)
 
 .SECONDARY:
-.PHONY: info install uninstall install-core uninstall-core install-completion uninstall-completion install-man uninstall-man fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+.PHONY: deb info install uninstall install-core uninstall-core install-completion uninstall-completion install-man uninstall-man fuzz fuzz-run all unit lint-deps integration integration-asan check check-asan unit-asan deps containerd-api bench format clean
+-include $(shell find $(BUILD) -path $(BUILD)/deb -prune -o -name '*.d' -print 2>/dev/null)

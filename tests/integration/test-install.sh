@@ -45,6 +45,12 @@ install_expected() { # prefix unitdir [completiondir]
 	} | sort
 }
 
+# The unit options that set up a mount namespace of their own (systemd.exec(5)).
+INSTALL_MOUNT_NS_OPTIONS="ProtectSystem|ProtectHome|PrivateTmp|PrivateDevices|PrivateMounts|PrivateIPC|ProtectKernelTunables"
+INSTALL_MOUNT_NS_OPTIONS+="|ProtectKernelModules|ProtectKernelLogs|ProtectControlGroups|ProtectProc|ProcSubset"
+INSTALL_MOUNT_NS_OPTIONS+="|ReadWritePaths|ReadOnlyPaths|InaccessiblePaths|ExecPaths|NoExecPaths|BindPaths"
+INSTALL_MOUNT_NS_OPTIONS+="|BindReadOnlyPaths|TemporaryFileSystem|RootDirectory|RootImage|MountImages|LogNamespace"
+
 # The binaries' mtimes: make install must not rebuild them.
 install_bin_stamps() {
 	stat -c '%n %Y' "$CVOL_BIN_DIR"/cvol "$CVOL_BIN_DIR"/cvol-mount "$CVOL_BIN_DIR"/cvol-plugin \
@@ -84,6 +90,18 @@ test_install_units() {
 		"$(grep '^ExecStart=' "$u/cvol-plugin.service")" "the plugin unit's ExecStart"
 	! grep -n '@[A-Za-z_]*@' "$u"/cvol-* || fail "an installed unit keeps a placeholder"
 	! grep -n '/usr/local' "$u"/cvol-* || fail "an installed unit names /usr/local"
+	# Ordered before the daemon each serves, after the store's filesystem.
+	assert_eq "Before=docker.service" "$(grep '^Before=' "$u/cvol-plugin.service")" "the plugin unit's Before="
+	assert_eq "Before=containerd.service" "$(grep '^Before=' "$u/cvol-snapshotter.service")" \
+		"the snapshotter unit's Before="
+	for f in cvol-plugin cvol-snapshotter; do
+		assert_eq "RequiresMountsFor=/var/lib/cvol" "$(grep '^RequiresMountsFor=' "$u/$f.service")" \
+			"$f.service's RequiresMountsFor="
+	done
+	# No option that gives a unit a mount namespace of its own: the daemons' mounts would not
+	# reach dockerd or containerd (systemd.exec(5); MountFlags= other than shared is one too).
+	! grep -n -E "^($INSTALL_MOUNT_NS_OPTIONS)=|^MountFlags=(slave|private)" "$u"/cvol-* ||
+		fail "an installed unit sets an option that makes a private mount namespace"
 	# The sockets are installed as they are in contrib/.
 	cmp -s "$TOP/contrib/systemd/cvol-plugin.socket" "$u/cvol-plugin.socket" || fail "cvol-plugin.socket differs"
 	cmp -s "$TOP/contrib/systemd/cvol-snapshotter.socket" "$u/cvol-snapshotter.socket" ||
@@ -95,16 +113,21 @@ test_install_units() {
 # It also needs the units the ours pull in by default (sysinit.target, sockets.target...), so
 # the check runs on a copy of the DESTDIR tree with the host's own system units added beside
 # ours (cp -n: ours win). A warning (an unknown key, say) exits 0, so its output must be empty.
+# verify runs man(1) on the man: pages of Documentation=: MANPATH points it at the installed
+# ones once the tree has man/, and until then --man=no.
 test_install_units_verify() {
 	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
 	[ -d /lib/systemd/system ] || skip "no /lib/systemd/system to verify against"
-	local root="$WORK/root" vroot="$WORK/verify" unitdir out
+	local root="$WORK/root" vroot="$WORK/verify" unitdir out man
 	unitdir=$(install_unitdir /usr)
 	install_make install DESTDIR="$root" PREFIX=/usr
 	cp -a "$root" "$vroot"
 	cp -an /lib/systemd/system/. "$vroot$unitdir/"
-	out=$(systemd-analyze verify --root="$vroot" cvol-plugin.socket cvol-plugin.service \
-		cvol-snapshotter.socket cvol-snapshotter.service 2>&1) || fail "systemd-analyze verify: $out"
+	man=(--man=no)
+	[ ! -d "$TOP/man" ] || man=(--man=yes)
+	out=$(MANPATH="$vroot/usr/share/man" systemd-analyze verify "${man[@]}" --root="$vroot" \
+		cvol-plugin.socket cvol-plugin.service cvol-snapshotter.socket cvol-snapshotter.service 2>&1) ||
+		fail "systemd-analyze verify: $out"
 	assert_eq "" "$out" "systemd-analyze verify's output"
 	# It does check: without the installed binary, the unit fails.
 	rm "$vroot/usr/sbin/cvol-snapshotter"
