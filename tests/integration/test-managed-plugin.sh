@@ -310,7 +310,7 @@ test_managed_plugin_rm_recreate() {
 
 	# a store dir that does not exist: enable fails and says so
 	docker_e2e_ok plugin create "$MANAGED_NAME" "$WORK/plugin-src" >/dev/null
-	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/nostore" CVOL_DEBUG=volume >/dev/null
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/nostore" >/dev/null
 	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
 	assert_contains "$out" "$WORK/nostore" "docker plugin enable with a missing store.source"
 	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
