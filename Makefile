@@ -235,6 +235,17 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 	tests/bench/remove.sh
 	tests/bench/snapshotter.sh
 
+# ---- managed Docker plugin -----------------------------------------------------------------
+# `make plugin`: $(PLUGIN_DIR) (config.json + rootfs/) from the built binaries, offline, for
+# `docker plugin create cvol/cvol $(PLUGIN_DIR)` (docs/managed-plugin.md). Not $(BUILD)/plugin:
+# that dir holds the objects of plugin/.
+PLUGIN_DIR ?= $(BUILD)/docker-plugin
+.PHONY: plugin
+plugin: $(PLUGIN_DIR)/config.json
+
+$(PLUGIN_DIR)/config.json: $(OUT)/cvol-plugin contrib/plugin/config.json contrib/plugin/make-rootfs.sh
+	contrib/plugin/make-rootfs.sh $(OUT) $(PLUGIN_DIR)
+
 # ---- Debian package ---------------------------------------------------------------------
 # `make deb` builds cvol_$(VERSION)_<arch>.deb with debhelper (debian/) in a copy of the tracked
 # files under $(BUILD)/deb/ (so the tree's own build/ and binaries are not the package's), and

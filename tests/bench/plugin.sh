@@ -1,13 +1,15 @@
 #!/bin/bash
 # Benchmark (not a test): the cvol volume plugin, through a real dockerd against its
-# built-in `local` driver, and straight on its socket.
+# built-in `local` driver and as a managed (v2) plugin, and straight on its socket.
 #
 #   sudo tests/bench/plugin.sh                # REPS=15 by default
 #   REPS=31 CLIENTS=32 tests/bench/plugin.sh
 #
 # It measures, in one run:
 #   1. docker volume create / inspect / rm and `docker run --rm -v VOL:/data` with
-#      -d cvol and with -d local, interleaved: medians and the ratio cvol/local
+#      -d cvol (the socket plugin), -d cvol/cvol (the same binary as a managed plugin,
+#      made by contrib/plugin/make-rootfs.sh, its store on the same filesystem) and
+#      -d local, interleaved: medians and the ratios cvol/local and managed/cvol
 #      (dockerd sends the plugin Get+Create, Get, Get+Get+Mount+Get+Unmount and
 #      Get+Get+Remove for these);
 #   2. requests/s and p50/p99 latency of Get, List (of 10 volumes), Path and
@@ -27,6 +29,7 @@
 #   CVOL_PLUGIN, CVOL, PLUGIN_LOAD   the binaries (default: the tree's, run make bench)
 #   DOCKERD, DOCKER                  default /usr/sbin/dockerd and /usr/bin/docker
 #   BUSYBOX      a static busybox, the one binary of the test image (default /bin/busybox)
+#   MANAGED      0: leave the managed plugin out of part 1 (default 1)
 #   IDLE         when set (e.g. 1000), also run tests/bench/plugin-idle.sh at the end: Get by one
 #                well-behaved client while IDLE idle connections are held (unset: not run)
 #
@@ -61,6 +64,8 @@ PLUGIN_LOAD=${PLUGIN_LOAD:-$TOP/build/bench/plugin-load}
 DOCKERD=${DOCKERD:-/usr/sbin/dockerd}
 DOCKER=${DOCKER:-/usr/bin/docker}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
+MANAGED=${MANAGED:-1}
+MANAGED_NAME=cvol/cvol
 PLUGIN_DIR=/run/docker/plugins
 SOCK=$PLUGIN_DIR/cvol.sock
 SMALL=10 # volumes in the store for the socket runs
@@ -69,6 +74,7 @@ CGROUP_PARENT=cvol-bench-$$
 
 # Targets.
 T_RATIO=1.1   # cvol/local through dockerd, at most
+T_MANAGED=1.1 # the managed plugin against the socket plugin through dockerd, at most
 T_P99_US=1000 # p99 of Get, List and Path at CLIENTS clients, below
 T_BULK_MS=50  # List of BULK volumes, below
 T_RSS_MIB=8   # resident memory, below
@@ -132,7 +138,11 @@ mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$D/fs.img"
 LOOP=$(losetup --find --show "$D/fs.img")
 mount -t ext4 "$LOOP" "$D"
 SCRATCH_MOUNTED=1
-mkdir "$D/run" "$D/docker" "$D/cvol" "$D/img" "$D/cli"
+mkdir "$D/run" "$D/docker" "$D/cvol" "$D/img" "$D/cli" "$D/store"
+# The managed plugin's store (docker plugin set cvol/cvol store.source=): a shared mount, so
+# that what the plugin mounts in it is seen from here too.
+mount --bind "$D/store" "$D/store"
+mount --make-shared "$D/store"
 mount -t tmpfs -o size=64m,mode=0700 cvol-bench-run "$D/run"
 mkdir "$D/run/exec"
 for p in "$PLUGIN_DIR" /run/containerd /etc/docker; do
@@ -184,6 +194,18 @@ ln -s busybox "$D/img/bin/true"
 ln -s busybox "$D/img/bin/sh"
 tar -C "$D/img" -c . | "$DOCKER" import - "$IMAGE" >/dev/null
 
+# The managed plugin: the same cvol-plugin in a rootfs of its own, its store in $D/store.
+DRIVERS=(cvol local)
+if [[ $MANAGED == 1 ]]; then
+	"$TOP/contrib/plugin/make-rootfs.sh" "$(dirname "$CVOL_PLUGIN")" "$D/managed" 2>"$ERRF" ||
+		die "contrib/plugin/make-rootfs.sh: $(<"$ERRF")"
+	for a in "create $MANAGED_NAME $D/managed" "set $MANAGED_NAME store.source=$D/store" "enable $MANAGED_NAME"; do
+		# shellcheck disable=SC2086 # the words of the command
+		"$DOCKER" plugin $a >/dev/null 2>"$ERRF" || die "docker plugin $a: $(<"$ERRF")"
+	done
+	DRIVERS=(cvol managed local)
+fi
+
 # ---- helpers ---------------------------------------------------------------------------
 
 # timed CMD...: run CMD, its wall time in us into T_US; its stderr in $ERRF.
@@ -203,11 +225,16 @@ verdict() { if [[ $1 == 1 ]]; then echo ok; else echo MISS; fi; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
 
-# ---- 1: through dockerd, cvol against local ----------------------------------------------
+# ---- 1: through dockerd, cvol and the managed plugin against local -----------------------
+
+# The -d of each driver of part 1.
+driver_name() { # cvol managed local
+	if [[ $1 == managed ]]; then echo "$MANAGED_NAME"; else echo "$1"; fi
+}
 
 docker_cmd() { # OP DRIVER NAME: the command into CMD
 	case $1 in
-	create) CMD=("$DOCKER" volume create -d "$2" "$3") ;;
+	create) CMD=("$DOCKER" volume create -d "$(driver_name "$2")" "$3") ;;
 	inspect) CMD=("$DOCKER" volume inspect "$3") ;;
 	run) CMD=("$DOCKER" run --rm --network none -v "$3:/data" "$IMAGE" true) ;;
 	rm) CMD=("$DOCKER" volume rm "$3") ;;
@@ -224,23 +251,27 @@ op_one() {
 	[[ ${4:-} != record ]] || SAMPLES[$2.$1]+=" $T_US"
 }
 
-# Warm-up, untimed: the plugin's activation, the image's first run, and a check that a
+# Warm-up, untimed: the plugins' activation, the image's first run, and a check that a
 # cvol volume really is the plugin's directory inside the container.
 for op in "${OPS[@]}"; do
-	op_one "$op" local warm-local
-	op_one "$op" cvol warm-cvol
+	for drv in "${DRIVERS[@]}"; do op_one "$op" "$drv" "warm-$drv"; done
 done
-"$DOCKER" volume create -d cvol check >/dev/null
-"$DOCKER" run --rm --network none -v check:/data "$IMAGE" sh -c 'echo cvol >/data/probe'
-[[ $(cat "$D/cvol/volumes/check/_data/probe" 2>/dev/null) == cvol ]] ||
-	die "a file written to a cvol volume in a container is not in the plugin's store"
-"$DOCKER" volume rm check >/dev/null
+for drv in "${DRIVERS[@]}"; do
+	[[ $drv != local ]] || continue
+	store=$D/cvol
+	[[ $drv == cvol ]] || store=$D/store
+	"$DOCKER" volume create -d "$(driver_name "$drv")" check >/dev/null
+	"$DOCKER" run --rm --network none -v check:/data "$IMAGE" sh -c "echo $drv >/data/probe"
+	[[ $(cat "$store/volumes/check/_data/probe" 2>/dev/null) == "$drv" ]] ||
+		die "a file written to a $drv volume in a container is not in the plugin's store"
+	"$DOCKER" volume rm check >/dev/null
+done
 
 # Each command in a loop of its own (so the light ones do not run in the wake of a
-# container's teardown), the drivers interleaved, which goes first alternating.
+# container's teardown), the drivers interleaved, which goes first rotating.
 for op in "${OPS[@]}"; do
 	for ((r = 0; r < REPS; r++)); do
-		if ((r % 2)); then order=(local cvol); else order=(cvol local); fi
+		order=("${DRIVERS[@]:r % ${#DRIVERS[@]}}" "${DRIVERS[@]:0:r % ${#DRIVERS[@]}}")
 		for drv in "${order[@]}"; do op_one "$op" "$drv" "b-$drv-$r" record; done
 	done
 done
@@ -379,24 +410,25 @@ RSS_RESTART=$(rss_kib VmRSS)
 CPU=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 RUNS_WORD=runs
 ((RUNS > 1)) || RUNS_WORD=run
-echo "cvol-plugin: through dockerd against the local driver, and on its socket"
+echo "cvol-plugin: through dockerd against the local driver and as a managed plugin, and on its socket"
 echo
 printf '%-13s %s\n' \
 	"kernel:" "$(uname -r)" \
 	"cvol-plugin:" "$("$CVOL_PLUGIN" --version | sed 's/^cvol-plugin //') ($CVOL_PLUGIN)" \
 	"dockerd:" "$DOCKERD_VERSION ($DOCKERD, storage driver $STORAGE), client $DOCKER" \
-	"backing fs:" "ext4 on a 2G loop image (dockerd --data-root and the plugin's --root)" \
+	"backing fs:" "ext4 on a 2G loop image (dockerd --data-root, the plugin's --root, the managed plugin's store)" \
 	"cpu:" "${CPU:-unknown} x $(nproc) (the load client runs on the same cpus)" \
 	"repetitions:" "docker: $REPS per command and driver, after 1 untimed warm-up, interleaved" \
 	"" "socket: $RUNS $RUNS_WORD of each line, the median of each figure"
 echo
 
-ROW='%-52s  %9s  %9s  %10s  %7s  %s\n'
+ROW='%-52s  %7s  %7s  %7s  %10s  %4s  %12s  %4s\n'
 echo "1. Through dockerd: median ms of the docker command, wall clock"
+echo "   (cvol: the socket plugin; managed: the same binary as the managed plugin $MANAGED_NAME)"
 echo
-printf "$ROW" "command" "cvol ms" "local ms" "cvol/local" "target" ""
-printf "$ROW" "----------------------------------------------------" "---------" "---------" "----------" \
-	"-------" "----"
+printf "$ROW" "command" "cvol" "managed" "local" "cvol/local" "" "managed/cvol" ""
+printf "$ROW" "----------------------------------------------------" "-------" "-------" "-------" "----------" \
+	"----" "------------" "----"
 for op in "${OPS[@]}"; do
 	docker_cmd "$op" '<drv>' VOL
 	label="docker ${CMD[*]:1}"
@@ -406,8 +438,20 @@ for op in "${OPS[@]}"; do
 	ratio=$(fmt "$a / $b" 2)
 	ok=0
 	le "$ratio" "$T_RATIO" && ok=1
-	printf "$ROW" "$label" "$(fmt "$a / 1000" 1)" "$(fmt "$b / 1000" 1)" "$ratio" "<=$T_RATIO" "$(verdict $ok)"
+	m="-" mratio="-" mok=""
+	if [[ -n ${SAMPLES[managed.$op]:-} ]]; then
+		# shellcheck disable=SC2086
+		m=$(median ${SAMPLES[managed.$op]})
+		mratio=$(fmt "$m / $a" 2)
+		mok=0
+		le "$mratio" "$T_MANAGED" && mok=1
+		mok=$(verdict $mok)
+		m=$(fmt "$m / 1000" 1)
+	fi
+	printf "$ROW" "$label" "$(fmt "$a / 1000" 1)" "$m" "$(fmt "$b / 1000" 1)" "$ratio" "$(verdict $ok)" \
+		"$mratio" "$mok"
 done
+echo "(targets: cvol/local <=$T_RATIO, managed/cvol <=$T_MANAGED)"
 echo
 
 ROW='%-24s  %7s  %9s  %8s  %8s  %8s  %11s  %7s  %s\n'
