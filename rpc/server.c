@@ -14,6 +14,7 @@
 #include "rpc.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -27,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,7 +40,8 @@
 
 #define STREAMS_PER_CONN 128   /* calls at once on one connection (HTTP/2 streams) */
 #define WARN_EVERY_MS	 10000 /* one warning about refused peers at most this often */
-#define PEERS_GONE_MS	 2000  /* at stop, after the last call: how long clients get to leave */
+#define REPLY_FLUSH_MS	 20    /* at stop, after the last call: for the transport to write it */
+#define REPLIES_READ_MS	 2000  /* at stop, after the last call: how long clients get to read it */
 #define ACCEPT_BATCH	 64    /* connections taken per wake-up */
 
 /* One method gRPC knows: its path on the wire and what serves it. */
@@ -81,8 +84,9 @@ struct server {
 	int shutdown_tag;     /* its address tags the shutdown notification */
 
 	pthread_mutex_t lock;
-	pthread_cond_t work;  /* a call was queued, or the queue was closed */
-	pthread_cond_t ended; /* the server's shutdown is complete */
+	pthread_cond_t work;   /* a call was queued, or the queue was closed */
+	pthread_cond_t ended;  /* the server's shutdown is complete, or a worker ended */
+	unsigned workers_done; /* workers that returned (the queue closed and empty) */
 	struct request **queue;
 	size_t queue_cap, queue_head, queue_len;
 	bool queue_closed;
@@ -494,6 +498,10 @@ static void *worker_main(void *arg)
 		serve(req);
 		request_free(req);
 	}
+	pthread_mutex_lock(&srv->lock);
+	srv->workers_done++;
+	pthread_cond_broadcast(&srv->ended);
+	pthread_mutex_unlock(&srv->lock);
 	return NULL;
 }
 
@@ -601,16 +609,19 @@ static void warn_refused(struct server *srv, bool has_group, gid_t group)
 	srv->last_warn_ms = now;
 }
 
-/* Take the connections waiting on the socket: each peer is checked before gRPC gets it. */
-/* True while @c is open on both ends: gRPC has not closed it and the client has not hung up. */
+/* True while @c is still the socket gRPC was given (its fd not closed, nor reused). */
 static bool peer_conn_open(const struct peer_conn *c)
 {
 	struct stat st;
-	struct pollfd pfd = { .fd = c->fd, .events = POLLRDHUP };
+	return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == c->ino;
+}
 
-	if (fstat(c->fd, &st) < 0 || st.st_ino != c->ino)
-		return false;
-	return poll(&pfd, 1, 0) == 0;
+/* True while the client of @c has not read all that was sent to it: a Unix socket's SIOCOUTQ
+ * counts the bytes sent and not yet read by the peer. */
+static bool peer_conn_unread(const struct peer_conn *c)
+{
+	int unread = 0;
+	return peer_conn_open(c) && ioctl(c->fd, SIOCOUTQ, &unread) == 0 && unread > 0;
 }
 
 /* Forget the connections that are closed; returns how many are left. */
@@ -641,25 +652,34 @@ static void peer_conns_add(struct server *srv, int fd)
 }
 
 /* A call is done for gRPC once its reply is handed to the transport, which writes it on its own
- * threads: a server destroyed at once can drop the last replies (the client then reads
- * UNAVAILABLE for a call that was done, as seen under load). Clients told to go away (GOAWAY, at
- * shutdown) close their connections once they have read every reply: wait for that, a bounded
- * time, so that no client's slowness holds the stop. */
-static void wait_peers_gone(struct server *srv)
+ * threads; gRPC's shutdown then closes the connections, and a client that writes to its closed
+ * connection (an acknowledgement, say) before it has read the last replies fails those calls
+ * with UNAVAILABLE, though they were answered (seen under load). So, before the shutdown and
+ * with every connection still up, wait until the clients have read what was sent to them: a
+ * bounded time, so that no client's slowness holds the stop. */
+static void wait_replies_read(struct server *srv)
 {
 	struct timespec t0, now;
+	size_t unread;
+
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (peer_conns_prune(srv) > 0) {
+	usleep(REPLY_FLUSH_MS * 1000); /* the transport's threads write the last replies */
+	for (;;) {
+		unread = 0;
+		for (size_t i = 0; i < srv->n_conns; i++)
+			unread += peer_conn_unread(&srv->conns[i]);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= PEERS_GONE_MS) {
-			log_info("rpc: %zu client(s) still connected %d ms after the stop", srv->n_conns,
-				 PEERS_GONE_MS);
-			return;
-		}
-		usleep(5000);
+		if (!unread ||
+		    (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= REPLIES_READ_MS)
+			break;
+		usleep(2000);
 	}
+	if (unread)
+		log_info("rpc: %zu client(s) had not read their replies %d ms after the last call", unread,
+			 REPLIES_READ_MS);
 }
 
+/* Take the connections waiting on the socket: each peer is checked before gRPC gets it. */
 static void accept_connections(struct server *srv)
 {
 	const struct rpc_server_config *cfg = srv->cfg;
@@ -736,12 +756,31 @@ static bool wait_shut_down(struct server *srv, const struct timespec *deadline)
 	return done;
 }
 
-/* Stop taking calls, give those in flight RPC_DRAIN_TIMEOUT_S, cancel what is left. */
+/* Stop taking calls and let the workers answer those queued or running, RPC_DRAIN_TIMEOUT_S at
+ * most, on live connections; then wait until their clients have read the replies. */
+static void drain(struct server *srv, unsigned workers)
+{
+	struct timespec deadline;
+	bool done;
+
+	atomic_store(&srv->stopping, true);
+	queue_close(srv);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += RPC_DRAIN_TIMEOUT_S;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->workers_done < workers && pthread_cond_timedwait(&srv->ended, &srv->lock, &deadline) == 0)
+		;
+	done = srv->workers_done >= workers;
+	pthread_mutex_unlock(&srv->lock);
+	if (done)
+		wait_replies_read(srv);
+}
+
+/* Shut gRPC down: calls still running after RPC_DRAIN_TIMEOUT_S more are cancelled. */
 static void shut_down(struct server *srv)
 {
 	struct timespec deadline;
 
-	atomic_store(&srv->stopping, true);
 	grpc_server_shutdown_and_notify(srv->grpc, srv->cq, &srv->shutdown_tag);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += RPC_DRAIN_TIMEOUT_S;
@@ -784,11 +823,10 @@ static int serve_until_stopped(struct server *srv, pthread_t cq_thread, int sigf
 		r = cvol_error_set(err, ENOMEM, "start the gRPC workers");
 	else if ((r = requests_start(srv, err)) == 0 && (r = workers_start(srv, workers, &started, err)) == 0)
 		accept_until_stopped(srv, sigfd);
+	drain(srv, started);
 	shut_down(srv);
-	queue_close(srv);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
-	wait_peers_gone(srv);
 	/* the server is done: its queue ends, and its thread with it */
 	grpc_server_destroy(srv->grpc);
 	srv->grpc = NULL;
