@@ -28,7 +28,7 @@ LDLIBS += -lpthread
 BUILD ?= build
 # What needs root (apt-get, the default store, the integration tests) runs through sudo when make
 # is not run as root, so the README's commands work either way.
-AS_ROOT ?= $(if $(filter 0,$(shell id -u)),,sudo)
+AS_ROOT ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),,sudo)
 COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha256.c common/mountinfo.c common/socket.c \
 	      common/staging.c common/walk.c common/mount-opts.c common/system.c
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c

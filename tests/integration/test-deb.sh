@@ -127,7 +127,7 @@ test_deb_without_dpkg_dev() {
 	rc=$?
 	set -e
 	[ "$rc" -ne 0 ] || fail "make deb without dpkg-buildpackage exited 0: $out"
-	lines=$(grep -v '^make: \*\*\*' <<<"$out")
+	lines=$(grep -Ev '^make(\[[0-9]+\])?: \*\*\*' <<<"$out") # make[N]: under a parent make
 	assert_one_line "$lines" "make deb without dpkg-buildpackage"
 	assert_contains "$lines" "dpkg-buildpackage not found" "make deb without dpkg-buildpackage"
 	assert_missing "$WORK/build/deb"
