@@ -152,7 +152,14 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	bool held = v.rec.ids[0] != NULL;
 
 	if (needs && held && !mounted) {
-		log_debug(CVOL_LOG_VOLUME, "volume `%s`: re-attaching for its mount IDs", name);
+		/* An admin's umount, or the mount namespace it was made in is gone: a managed plugin
+		 * whose store is not a shared mount on the host loses its mounts with its process.
+		 * Containers still running keep the old mount; the new one is not theirs. */
+		log_warning("volume `%s` is held by mount IDs but `%s` is not mounted: mounting it again%s%s",
+			    name, v.data, strcmp(v.ops->name, "tmpfs") == 0 ? " (empty)" : "",
+			    c->store->publish.path ? "; if the plugin restarted, its store is not a shared "
+						     "mount on the host (docs/managed-plugin.md)"
+						   : "");
 		r = v.ops->mount(&v, err);
 	} else if (needs && !held && mounted) {
 		log_debug(CVOL_LOG_VOLUME, "volume `%s`: unmounting, no mount ID holds it", name);

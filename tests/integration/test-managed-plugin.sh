@@ -19,6 +19,7 @@ managed_make_plugin_dir() {
 # volumes) propagates back here and outlives the plugin's process.
 managed_make_store() {
 	mkdir -p "$WORK/store"
+	[ -z "${MANAGED_PRIVATE_STORE:-}" ] || return 0 # left private, as this test namespace's dirs are
 	mount --bind "$WORK/store" "$WORK/store"
 	mount --make-shared "$WORK/store"
 }
@@ -391,6 +392,32 @@ test_managed_plugin_killed() {
 	assert_eq "l" "$(docker_e2e_run -v kloop:/l -- cat /l/x)" "kloop data after the container left"
 	docker_e2e_ok volume rm kdir kloop ktmp >/dev/null
 	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
+}
+
+# A store.source that is not a shared mount on the host (here, a dir of this test's private
+# namespace): the plugin's tmpfs mounts die with its process, and nothing says so when the
+# plugin is enabled. Killed and started again by dockerd, it finds a volume held by a running
+# container but not mounted: dockerd's log gets one line that names the volume and the cause.
+test_managed_plugin_private_store_warns() {
+	MANAGED_PRIVATE_STORE=1 managed_setup
+	managed_hold_tmpfs holder ptmp
+	local old new i
+	old=$(managed_plugin_pid)
+	[ -n "$old" ] || fail "no pid for the plugin"
+	kill -9 "$old"
+	for ((i = 0; i < 100; i++)); do
+		new=$(managed_plugin_pid)
+		[ -n "$new" ] && [ "$new" != "$old" ] && docker_e2e_cli volume inspect ptmp >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	[ -n "$new" ] && [ "$new" != "$old" ] || fail "dockerd did not start the plugin again in 10 s"
+	echo "$new" >>"$WORK/plugin-pids"
+	local lines
+	lines=$(grep 'plugin=' "$WORK/dockerd.log" | grep "volume \`ptmp\`" || true)
+	assert_eq 1 "$(printf '%s' "$lines" | grep -c . || true)" "lines on ptmp in dockerd's log after the restart"
+	assert_contains "$lines" "not a shared mount on the host" "dockerd's log on ptmp"
+	docker_e2e_ok rm -f holder >/dev/null
+	docker_e2e_ok volume rm ptmp >/dev/null
 }
 
 # dockerd stopped (it stops its containers and the plugin) and started again: the plugin is

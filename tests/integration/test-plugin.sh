@@ -798,6 +798,35 @@ test_plugin_restart_remounts_held_volume() {
 	plugin_stop
 }
 
+# A managed plugin whose store is not a shared mount on the host loses its mounts with its
+# process; its next start finds a volume held but not mounted and mounts it afresh (a tmpfs
+# empty, while running containers keep the old one). It says so, in one line, and names the
+# likely cause; a restart that finds the volume still mounted says nothing.
+test_plugin_restart_warns_of_lost_mount() {
+	plugin_require_tools
+	mkdir "$WORK/pub"
+	local pub mp
+	pub=$(cd "$WORK/pub" && pwd -P)
+	plugin_start --mount-dir "$pub"
+	plugin_ok VolumeDriver.Create '{"Name":"t","Opts":{"type":"tmpfs"}}'
+	plugin_ok VolumeDriver.Mount '{"Name":"t","ID":"c1"}'
+	mp=$(plugin_mp t)
+	plugin_crash
+	umount -l "$pub/t" "$mp" # the plugin's mount namespace went with its process
+	: >"$WORK/plugin.log"
+	plugin_start --mount-dir "$pub"
+	local lines
+	lines=$(grep -c "volume \`t\`" "$WORK/plugin.log" || true)
+	assert_eq 1 "$lines" "warning lines about volume t at a start that found it unmounted ($(cat "$WORK/plugin.log"))"
+	assert_contains "$(cat "$WORK/plugin.log")" "shared mount" "the warning's likely cause"
+	plugin_stop
+	: >"$WORK/plugin.log"
+	plugin_start --mount-dir "$pub"
+	assert_eq "" "$(grep "volume \`t\`" "$WORK/plugin.log" || true)" "warnings at a start that found it mounted"
+	plugin_ok VolumeDriver.Unmount '{"Name":"t","ID":"c1"}'
+	plugin_stop
+}
+
 # Mount IDs of an earlier boot belong to containers that are gone.
 test_plugin_restart_after_reboot_drops_ids() {
 	plugin_require_tools
