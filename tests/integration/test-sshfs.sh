@@ -375,3 +375,27 @@ test_sshfs_docker() {
 	docker_e2e_ok volume rm sshvol >/dev/null
 	assert_file_content "$WORK/srv/pw/d" from-docker
 }
+
+# Remove never goes into what is still mounted on a volume: with two mounts stacked on _data
+# (the unmount takes only the top one), Remove is refused, the volume stays, the data too.
+test_sshfs_remove_refuses_while_mounted() {
+	plugin_require_tools
+	plugin_start
+	mkdir -p "$WORK/srv"
+	echo keep >"$WORK/srv/f"
+	plugin_ok VolumeDriver.Create '{"Name":"st","Opts":{"sshcmd":"u@10.231.0.1:/srv"}}'
+	local mp
+	mp=$(plugin_mp st)
+	mount --bind "$WORK/srv" "$mp"
+	mount --bind "$WORK/srv" "$mp"
+	plugin_refused VolumeDriver.Remove '{"Name":"st"}' 409 "is still mounted; not removing"
+	assert_file_content "$WORK/srv/f" keep
+	assert_file_content "$mp/f" keep
+	plugin_ok VolumeDriver.Get '{"Name":"st"}'
+	# once nothing is mounted there, Remove forgets the volume; the files stay where they are
+	umount "$mp"
+	plugin_ok VolumeDriver.Remove '{"Name":"st"}'
+	assert_missing "$(plugin_vol_dir st)"
+	assert_file_content "$WORK/srv/f" keep
+	plugin_stop
+}
