@@ -142,8 +142,11 @@ static int check_o(const char *value, struct cvol_error *err)
 				"what is mounted or how",
 				(int)namesz, name);
 	}
-	if (r < 0)
-		return cvol_error_setx(err, EINVAL, "option `o=%s`: not a list of mount options", value);
+	if (r < 0) {
+		char shown[CVOL_ERROR_MSG_MAX];
+		volume_optstr_redact(value, shown, sizeof(shown)); /* a cifs password= stays hidden */
+		return cvol_error_setx(err, EINVAL, "option `o=%s`: not a list of mount options", shown);
+	}
 	return 0;
 }
 
