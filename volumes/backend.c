@@ -440,8 +440,32 @@ static bool sshfs_has_option(const struct volume_opts *o, const char *key)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(o->all, k, v) if (strcasecmp(k, key) == 0) return true;
+	json_object_foreach(o->all, k, v)
+	{
+		if (strcasecmp(k, key) == 0)
+			return true;
+	}
 	return false;
+}
+
+/* Append sshfs option @key (=@value) as sshfs gets it: each becomes its own `-o` argument, so
+ * nothing is escaped (options.c refuses a `,` in a value: the list splits where this joins). */
+static int add_sshfs_option(struct volume_mount *m, const char *key, const char *value)
+{
+	size_t start = m->options_len;
+	size_t size = sizeof(m->options);
+	int r = mount_opts_append(m->options, size, &m->options_len, start ? "," : "");
+	if (r == 0)
+		r = mount_opts_append(m->options, size, &m->options_len, key);
+	if (r == 0 && value)
+		r = mount_opts_append(m->options, size, &m->options_len, "=");
+	if (r == 0 && value)
+		r = mount_opts_append(m->options, size, &m->options_len, value);
+	if (r < 0) {
+		m->options[start] = '\0'; /* all of the option or none of it */
+		m->options_len = start;
+	}
+	return r;
 }
 
 /* What an sshfs mount shows: the source, and the `-o` options without the password. */
@@ -454,14 +478,14 @@ static int sshfs_mount_args(const struct volume *v, struct volume_mount *m, stru
 
 	*m = (struct volume_mount){ .source = o->sshcmd, .fstype = "fuse.sshfs" };
 	if (o->password)
-		r = add_option(m, "password_stdin", NULL);
+		r = add_sshfs_option(m, "password_stdin", NULL);
 	if (r == 0 && !sshfs_has_option(o, "StrictHostKeyChecking"))
-		r = add_option(m, "StrictHostKeyChecking", "accept-new");
+		r = add_sshfs_option(m, "StrictHostKeyChecking", "accept-new");
 	if (r == 0 && !sshfs_has_option(o, "ConnectTimeout"))
-		r = add_option(m, "ConnectTimeout", SSHFS_CONNECT_TIMEOUT);
+		r = add_sshfs_option(m, "ConnectTimeout", SSHFS_CONNECT_TIMEOUT);
 	/* a wrong password must fail, not wait for a second one that never comes */
 	if (r == 0 && o->password && !sshfs_has_option(o, "NumberOfPasswordPrompts"))
-		r = add_option(m, "NumberOfPasswordPrompts", "1");
+		r = add_sshfs_option(m, "NumberOfPasswordPrompts", "1");
 	json_object_foreach(o->all, key, val)
 	{
 		if (r < 0)
@@ -469,7 +493,7 @@ static int sshfs_mount_args(const struct volume *v, struct volume_mount *m, stru
 		if (volume_opt_is_sshfs_own(key))
 			continue;
 		const char *s = json_string_value(val);
-		r = add_option(m, key, s && *s ? s : NULL);
+		r = add_sshfs_option(m, key, s && *s ? s : NULL);
 	}
 	if (r < 0)
 		return cvol_error_setx(err, E2BIG, "mount options for `%s` are too long", v->data);

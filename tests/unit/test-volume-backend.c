@@ -192,6 +192,9 @@ static void test_mount_any_type(void **state)
 static void test_mount_sshfs(void **state)
 {
 	(void)state;
+	/* as sshfs gets them, one `-o` each: nothing escaped */
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k:\\\\1\"}", "u@h:/p", "fuse.sshfs",
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k:\\1");
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k\", \"allow_other\": \"\"}", "u@h:/p",
 		     "fuse.sshfs",
 		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k,allow_other");
