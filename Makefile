@@ -201,7 +201,7 @@ deps:
 	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		build-essential pkg-config libmount-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libarchive-dev libseccomp-dev libssl-dev \
 		libgrpc-dev libprotobuf-c-dev protobuf-c-compiler containerd runc \
-		util-linux mount e2fsprogs xfsprogs strace man-db groff-base bash-completion debhelper lintian dpkg-dev clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev
+		util-linux mount e2fsprogs xfsprogs strace man-db groff-base bash-completion debhelper lintian dpkg-dev clang-format curl jq docker.io busybox-static systemd zstd attr python3 time clang libclang-rt-14-dev sshfs openssh-server
 
 # containerd's own API .proto files, for tests/integration/test-snapshotter-proto.sh: Debian's
 # golang-github-containerd-containerd-dev fetched with apt-get download and unpacked with

@@ -111,6 +111,12 @@ static int write_all(int fd, const char *data, size_t len)
 
 int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err)
 {
+	return file_write_atomic_mode(dirfd, name, data, len, 0644, err);
+}
+
+int file_write_atomic_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			   struct cvol_error *err)
+{
 	char tmp[256];
 	int r;
 
@@ -119,10 +125,14 @@ int file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 		return cvol_error_setx(err, ENAMETOOLONG, "file name `%s` too long", name);
 
 	_cleanup_close_ int fd =
-		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+		openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return cvol_error_set(err, errno, "create `%s`", tmp);
-	r = write_all(fd, data, len);
+	/* a private file must be private even when a temp file a crash left keeps its mode through
+	 * O_TRUNC: set it before the data (others keep what the umask made) */
+	r = !(mode & 077) && fchmod(fd, mode) < 0 ? -errno : 0;
+	if (r == 0)
+		r = write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
@@ -187,7 +197,8 @@ int file_read_text(int dirfd, const char *name, char **ret_text, struct cvol_err
 bool is_mount_root(int dirfd, const char *path)
 {
 	struct statx stx;
-	int flags = AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH);
+	/* no sync: a network filesystem whose server does not answer must not hang the question */
+	int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (*path ? 0 : AT_EMPTY_PATH);
 
 	if (statx(dirfd, path, flags, STATX_BASIC_STATS, &stx) < 0)
 		return false;

@@ -27,6 +27,9 @@ int lock_file_take(int dirfd, const char *name, int how, struct cvol_error *err)
 void lock_file_remove(int dirfd, const char *name, int fd);
 /* Write @len bytes to @name in @dirfd crash-safely: temp file, fsync, rename, fsync dir. */
 int file_write_atomic(int dirfd, const char *name, const void *data, size_t len, struct cvol_error *err);
+/* file_write_atomic() with the file made @mode (0600: readable by its owner only, whatever the umask). */
+int file_write_atomic_mode(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			   struct cvol_error *err);
 /* Create @name in @dirfd (it must not exist), write @len bytes and, with @sync, fsync it, but not
  * the directory: for files in a directory not yet in place, whose one fsync the caller makes. */
 int file_write_new(int dirfd, const char *name, const void *data, size_t len, bool sync,

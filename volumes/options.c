@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const known_keys[] = { "type", "device", "o",    "size", "fs",
 					  "uid",  "gid",    "mode", "ro",   "create" };
@@ -141,8 +142,223 @@ static int check_o(const char *value, struct cvol_error *err)
 				"what is mounted or how",
 				(int)namesz, name);
 	}
-	if (r < 0)
-		return cvol_error_setx(err, EINVAL, "option `o=%s`: not a list of mount options", value);
+	if (r < 0) {
+		char shown[CVOL_ERROR_MSG_MAX];
+		volume_optstr_redact(value, shown, sizeof(shown)); /* a cifs password= stays hidden */
+		return cvol_error_setx(err, EINVAL, "option `o=%s`: not a list of mount options", shown);
+	}
+	return 0;
+}
+
+/* ---- secrets ------------------------------------------------------------------------------ */
+
+/* Parts of option names that hold credentials, matched anywhere in the name, in any case:
+ * password, cifs' password2, ssh_passphrase, client_secret, auth_token, credentials... */
+static const char *const secret_words[] = { "password", "passwd",     "passphrase", "secret",
+					    "token",	"credential", "apikey",	    "api_key" };
+
+bool volume_opt_is_secret(const char *key)
+{
+	size_t len = strlen(key);
+	for (size_t i = 0; i < ARRAY_SIZE(secret_words); i++) {
+		size_t wl = strlen(secret_words[i]);
+		for (size_t at = 0; at + wl <= len; at++)
+			if (strncasecmp(key + at, secret_words[i], wl) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Is the name of the option at @name (@len bytes, up to `=`) a secret? */
+static bool name_is_secret(const char *name, size_t len)
+{
+	char buf[128];
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	return volume_opt_is_secret(buf);
+}
+
+void volume_optstr_redact(const char *optstr, char *buf, size_t size)
+{
+	size_t len = 0;
+	const char *p = optstr;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	while (*p) {
+		/* one option: up to a comma outside double quotes, as libmount reads it */
+		const char *start = p, *eq = NULL;
+		bool quoted = false;
+		for (; *p && (quoted || *p != ','); p++) {
+			if (*p == '"')
+				quoted = !quoted;
+			else if (*p == '=' && !eq && !quoted)
+				eq = p;
+		}
+		size_t n = (size_t)(p - start);
+		if (eq && name_is_secret(start, (size_t)(eq - start)))
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
+						"%.*s=" VOLUME_SECRET_SHOWN, (int)(eq - start), start);
+		else
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%.*s", (int)n,
+						start);
+		if (*p == ',') {
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, ",");
+			p++;
+		}
+	}
+}
+
+json_t *volume_opts_redacted(json_t *options)
+{
+	const char *key;
+	json_t *v;
+	json_t *copy =
+		json_is_object(options) ? json_deep_copy(options) : json_object(); /* its own strings */
+
+	if (!copy)
+		return NULL;
+	json_object_foreach(copy, key, v)
+	{
+		if (!json_is_string(v))
+			continue;
+		if (volume_opt_is_secret(key)) {
+			json_string_set(v, VOLUME_SECRET_SHOWN);
+		} else if (strcmp(key, "o") == 0 && strchr(json_string_value(v), '=')) {
+			size_t size = strlen(json_string_value(v)) + 64;
+			_cleanup_free_ char *buf = malloc(size);
+			if (!buf) {
+				json_decref(copy);
+				return NULL;
+			}
+			volume_optstr_redact(json_string_value(v), buf, size);
+			json_string_set(v, buf);
+		}
+	}
+	return copy;
+}
+
+/* ---- sshfs: docker-volume-sshfs's options ---------------------------------------------------- */
+
+static const char *const sshfs_own_keys[] = { "sshcmd", "password", "port" };
+
+bool volume_opt_is_sshfs_own(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sshfs_own_keys); i++)
+		if (strcmp(key, sshfs_own_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* sshfs and ssh options that run a program, talk to the server without ssh, run in the
+ * foreground (Mount would never return) or are cvol's to set: refused in any case. */
+static const char *const sshfs_refused_keys[] = {
+	"ssh_command",
+	"sshfs_command",
+	"ssh_protocol",
+	"directport",
+	"passive",
+	"slave",
+	"password_stdin",
+	"debug",
+	"sshfs_debug",
+	"proxycommand",
+	"localcommand",
+	"permitlocalcommand",
+	"knownhostscommand",
+	"remotecommand",
+	"foreground",
+	"f",
+	"d",
+	"s",
+};
+
+static bool key_is_word(const char *key)
+{
+	if (!*key || strlen(key) > 64)
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_'))
+			return false;
+	return true;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/* Every key of an sshfs volume: cvol's three, and words passed on as `-o key[=value]`. A value
+ * that could end one option and start another (`,`, a newline, a leading `-`) is refused; a
+ * secret's value is never quoted in the message. */
+static int read_sshfs_keys(json_t *options, struct volume_opts *o, struct cvol_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	o->backend = CVOL_BACKEND_SSHFS;
+	o->all = options;
+	json_object_foreach(options, key, v)
+	{
+		if (!key_is_word(key))
+			return cvol_error_setx(err, EINVAL,
+					       "sshfs option `%.64s`: a name is 1-64 of [A-Za-z0-9_]", key);
+		if (!json_is_string(v))
+			return cvol_error_setx(err, EINVAL, "option `%s` must be a string", key);
+		const char *s = json_string_value(v);
+		bool secret = volume_opt_is_secret(key);
+		if (strcmp(key, "type") == 0)
+			return cvol_error_setx(
+				err, EINVAL,
+				"option `type`: `sshcmd` makes an sshfs volume; leave `type` out");
+		for (size_t i = 0; i < ARRAY_SIZE(sshfs_refused_keys); i++)
+			if (strcasecmp(key, sshfs_refused_keys[i]) == 0)
+				return cvol_error_setx(err, EINVAL,
+						       "sshfs option `%s` is not allowed: it would run a "
+						       "program, bypass ssh or hang the mount",
+						       key);
+		if (has_control(s))
+			return cvol_error_setx(err, EINVAL,
+					       "option `%s`: a control character (such as a newline) is "
+					       "not allowed",
+					       key);
+		if (strcmp(key, "password") == 0) {
+			if (!*s || strlen(s) > 1024)
+				return cvol_error_setx(err, EINVAL, "option `password`: give 1-1024 bytes");
+			o->password = s;
+			continue; /* on stdin: commas and dashes are fine */
+		}
+		if (strchr(s, ',') || s[0] == '-')
+			return secret ? cvol_error_setx(err, EINVAL,
+							"option `%s`: a value with `,` or starting "
+							"with `-` is not allowed",
+							key)
+				      : cvol_error_setx(err, EINVAL,
+							"option `%s=%s`: a value with `,` or starting "
+							"with `-` is not allowed",
+							key, s);
+		if (strcmp(key, "sshcmd") == 0) {
+			if (!strchr(s, ':'))
+				return cvol_error_setx(err, EINVAL,
+						       "option `sshcmd=%s`: use [user@]host:path", s);
+			o->sshcmd = s;
+		} else if (strcmp(key, "port") == 0) {
+			unsigned long n;
+			int r = parse_number(key, s, 10, 65535, &n, err);
+			if (r < 0)
+				return r;
+			if (n == 0)
+				return cvol_error_setx(err, EINVAL, "option `port=0`: use 1-65535");
+			o->port = s;
+		}
+	}
 	return 0;
 }
 
@@ -244,8 +460,10 @@ int volume_opts_parse(json_t *options, struct volume_opts *ret, struct cvol_erro
 
 	if (options && !json_is_object(options))
 		return cvol_error_setx(err, EINVAL, "options must be an object of strings");
-	int r = options ? read_keys(options, &o, err) : 0;
-	if (r == 0)
+	int r;
+	if (options && json_object_get(options, "sshcmd"))
+		r = read_sshfs_keys(options, &o, err);
+	else if ((r = options ? read_keys(options, &o, err) : 0) == 0)
 		r = check_combination(&o, err);
 	if (r < 0)
 		return r;
@@ -253,11 +471,27 @@ int volume_opts_parse(json_t *options, struct volume_opts *ret, struct cvol_erro
 	return 0;
 }
 
+/* How @key's value reads in a message: a secret as a placeholder, `o` with its secrets hidden. */
+static const char *shown_value(const char *key, json_t *v, char *buf, size_t size)
+{
+	const char *s = json_string_value(v);
+	if (!s)
+		return "?";
+	if (volume_opt_is_secret(key))
+		return VOLUME_SECRET_SHOWN;
+	if (strcmp(key, "o") == 0) {
+		volume_optstr_redact(s, buf, size);
+		return buf;
+	}
+	return s;
+}
+
 void volume_opts_describe_difference(json_t *have, json_t *want, char *buf, size_t size)
 {
 	const char *key;
 	json_t *v;
 	size_t len = 0;
+	char a[256], b[256];
 
 	buf[0] = '\0';
 	json_object_foreach(have, key, v)
@@ -265,23 +499,26 @@ void volume_opts_describe_difference(json_t *have, json_t *want, char *buf, size
 		json_t *w = json_object_get(want, key);
 		if (w && json_equal(v, w))
 			continue;
-		if (w)
+		if (w && (volume_opt_is_secret(key) ||
+			  strcmp(shown_value(key, v, a, sizeof(a)), shown_value(key, w, b, sizeof(b))) == 0))
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s differs",
+						len ? "; " : "", key); /* in a secret */
+		else if (w)
 			len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
 						"%s%s is `%s`, not `%s`", len ? "; " : "", key,
-						json_string_value(v) ? json_string_value(v) : "?",
-						json_string_value(w) ? json_string_value(w) : "?");
+						shown_value(key, v, a, sizeof(a)),
+						shown_value(key, w, b, sizeof(b)));
 		else
 			len += (size_t)snprintf(buf + len, len < size ? size - len : 0,
 						"%s%s is `%s`, not left out", len ? "; " : "", key,
-						json_string_value(v) ? json_string_value(v) : "?");
+						shown_value(key, v, a, sizeof(a)));
 	}
 	json_object_foreach(want, key, v)
 	{
 		if (json_object_get(have, key))
 			continue;
 		len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s is left out, not `%s`",
-					len ? "; " : "", key,
-					json_string_value(v) ? json_string_value(v) : "?");
+					len ? "; " : "", key, shown_value(key, v, a, sizeof(a)));
 	}
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* record.json: a volume's options, creation time and active mount IDs, with the
- * boot they belong to. Written crash-safely (temp, fsync, rename, fsync dir). */
+ * boot they belong to. Written crash-safely (temp, fsync, rename, fsync dir), mode 0600: the
+ * options may hold a password. */
 #include "volumes-internal.h"
 
 #include <fcntl.h>
@@ -83,5 +84,6 @@ int volume_record_save(int dirfd, const struct volume_record *rec, struct cvol_e
 	_cleanup_free_ char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	if (!text)
 		return cvol_error_set(err, ENOMEM, "encode " RECORD_FILE);
-	return file_write_atomic(dirfd, RECORD_FILE, text, strlen(text), err);
+	/* root's only: the options may hold a password */
+	return file_write_atomic_mode(dirfd, RECORD_FILE, text, strlen(text), 0600, err);
 }

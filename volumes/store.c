@@ -458,11 +458,18 @@ static int remove_op(struct cvol_volume_store *store, struct volume *v, void *da
 		return cvol_error_setx(err, EBUSY, "it is in use by %zu mount%s: %s", n, n > 1 ? "s" : "",
 				       ids);
 	}
+	/* mountinfo too: a network mount whose server has gone may not answer a stat */
+	bool mounted = v->ops->needs_mount(&v->opts) &&
+		       (data_is_mounted(v) || mountinfo_has(NULL, v->data, NULL, 0));
 	int r = volume_unpublish(&store->publish, name, err);
-	if (r == 0 && v->ops->needs_mount(&v->opts) && data_is_mounted(v))
+	if (r == 0 && mounted)
 		r = v->ops->unmount(v, err);
 	if (r < 0)
 		return r;
+	/* Remove forgets a network volume, never deletes its data on the server: nothing goes while
+	 * something is still (or again) mounted on _data (the removal never enters a mount either) */
+	if (v->ops->needs_mount(&v->opts) && (data_is_mounted(v) || mountinfo_has(NULL, v->data, NULL, 0)))
+		return cvol_error_setx(err, EBUSY, "`%s` is still mounted; not removing", v->data);
 	_cleanup_close_ int hold = staging_hold(&store->staging, err);
 	if (hold < 0)
 		return hold;
@@ -483,7 +490,9 @@ static int get_op(struct cvol_volume_store *store, struct volume *v, void *data,
 		return cvol_error_set(err, ENOMEM, "describe");
 	snprintf(info->created_at, sizeof(info->created_at), "%s", v->rec.created_at);
 	info->backend = v->opts.backend;
-	info->options = json_incref(v->rec.options);
+	info->options = volume_opts_redacted(v->rec.options); /* nothing secret leaves the store */
+	if (!info->options)
+		return cvol_error_set(err, ENOMEM, "describe");
 	info->mount_ids = TAKE_PTR(v->rec.ids);
 	info->mounted = data_is_mounted(v);
 	v->ops->usage(v, info->mounted, &info->size_bytes, &info->used_bytes);

@@ -25,7 +25,25 @@ struct volume_opts {
 	mode_t mode;
 	bool ro;
 	bool create; /* bind: make the host directory when missing */
+	/* sshfs: what docker-volume-sshfs takes; every other key is an sshfs `-o key[=value]` */
+	const char *sshcmd;   /* user@host:path */
+	const char *password; /* given to sshfs on its stdin, never on a command line */
+	const char *port;     /* sshfs -p */
+	json_t *all;	      /* the options object (borrowed): the other keys are read from it */
 };
+
+/* The sshfs options cvol reads itself; the others go to sshfs as `-o`. */
+bool volume_opt_is_sshfs_own(const char *key);
+/* True when an option named @key holds a credential (password, passphrase, secret, token...,
+ * in any case): the one test of what is secret. */
+bool volume_opt_is_secret(const char *key);
+/* A copy of @options with the value of every secret (and every secret in `o`) replaced by
+ * "********": the one place secrets are hidden. NULL on ENOMEM. */
+json_t *volume_opts_redacted(json_t *options);
+/* @optstr (a mount option string such as `o`) with each secret's value replaced by "********",
+ * into @buf (cut to fit). */
+void volume_optstr_redact(const char *optstr, char *buf, size_t size);
+#define VOLUME_SECRET_SHOWN "********"
 
 /* Check @options (a JSON object of strings) and read them into @ret; its strings point into @options. */
 int volume_opts_parse(json_t *options, struct volume_opts *ret, struct cvol_error *err);

@@ -17,6 +17,7 @@ enum cvol_volume_backend {
 	CVOL_BACKEND_TMPFS, /* type=tmpfs */
 	CVOL_BACKEND_LOOP,  /* size=N[,fs=ext4|xfs]: a sparse image on a loop device */
 	CVOL_BACKEND_MOUNT, /* type=T,device=D,o=O through libmount */
+	CVOL_BACKEND_SSHFS, /* sshcmd=user@host:path[,password=,port=,...]: the sshfs program */
 };
 
 struct cvol_volume_info {
@@ -24,14 +25,14 @@ struct cvol_volume_info {
 	char *mountpoint;
 	char created_at[40]; /* RFC3339, UTC */
 	enum cvol_volume_backend backend;
-	json_t *options;     /* the options it was created with */
+	json_t *options;     /* the options it was created with, secrets shown as "********" */
 	char **mount_ids;    /* active mount IDs (NULL-terminated) */
 	bool mounted;	     /* something is mounted on the mountpoint */
 	uint64_t size_bytes; /* capacity, 0 when unknown */
 	uint64_t used_bytes; /* in use, 0 when unknown */
 };
 
-/* Name of a backend ("dir", "bind", "tmpfs", "loop", "mount"). */
+/* Name of a backend ("dir", "bind", "tmpfs", "loop", "mount", "sshfs"). */
 const char *cvol_volume_backend_name(enum cvol_volume_backend backend);
 /* Open (creating when missing) the volume store under @root; removes half-built volumes. */
 int cvol_volume_store_open(const char *root, struct cvol_volume_store **ret, struct cvol_error *err);

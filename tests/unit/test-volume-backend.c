@@ -77,7 +77,7 @@ static void test_table_names(void **state)
 	} names[] = {
 		{ CVOL_BACKEND_DIR, "dir" },	 { CVOL_BACKEND_BIND, "bind" },
 		{ CVOL_BACKEND_TMPFS, "tmpfs" }, { CVOL_BACKEND_LOOP, "loop" },
-		{ CVOL_BACKEND_MOUNT, "mount" },
+		{ CVOL_BACKEND_MOUNT, "mount" }, { CVOL_BACKEND_SSHFS, "sshfs" },
 	};
 	(void)state;
 
@@ -184,6 +184,26 @@ static void test_mount_any_type(void **state)
 	/* uid and gid are applied to the mounted root, not passed to a filesystem that may not take them */
 	expect_mount("{\"type\": \"ext4\", \"device\": \"/dev/sdb1\", \"uid\": \"1000\", \"gid\": \"1000\"}",
 		     "/dev/sdb1", "ext4", "");
+}
+
+/* docker-volume-sshfs's options: every key but sshcmd, password and port is an sshfs `-o`, an
+ * empty value a flag; cvol's defaults (host key, connect timeout, one password prompt) only when
+ * the volume sets none; the password never among them. */
+static void test_mount_sshfs(void **state)
+{
+	(void)state;
+	/* as sshfs gets them, one `-o` each: nothing escaped */
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k:\\\\1\"}", "u@h:/p", "fuse.sshfs",
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k:\\1");
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k\", \"allow_other\": \"\"}", "u@h:/p",
+		     "fuse.sshfs",
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k,allow_other");
+	expect_mount(
+		"{\"sshcmd\": \"u@h:/p\", \"password\": \"pw,1\", \"port\": \"2222\", \"cache\": \"no\", "
+		"\"stricthostkeychecking\": \"no\", \"ConnectTimeout\": \"3\"}",
+		"u@h:/p", "fuse.sshfs",
+		"password_stdin,NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout="
+		"3");
 }
 
 static void test_mount_too_long(void **state)
@@ -320,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_mount_bind),
 		cmocka_unit_test(test_mount_dir),
 		cmocka_unit_test(test_mount_any_type),
+		cmocka_unit_test(test_mount_sshfs),
 		cmocka_unit_test(test_mount_too_long),
 		cmocka_unit_test_setup_teardown(test_prepare_dir, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_bind, unit_dir_setup, unit_dir_teardown),

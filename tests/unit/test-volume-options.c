@@ -44,6 +44,21 @@ static void expect_refused(const char *opts_json, const char *msg)
 	json_decref(doc);
 }
 
+/* Fail unless @opts_json is refused with EINVAL and a message holding @part. */
+static void expect_refused_containing(const char *opts_json, const char *part)
+{
+	struct cvol_error err = { 0 };
+	struct volume_opts o;
+	json_t *doc;
+
+	int r = parse(opts_json, &doc, &o, &err);
+	if (r != -EINVAL)
+		fail_msg("`%s`: got %d, want -EINVAL", opts_json, r);
+	if (!strstr(err.msg, part))
+		fail_msg("`%s`: message `%s`, want it to hold `%s`", opts_json, err.msg, part);
+	json_decref(doc);
+}
+
 /* Fail unless @opts_json parses (a stored volume with it still loads) but a new volume with
  * it is refused with EINVAL and exactly @msg. */
 static void expect_refused_new(const char *opts_json, const char *msg)
@@ -641,6 +656,94 @@ static void test_record_corrupt(void **state)
 	}
 }
 
+/* ---- sshfs and secrets ------------------------------------------------------------- */
+
+static void test_backend_sshfs(void **state)
+{
+	struct cvol_error err = { 0 };
+	struct volume_opts o;
+	json_t *doc;
+	(void)state;
+
+	assert_int_equal(parse("{\"sshcmd\": \"u@h:/p\", \"password\": \"a,-b\", \"port\": \"2222\", "
+			       "\"uid\": \"1000\", \"allow_other\": \"\"}",
+			       &doc, &o, &err),
+			 0);
+	assert_int_equal(o.backend, CVOL_BACKEND_SSHFS);
+	assert_string_equal(o.sshcmd, "u@h:/p");
+	assert_string_equal(o.password, "a,-b"); /* on stdin: anything but a control character */
+	assert_string_equal(o.port, "2222");
+	assert_false(o.has_uid); /* sshfs's uid=, not cvol's */
+	json_decref(doc);
+
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"cache\": \"no,allow_other\"}",
+				  "a value with `,`");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"cache\": \"-x\"}", "starting with `-`");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"a-b\": \"c\"}", "[A-Za-z0-9_]");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"a=b\": \"c\"}", "[A-Za-z0-9_]");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"\": \"c\"}", "[A-Za-z0-9_]");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"x\": \"a\\nb\"}", "control character");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password\": \"a\\nb\"}", "control character");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password\": \"\"}", "1-1024 bytes");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"PROXYCOMMAND\": \"nc\"}", "not allowed");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"ssh_command\": \"sh\"}", "not allowed");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"port\": \"0\"}", "port=0");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"port\": \"65536\"}", "not a decimal number");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"type\": \"nfs\"}", "leave `type` out");
+	expect_refused_containing("{\"sshcmd\": \"-oProxyCommand=x:/p\"}", "starting with `-`");
+	expect_refused_containing("{\"sshcmd\": \"nocolon\"}", "[user@]host:path");
+	expect_refused_containing("{\"sshcmd\": 7}", "must be a string");
+}
+
+static void test_secrets(void **state)
+{
+	char buf[256];
+	(void)state;
+
+	assert_true(volume_opt_is_secret("password"));
+	assert_true(volume_opt_is_secret("Password"));
+	assert_true(volume_opt_is_secret("PASSWD"));
+	assert_true(volume_opt_is_secret("key_passphrase"));
+	assert_true(volume_opt_is_secret("client_secret"));
+	assert_true(volume_opt_is_secret("auth_token"));
+	assert_true(volume_opt_is_secret("credentials"));
+	assert_false(volume_opt_is_secret("sshcmd"));
+	assert_false(volume_opt_is_secret("IdentityFile"));
+	assert_false(volume_opt_is_secret("port"));
+
+	volume_optstr_redact("username=u,password=p,vers=3.0", buf, sizeof(buf));
+	assert_string_equal(buf, "username=u,password=********,vers=3.0");
+	volume_optstr_redact("pass=\"a,b\",ro,Secret=x", buf, sizeof(buf));
+	assert_string_equal(buf, "pass=\"a,b\",ro,Secret=********");
+	volume_optstr_redact("", buf, sizeof(buf));
+	assert_string_equal(buf, "");
+
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "sshcmd", "u@h:/p", "password", "pw", "My_Token", "t",
+			      "o", "a=1,passwd=z");
+	json_t *r = volume_opts_redacted(o);
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "sshcmd")), "u@h:/p");
+	assert_string_equal(json_string_value(json_object_get(r, "password")), "********");
+	assert_string_equal(json_string_value(json_object_get(r, "My_Token")), "********");
+	assert_string_equal(json_string_value(json_object_get(r, "o")), "a=1,passwd=********");
+	assert_string_equal(json_string_value(json_object_get(o, "password")), "pw"); /* a copy */
+	json_decref(r);
+	json_decref(o);
+
+	/* "it exists with other options: ...": never a secret's value */
+	describe("{\"password\": \"old\", \"port\": \"22\"}", "{\"password\": \"new\", \"port\": \"2222\"}",
+		 buf, sizeof(buf));
+	assert_string_equal(buf, "password differs; port is `22`, not `2222`");
+	describe("{\"password\": \"old\"}", "{}", buf, sizeof(buf));
+	assert_string_equal(buf, "password is `********`, not left out");
+	describe("{}", "{\"password\": \"new\"}", buf, sizeof(buf));
+	assert_string_equal(buf, "password is left out, not `********`");
+	describe("{\"o\": \"password=a,vers=3\"}", "{\"o\": \"password=b,vers=3\"}", buf, sizeof(buf));
+	assert_string_equal(buf, "o differs");
+	describe("{\"o\": \"password=a,vers=3\"}", "{\"o\": \"password=a,vers=2\"}", buf, sizeof(buf));
+	assert_string_equal(buf, "o is `password=********,vers=3`, not `password=********,vers=2`");
+}
+
 static void test_record_missing(void **state)
 {
 	struct unit_dir *f = *state;
@@ -667,6 +770,8 @@ int main(void)
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_size_parse),
 		cmocka_unit_test(test_describe_difference),
+		cmocka_unit_test(test_backend_sshfs),
+		cmocka_unit_test(test_secrets),
 		cmocka_unit_test_setup_teardown(test_record_round_trip, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_record_without_boot, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_record_corrupt, unit_dir_setup, unit_dir_teardown),
