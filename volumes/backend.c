@@ -145,19 +145,26 @@ static int libmount_mount(const char *source, const char *shown, const char *tar
 			       target, msg[0] ? msg : "failed");
 }
 
+/* The backend's mount_args() for @v into *@m, logged (secrets redacted) when debugging volumes. */
+static int mount_args_logged(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
+{
+	int r = v->ops->mount_args(v, m, err);
+	if (r == 0 && log_debug_enabled(CVOL_LOG_VOLUME)) {
+		char shown[sizeof(m->options) + 64];
+		volume_optstr_redact(m->options, shown, sizeof(shown));
+		log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", m->fstype ? m->fstype : "bind",
+			  m->source, v->data, shown);
+	}
+	return r;
+}
+
 /* Mount what the backend's mount_args() says on _data. */
 static int mount_by_args(const struct volume *v, struct cvol_error *err)
 {
 	struct volume_mount m;
-	int r = v->ops->mount_args(v, &m, err);
+	int r = mount_args_logged(v, &m, err);
 	if (r < 0)
 		return r;
-	if (log_debug_enabled(CVOL_LOG_VOLUME)) {
-		char shown[sizeof(m.options) + 64];
-		volume_optstr_redact(m.options, shown, sizeof(shown));
-		log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", m.fstype ? m.fstype : "bind",
-			  m.source, v->data, shown);
-	}
 	return libmount_mount(m.source, m.source, v->data, m.fstype, m.options, err);
 }
 
@@ -581,15 +588,9 @@ static int wait_bounded(pid_t pid, long bound_ms, int *ret_status)
 static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 {
 	struct volume_mount m;
-	int r = v->ops->mount_args(v, &m, err);
+	int r = mount_args_logged(v, &m, err);
 	if (r < 0)
 		return r;
-	if (log_debug_enabled(CVOL_LOG_VOLUME)) {
-		char shown[sizeof(m.options) + 64];
-		volume_optstr_redact(m.options, shown, sizeof(shown));
-		log_debug(CVOL_LOG_VOLUME, "mount fuse.sshfs `%s` on `%s` (port %s, %s)", v->opts.sshcmd,
-			  v->data, v->opts.port ? v->opts.port : "22", shown);
-	}
 	_cleanup_free_ char **argv = sshfs_argv(v, &m);
 	if (!argv)
 		return cvol_error_set(err, ENOMEM, "mount sshfs on `%s`", v->data);
