@@ -50,11 +50,13 @@ enum conn_phase {
 };
 
 /* One client connection, from accept until libmicrohttpd closes it (guarded by server.lock).
- * Its fd is shut down only under the lock, and libmicrohttpd closes it only after telling
- * us (MHD_CONNECTION_NOTIFY_CLOSED, which takes the lock): never another file's fd. */
+ * We keep a descriptor of our own on its socket (own_fd), and cut the connection through it:
+ * libmicrohttpd may close its fd before telling us (a connection it never started), and that
+ * number may by then name another file; ours names this socket until we close it. */
 struct conn {
 	struct conn *prev, *next;
-	int fd;
+	int fd;     /* libmicrohttpd's, to match MHD_CONNECTION_NOTIFY_STARTED */
+	int own_fd; /* ours, a dup of fd, closed when the connection leaves the list */
 	pid_t pid;     /* the peer's, at connect */
 	uid_t uid;     /* the peer's, at connect */
 	bool attached; /* libmicrohttpd has started it */
@@ -76,6 +78,7 @@ struct server {
 	} refused[MAX_REFUSED]; /* the accept thread's own */
 	unsigned n_refused;
 	unsigned max_conns, idle_s, request_s;
+	unsigned mhd_limit; /* libmicrohttpd's own connection limit, above ours */
 
 	pthread_mutex_t lock;
 	pthread_cond_t room; /* a connection was closed */
@@ -109,15 +112,16 @@ static void conn_unlink(struct server *srv, struct conn *c)
 	srv->n_conns--;
 	if (c->closing)
 		srv->n_closing--;
+	close(c->own_fd);
 	free(c);
 	pthread_cond_signal(&srv->room);
 }
 
-/* Shut a connection down; its thread sees the end of the stream and libmicrohttpd closes it.
- * Called with the lock held. */
+/* Shut a connection down; its thread sees the end of the stream and libmicrohttpd closes it
+ * (one it has not started yet, it finds closed when it does). Called with the lock held. */
 static void conn_cut(struct server *srv, struct conn *c)
 {
-	shutdown(c->fd, SHUT_RDWR);
+	shutdown(c->own_fd, SHUT_RDWR);
 	c->closing = true;
 	srv->n_closing++;
 }
@@ -285,8 +289,10 @@ static void reap(struct server *srv, uint64_t now)
 	for (struct conn *c = srv->conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->attached) {
-			if (now - c->since_ms > STALE_MS)
+			if (now - c->since_ms > STALE_MS) { /* whatever libmicrohttpd does with it */
+				shutdown(c->own_fd, SHUT_RDWR);
 				conn_unlink(srv, c);
+			}
 		} else if (!c->closing && c->phase != CONN_HANDLING && now - c->since_ms > limit) {
 			conn_cut(srv, c);
 			srv->cut++;
@@ -295,11 +301,18 @@ static void reap(struct server *srv, uint64_t now)
 	pthread_mutex_unlock(&srv->lock);
 }
 
-/* A connection that may be closed to make room for one of @newcomer: waiting for a request
- * or for its reply to be read, and root's only when the newcomer is root too. */
+/* A connection held by a peer that may lose connections to make room for @newcomer: not
+ * being closed already, and root's only when the newcomer is root too. */
+static bool conn_counts_against(const struct conn *c, uid_t newcomer)
+{
+	return !c->closing && (c->uid != 0 || newcomer == 0);
+}
+
+/* One that may be closed for @newcomer: also not being handled (waiting for a request, whether
+ * libmicrohttpd has started it or not, or for its reply to be read). */
 static bool conn_evictable(const struct conn *c, uid_t newcomer)
 {
-	return c->attached && !c->closing && c->phase != CONN_HANDLING && (c->uid != 0 || newcomer == 0);
+	return conn_counts_against(c, newcomer) && c->phase != CONN_HANDLING;
 }
 
 struct peer {
@@ -315,9 +328,10 @@ static int compare_peers(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* Of the evictable connections, the peer (uid, then pid within it) holding the most: so that
- * users spreading connections over many processes, or one process hogging them, lose their
- * own, never dockerd's to a non-root peer. Called with the lock held. */
+/* The peer (uid, then pid within it) holding the most connections, those being handled
+ * included: so that users spreading connections over many processes, or one process hogging
+ * them, lose their own, never dockerd's to a non-root peer, and never a peer's one connection
+ * because the hog's are all busy. Called with the lock held. */
 static void busiest_peer(const struct server *srv, uid_t newcomer, uid_t *ret_uid, pid_t *ret_pid)
 {
 	_cleanup_free_ struct peer *peers = malloc((srv->n_conns + 1) * sizeof(*peers));
@@ -328,7 +342,7 @@ static void busiest_peer(const struct server *srv, uid_t newcomer, uid_t *ret_ui
 	if (!peers)
 		return;
 	for (const struct conn *c = srv->conns; c; c = c->next)
-		if (conn_evictable(c, newcomer))
+		if (conn_counts_against(c, newcomer))
 			peers[n++] = (struct peer){ c->uid, c->pid };
 	qsort(peers, n, sizeof(*peers), compare_peers); /* grouped by uid, then pid */
 	for (size_t i = 0, j; i < n; i = j) {
@@ -350,7 +364,8 @@ static void busiest_peer(const struct server *srv, uid_t newcomer, uid_t *ret_ui
 }
 
 /* Make room for a connection of @newcomer: close the connection of the busiest peer that has
- * waited longest; false if none can go (the newcomer then waits, and at worst gets a 503).
+ * waited longest; false if none of that peer's can go (the newcomer then waits, and at worst
+ * gets a 503).
  * Called with the lock held. */
 static bool evict_oldest(struct server *srv, uid_t newcomer)
 {
@@ -462,46 +477,63 @@ static void refused_reap(struct server *srv, const struct pollfd *pfd, uint64_t 
 	}
 }
 
-/* Take one accepted connection: check the peer, make room, hand it to libmicrohttpd. */
-static void take_connection(struct server *srv, int fd, const struct sockaddr *addr, socklen_t addrlen)
+/* Refuse a peer that is neither root nor in --group, with a 403 naming why; true if refused. */
+static bool refuse_stranger(struct server *srv, int fd, struct ucred *cred)
 {
-	struct ucred cred = { .pid = 0 };
-	struct conn *c;
+	char err[256];
 
-	if (!unix_peer_allowed(fd, srv->cfg->has_group, srv->cfg->group, &cred)) {
-		char err[256];
-		if (srv->cfg->has_group)
-			snprintf(err, sizeof(err),
-				 "cvol-plugin: permission denied: uid %u, gid %u is neither root nor in "
-				 "group %u",
-				 (unsigned)cred.uid, (unsigned)cred.gid, (unsigned)srv->cfg->group);
-		else
-			snprintf(err, sizeof(err), "cvol-plugin: permission denied: uid %u is not root",
-				 (unsigned)cred.uid);
-		refuse(srv, fd, 403, "Forbidden", err);
-		pthread_mutex_lock(&srv->lock);
-		srv->refused_peer++;
-		srv->last_refused = cred;
-		pthread_mutex_unlock(&srv->lock);
-		return;
-	}
+	if (unix_peer_allowed(fd, srv->cfg->has_group, srv->cfg->group, cred))
+		return false;
+	if (srv->cfg->has_group)
+		snprintf(err, sizeof(err),
+			 "cvol-plugin: permission denied: uid %u, gid %u is neither root nor in group %u",
+			 (unsigned)cred->uid, (unsigned)cred->gid, (unsigned)srv->cfg->group);
+	else
+		snprintf(err, sizeof(err), "cvol-plugin: permission denied: uid %u is not root",
+			 (unsigned)cred->uid);
+	refuse(srv, fd, 403, "Forbidden", err);
 	pthread_mutex_lock(&srv->lock);
-	for (c = srv->conns; c; c = c->next)
-		if (!c->attached && c->fd == fd) { /* its fd was closed: libmicrohttpd never started it */
-			conn_unlink(srv, c);
-			break;
-		}
-	/* room: under the limit, not counting those being closed, of which there may be as many
-	 * again; when full, the connection waiting longest for a request goes, and when none can
-	 * go (all busy, or all being closed, as under a storm of connections), we wait a little */
+	srv->refused_peer++;
+	srv->last_refused = *cred;
+	pthread_mutex_unlock(&srv->lock);
+	return true;
+}
+
+/* Whether libmicrohttpd will start one more connection: it counts those it has not cleaned up
+ * yet, which we no longer do, and drops what is over its limit without telling us. Called with
+ * the lock held. */
+static bool mhd_has_room(const struct server *srv)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	unsigned queued = 0;
+
+	for (const struct conn *c = srv->conns; c; c = c->next)
+		queued += !c->attached;
+	return !info || info->num_connections + queued < srv->mhd_limit;
+}
+
+/* Room for one more: under the limit, not counting those being closed, of which there may be
+ * as many again. Called with the lock held. */
+static bool has_room(const struct server *srv)
+{
+	return srv->n_conns - srv->n_closing < srv->max_conns && srv->n_conns < 2 * srv->max_conns &&
+	       mhd_has_room(srv);
+}
+
+/* Make room for a connection of @newcomer: when full, the busiest peer's connection waiting
+ * longest goes, and when none can go (all busy, or all being closed, as under a storm of
+ * connections), we wait a little. False when there is still no room. Called with the lock held. */
+static bool make_room(struct server *srv, uid_t newcomer)
+{
 	uint64_t give_up = now_ms() + ROOM_WAIT_MS;
-	bool room;
+
 	for (;;) {
 		if (srv->n_conns - srv->n_closing >= srv->max_conns)
-			evict_oldest(srv, cred.uid);
-		room = srv->n_conns - srv->n_closing < srv->max_conns && srv->n_conns < 2 * srv->max_conns;
-		if (room || now_ms() >= give_up)
-			break;
+			evict_oldest(srv, newcomer);
+		if (has_room(srv))
+			return true;
+		if (now_ms() >= give_up)
+			return false;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 10 * 1000000;
@@ -511,21 +543,52 @@ static void take_connection(struct server *srv, int fd, const struct sockaddr *a
 		}
 		pthread_cond_timedwait(&srv->room, &srv->lock, &ts);
 	}
-	c = NULL;
-	if (room && (c = calloc(1, sizeof(*c)))) {
-		*c = (struct conn){ .fd = fd,
-				    .pid = cred.pid,
-				    .uid = cred.uid,
-				    .phase = CONN_READING,
-				    .since_ms = now_ms(),
-				    .next = srv->conns };
-		if (srv->conns)
-			srv->conns->prev = c;
-		srv->conns = c;
-		srv->n_conns++;
-	} else {
-		srv->refused_full++;
+}
+
+/* Put a connection on @fd of @cred's peer in the list; NULL when out of memory or descriptors.
+ * Called with the lock held. */
+static struct conn *conn_add(struct server *srv, int fd, const struct ucred *cred)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int own_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (!c || own_fd < 0) {
+		free(c);
+		if (own_fd >= 0)
+			close(own_fd);
+		return NULL;
 	}
+	*c = (struct conn){ .fd = fd,
+			    .own_fd = own_fd,
+			    .pid = cred->pid,
+			    .uid = cred->uid,
+			    .phase = CONN_READING,
+			    .since_ms = now_ms(),
+			    .next = srv->conns };
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	return c;
+}
+
+/* Take one accepted connection: check the peer, make room, hand it to libmicrohttpd. */
+static void take_connection(struct server *srv, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct ucred cred = { .pid = 0 };
+	struct conn *c;
+
+	if (refuse_stranger(srv, fd, &cred))
+		return;
+	pthread_mutex_lock(&srv->lock);
+	for (c = srv->conns; c; c = c->next)
+		if (!c->attached && c->fd == fd) { /* its fd was closed: libmicrohttpd never started it */
+			conn_unlink(srv, c);
+			break;
+		}
+	c = make_room(srv, cred.uid) ? conn_add(srv, fd, &cred) : NULL;
+	if (!c)
+		srv->refused_full++;
 	pthread_mutex_unlock(&srv->lock);
 	if (!c) {
 		refuse(srv, fd, 503, "Service Unavailable", "cvol-plugin: too many connections; try again");
@@ -625,7 +688,9 @@ static void drain_and_stop(struct server *srv, pthread_t acceptor)
 }
 
 /* Raise the descriptor limit to its hard one, and keep the connection limit within it: each
- * connection may take two descriptors while it is closed, and the store needs some. */
+ * connection takes libmicrohttpd's descriptor and ours; there may be twice the limit of them
+ * while connections are closed, and libmicrohttpd's until it cleans them up (its own limit is
+ * four times ours); the store needs some. */
 static unsigned fit_connections(unsigned wanted)
 {
 	struct rlimit rl;
@@ -637,7 +702,7 @@ static unsigned fit_connections(unsigned wanted)
 		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	rlim_t reserve = rl.rlim_cur / 4 < 256 ? rl.rlim_cur / 4 : 256; /* the store, logs, libraries */
-	rlim_t room = rl.rlim_cur > reserve + 2 ? (rl.rlim_cur - reserve) / 2 : 1;
+	rlim_t room = rl.rlim_cur > reserve + 6 ? (rl.rlim_cur - reserve) / 6 : 1;
 	if (rl.rlim_cur == RLIM_INFINITY || wanted <= room)
 		return wanted;
 	log_warning("--max-connections %u lowered to %u: the descriptor limit is %llu", wanted,
@@ -660,6 +725,7 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 	int sig;
 
 	srv.max_conns = fit_connections(srv.max_conns);
+	srv.mhd_limit = 4 * srv.max_conns + 16;
 	if (srv.request_s <= srv.idle_s)
 		return cvol_error_setx(
 			err, EINVAL, "the request timeout (%u s) must be longer than the idle timeout (%u s)",
@@ -696,14 +762,15 @@ int cvol_plugin_serve(const struct cvol_plugin_config *cfg, struct cvol_error *e
 		goto out_close;
 	}
 	/* we accept (to check the peer first) and hand connections over: no listen socket here;
-	 * libmicrohttpd's own limit is above ours, which counts connections being closed too */
+	 * libmicrohttpd's own limit is above ours, which counts connections being closed too, and
+	 * leaves room for those it has closed and not cleaned up yet */
 	srv.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 					      MHD_USE_POLL | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET,
 				      0, NULL, NULL, answer, &srv, MHD_OPTION_NOTIFY_COMPLETED, request_done,
 				      &srv, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &srv,
 				      MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256 * 1024),
 				      MHD_OPTION_CONNECTION_TIMEOUT, srv.idle_s, MHD_OPTION_CONNECTION_LIMIT,
-				      2 * srv.max_conns + 16, MHD_OPTION_END);
+				      srv.mhd_limit, MHD_OPTION_END);
 	if (!srv.daemon) {
 		r = cvol_error_setx(err, EIO, "start the HTTP server on `%s`", cfg->socket);
 		goto out_close;

@@ -1218,6 +1218,94 @@ test_plugin_connection_storm_does_not_starve() {
 		"the plugin's warning"
 }
 
+# A peer whose connections are all busy does not take another peer's: with room for 4, a
+# client keeps one connection open between two Lists while another holds the other 3 with
+# Mounts that hang (sshfs to a port that never answers); that client's 4th connection gets a
+# 503, not the first client's idle one (it was closed to make room when the only
+# connections that could be closed were other peers').
+test_plugin_busy_peer_does_not_take_another_peers_connection() {
+	plugin_require_tools
+	command -v sshfs >/dev/null || skip "sshfs is not installed (make deps)"
+	cat >"$WORK/silent.py" <<'EOF2'
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+time.sleep(120)
+EOF2
+	cat >"$WORK/hog.py" <<'EOF2'
+import json, os, socket, sys, time
+path = sys.argv[1]
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.settimeout(40)
+    return s
+
+def request(s, ep, body):
+    body = json.dumps(body).encode()
+    s.sendall(b"POST /%s HTTP/1.1\r\nHost: plugin\r\nContent-Length: %d\r\n\r\n" % (ep.encode(), len(body)) + body)
+
+def status(s):
+    buf = b""
+    try:
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                return "closed"
+            buf += d
+    except OSError as e:
+        return "error:%s" % e
+    return buf.split(b" ")[1].decode()
+
+idle = connect()
+request(idle, "VolumeDriver.List", {})
+first = status(idle)
+r, w = os.pipe()
+if os.fork() == 0:  # the other peer: its own pid
+    busy = []
+    for i in (1, 2, 3):
+        s = connect()
+        request(s, "VolumeDriver.Mount", {"Name": "s%d" % i, "ID": "c%d" % i})
+        busy.append(s)
+    time.sleep(1.5)
+    extra = connect()
+    request(extra, "VolumeDriver.List", {})
+    os.write(w, status(extra).encode())
+    os._exit(0)
+os.close(w)
+fourth = os.read(r, 100).decode()
+try:
+    request(idle, "VolumeDriver.List", {})
+    again = status(idle)
+except OSError as e:
+    again = "error:%s" % e
+os.wait()
+print(first, fourth, again)
+EOF2
+	python3 "$WORK/silent.py" >"$WORK/port" &
+	local listener=$! port i
+	for ((i = 0; i < 50; i++)); do
+		[ ! -s "$WORK/port" ] || break
+		sleep 0.1
+	done
+	port=$(cat "$WORK/port")
+	[ -n "$port" ] || { kill "$listener"; fail "the silent listener did not start"; }
+	plugin_start --max-connections 4
+	for i in 1 2 3; do
+		plugin_ok VolumeDriver.Create "{\"Name\":\"s$i\",\"Opts\":{\"sshcmd\":\"u@127.0.0.1:/x\",\"port\":\"$port\"}}"
+	done
+	local got
+	got=$(python3 "$WORK/hog.py" "$PLUGIN_SOCK")
+	kill "$listener"
+	wait "$listener" 2>/dev/null || true
+	assert_eq "200 503 200" "$got" \
+		"List on an idle connection, a 4th connection of the peer whose 3 are busy, List again on the first"
+	plugin_stop
+}
+
 # A client that trickles its request is cut: one byte every 20 s (the issue's) by the idle
 # timeout (10 s), one byte every 0.5 s by the request timeout; it gets no reply. A client
 # that keeps its connection open between two requests is served both times.
