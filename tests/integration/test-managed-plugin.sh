@@ -269,8 +269,9 @@ test_managed_plugin_disable_enable() {
 	# the running container keeps its tmpfs
 	assert_eq "data of dtmp" "$(docker_e2e_ok exec holder cat /data/f)" "dtmp in its container, plugin disabled"
 
-	# the one setting besides the store: debug lines by area, in dockerd's log
+	# the settings besides the store: debug lines by area, in dockerd's log, and more options
 	docker_e2e_ok plugin set "$MANAGED_NAME" CVOL_DEBUG=volume >/dev/null
+	docker_e2e_ok plugin set "$MANAGED_NAME" args="--scope global" >/dev/null
 	docker_e2e_ok plugin enable "$MANAGED_NAME" >/dev/null
 	managed_note_pid >/dev/null
 	local id
@@ -278,6 +279,8 @@ test_managed_plugin_disable_enable() {
 	grep "plugin=$id" "$WORK/dockerd.log" | grep -q 'msg="debug: .*dtmp' ||
 		fail "no debug line of the plugin about dtmp in dockerd's log after docker plugin set CVOL_DEBUG=volume"
 	assert_eq "$(managed_sorted $MANAGED_VOLS dtmp)" "$(managed_volume_names)" "docker volume ls after enable"
+	assert_eq global "$(docker_e2e_ok volume inspect -f '{{.Scope}}' dtmp)" \
+		"the scope of dtmp after docker plugin set args=\"--scope global\""
 	managed_assert_data "after disable and enable"
 	assert_eq "data of dtmp" "$(docker_e2e_run -v dtmp:/data -- cat /data/f)" \
 		"dtmp read by a new container after disable and enable"
@@ -463,6 +466,8 @@ test_managed_plugin_rootfs() {
 			(.mounts[] | select(.settable | length > 0) | "\(.name):\(.source):\(.settable[0])")] | join(" ")' \
 			"$src/config.json")" "config.json"
 	assert_eq "$(jq -r '.entrypoint[0]' "$src/config.json")" /usr/sbin/cvol-plugin "the entrypoint"
+	assert_eq "args value 0" "$(jq -r '"\(.args.name) \(.args.settable[0]) \(.args.value | length)"' "$src/config.json")" \
+		"config.json's settable args (empty by default)"
 	# the plugin always has a /proc (runc mounts one); an ASan build's leak check needs it at exit
 	mount -t proc proc "$root/proc"
 	assert_contains "$(chroot "$root" /usr/sbin/cvol-plugin --version 2>&1)" "cvol-plugin " "cvol-plugin in the rootfs"
