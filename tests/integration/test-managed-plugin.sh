@@ -326,6 +326,10 @@ test_managed_plugin_rm_recreate() {
 	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/nostore" >/dev/null
 	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
 	assert_contains "$out" "$WORK/nostore" "docker plugin enable with a missing store.source"
+	# nor root's ssh dir (the default, /root/.ssh, may be missing on a host that never ran ssh)
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" sshkey.source="$WORK/nossh" >/dev/null
+	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
+	assert_contains "$out" "$WORK/nossh" "docker plugin enable with a missing sshkey.source"
 	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
 
 	managed_install
@@ -509,15 +513,28 @@ test_managed_plugin_rootfs() {
 	assert_missing "$WORK/again.tmp"
 }
 
+# Both teardowns; on failure, sshd's last words first (sshfs hides ssh's).
+managed_sshfs_teardown() {
+	local rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "--- sshd's log (tail)"
+		tail -n 8 "$WORK/sshd.log" 2>/dev/null
+	fi
+	(exit "$rc")
+	managed_teardown
+	sshfs_teardown
+}
+
 # sshfs volumes through the managed plugin, as vieux/docker-volume-sshfs users make them: the
 # storage host of test-sshfs.sh (its own sshd, key and password user, in a network namespace),
-# dockerd and so the plugin (host network: dockerd's) in the client namespace. The key is in the
+# dockerd and so the plugin (host network: dockerd's) in the client namespace. Keys are in the
 # dir set as `sshkey.source`, the plugin's /root/.ssh; the host key is learnt into the store.
+# Then the plugin replaces vieux/sshfs under its name, and takes vieux's option set.
 test_managed_plugin_sshfs() {
 	command -v sshfs_storage_host >/dev/null || skip "test-sshfs.sh's helpers are not loaded"
 	sshfs_storage_host
 	MANAGED_NETNS=$SSHFS_NS_C managed_setup
-	trap 'managed_teardown; sshfs_teardown' EXIT
+	trap managed_sshfs_teardown EXIT
 	# a key under a name ssh does not try by itself: only IdentityFile names it
 	install -m 600 "$WORK/ssh/id" "$WORK/sshkey/cvol_key"
 	echo old >"$WORK/srv/before"
@@ -537,10 +554,41 @@ test_managed_plugin_sshfs() {
 	assert_contains "$(cat "$WORK/store/known_hosts" 2>&1)" "[$SSHFS_ADDR]:$SSHFS_PORT $(cut -d' ' -f1,2 "$WORK/ssh/host.pub")" \
 		"the store's known_hosts"
 	assert_missing "$WORK/sshkey/known_hosts"
+	# and checks it from then on: a server whose key is not that one is refused
+	cp "$WORK/store/known_hosts" "$WORK/known_hosts.learnt"
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/other" -C other-host
+	echo "[$SSHFS_ADDR]:$SSHFS_PORT $(cut -d' ' -f1,2 "$WORK/ssh/other.pub")" >"$WORK/store/known_hosts"
+	managed_create mspoof -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT" -o IdentityFile=/root/.ssh/cvol_key
+	expect_failure docker_e2e_cli run --rm --network none -v mspoof:/data "$DOCKER_E2E_IMAGE" true
+	# (sshfs sends ssh's own words to /dev/null: "Host key verification failed" is not among them)
+	assert_contains "$out" "mount sshfs \`root@$SSHFS_ADDR:$WORK/srv\`" "docker run on a server whose key is not the known one"
+	assert_not_mounted "$(managed_data mspoof)"
+	cp "$WORK/known_hosts.learnt" "$WORK/store/known_hosts"
+	docker_e2e_ok volume rm mspoof >/dev/null
 
+	# no IdentityFile: ssh tries root's default keys, in the bound dir (as with vieux/sshfs)
+	install -m 600 "$WORK/ssh/id" "$WORK/sshkey/id_ed25519"
+	managed_create mdef -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT"
+	assert_eq "old from-managed" "$(docker_e2e_run -v mdef:/data -- cat /data/before /data/f | paste -sd ' ')" \
+		"mdef (root's default key) read in a container"
+	rm "$WORK/sshkey/id_ed25519" # the password user below must log in by its password
+
+	# rm forgets the volumes; the data stays on the server
+	docker_e2e_ok volume rm mkey mdef >/dev/null
+	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
+	assert_missing "$WORK/store/volumes/mkey"
+	assert_file_content "$WORK/srv/f" from-managed
+	assert_file_content "$WORK/srv/before" old
+
+	# the plugin under vieux's name, on the same store: compose files that say
+	# `driver: vieux/sshfs` work unchanged
+	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
+	MANAGED_NAME=vieux/sshfs managed_install
 	# vieux's set: sshcmd, password, port, an extra -o; the password shown nowhere
-	managed_create mpw -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" -o "password=$SSHFS_PW" \
-		-o "port=$SSHFS_PORT" -o cache=no
+	assert_eq mpw "$(docker_e2e_ok volume create -d vieux/sshfs -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" \
+		-o "password=$SSHFS_PW" -o "port=$SSHFS_PORT" -o cache=no mpw)" "docker volume create -d vieux/sshfs mpw"
+	assert_eq "vieux/sshfs:latest sshfs" "$(docker_e2e_inspect mpw '{{.Driver}} {{.Status.Backend}}')" \
+		"driver and backend of mpw"
 	docker_e2e_run -v mpw:/data -- sh -c 'echo by-password > /data/p'
 	assert_file_content "$WORK/srv/pw/p" by-password
 	assert_eq 64123 "$(stat -c %u "$WORK/srv/pw/p")" "owner of the file on the server (the ssh user)"
@@ -550,23 +598,15 @@ test_managed_plugin_sshfs() {
 	assert_eq '********' "$(jq -r .Options.password <<<"$status")" "docker volume inspect: Status.Options.password"
 	case "$status" in *"$SSHFS_PW"*) fail "the password shows in Status: $status" ;; esac
 	# a wrong password: docker run fails and says why
-	managed_create mbad -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" -o password=wr0ng-pw-77 -o "port=$SSHFS_PORT"
+	docker_e2e_ok volume create -d vieux/sshfs -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" \
+		-o password=wr0ng-pw-77 -o "port=$SSHFS_PORT" mbad >/dev/null
 	expect_failure docker_e2e_cli run --rm --network none -v mbad:/data "$DOCKER_E2E_IMAGE" true
 	assert_contains "$out" "the login with the password failed" "docker run with a wrong password"
 	case "$out" in *wr0ng-pw-77*) fail "the password shows in the error: $out" ;; esac
 
-	# no IdentityFile: ssh tries root's default keys, in the bound dir (as with vieux/sshfs)
-	install -m 600 "$WORK/ssh/id" "$WORK/sshkey/id_ed25519"
-	managed_create mdef -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT"
-	assert_eq "old from-managed" "$(docker_e2e_run -v mdef:/data -- cat /data/before /data/f | paste -sd ' ')" \
-		"mdef (root's default key) read in a container"
-
-	# rm forgets the volumes; the data stays on the server
-	docker_e2e_ok volume rm mkey mpw mbad mdef >/dev/null
-	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
-	assert_missing "$WORK/store/volumes/mkey"
-	assert_file_content "$WORK/srv/f" from-managed
-	assert_file_content "$WORK/srv/before" old
+	docker_e2e_ok volume rm mpw mbad >/dev/null
+	assert_eq "" "$(docker_e2e_ok volume ls --format '{{.Name}}')" "docker volume ls after rm"
+	assert_missing "$WORK/store/volumes/mpw"
 	assert_file_content "$WORK/srv/pw/p" by-password
 	case "$(grep 'plugin=' "$WORK/dockerd.log")" in *"$SSHFS_PW"* | *wr0ng-pw-77*) fail "a password is in the plugin's log" ;; esac
 }
