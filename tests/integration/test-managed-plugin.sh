@@ -72,7 +72,8 @@ managed_teardown() {
 # Create, set and enable the plugin from $WORK/plugin-src, its store in $WORK/store, root's ssh
 # dir (the mount `sshkey`) in $WORK/sshkey: never the host's /root/.ssh, which may not exist.
 managed_install() {
-	mkdir -p -m 700 "$WORK/sshkey"
+	mkdir -p "$WORK/sshkey"
+	chmod 700 "$WORK/sshkey"
 	docker_e2e_ok plugin create "$MANAGED_NAME" "$WORK/plugin-src" >/dev/null
 	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" sshkey.source="$WORK/sshkey" >/dev/null
 	docker_e2e_ok plugin enable "$MANAGED_NAME" >/dev/null
