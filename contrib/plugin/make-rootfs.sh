@@ -83,7 +83,8 @@ ln -s /proc/self/mounts "$root/etc/mtab" # libfuse adds no line to a link to /pr
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
-# /root/.ssh is the host dir of the mount `sshkey` (keys, config, known_hosts), bound read-only:
+# /root is the host dir of the mount `home` (its .ssh: keys, config, known_hosts), bound
+# read-only (a home dir exists on every host, where a .ssh may not: enable would fail):
 # the host keys that StrictHostKeyChecking=accept-new learns go to the store (writable, and it
 # outlives the plugin); the bound dir's known_hosts is read too. A volume's UserKnownHostsFile
 # wins (ssh takes the first value it reads: the command line's).
@@ -94,11 +95,11 @@ Host *
 	UserKnownHostsFile /var/lib/cvol/known_hosts ~/.ssh/known_hosts
 EOF
 chmod 0644 "$root/etc/passwd" "$root/etc/group" "$root/etc/nsswitch.conf" "$root/etc/ssh/ssh_config"
-for d in run/docker/plugins run/cvol run/mount var/lib/cvol mnt/volumes host proc sys dev tmp root/.ssh; do
+for d in run/docker/plugins run/cvol run/mount var/lib/cvol mnt/volumes host proc sys dev tmp root; do
 	mkdir -p "$root/$d"
 done
 chmod 1777 "$root/tmp"
-chmod 0700 "$root/root" "$root/root/.ssh"
+chmod 0700 "$root/root"
 install -m 0644 "$here/config.json" "$tmp/config.json"
 
 rm -rf -- "$dest"

@@ -69,13 +69,13 @@ managed_teardown() {
 	return "$rc"
 }
 
-# Create, set and enable the plugin from $WORK/plugin-src, its store in $WORK/store, root's ssh
-# dir (the mount `sshkey`) in $WORK/sshkey: never the host's /root/.ssh, which may not exist.
+# Create, set and enable the plugin from $WORK/plugin-src, its store in $WORK/store, root's home
+# (the mount `home`) in $WORK/home: never the host's /root, whose .ssh is not the test's.
 managed_install() {
-	mkdir -p "$WORK/sshkey"
-	chmod 700 "$WORK/sshkey"
+	mkdir -p "$WORK/home/.ssh"
+	chmod 700 "$WORK/home" "$WORK/home/.ssh"
 	docker_e2e_ok plugin create "$MANAGED_NAME" "$WORK/plugin-src" >/dev/null
-	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" sshkey.source="$WORK/sshkey" >/dev/null
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" home.source="$WORK/home" >/dev/null
 	docker_e2e_ok plugin enable "$MANAGED_NAME" >/dev/null
 	managed_note_pid >/dev/null
 }
@@ -327,10 +327,10 @@ test_managed_plugin_rm_recreate() {
 	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/nostore" >/dev/null
 	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
 	assert_contains "$out" "$WORK/nostore" "docker plugin enable with a missing store.source"
-	# nor root's ssh dir (the default, /root/.ssh, may be missing on a host that never ran ssh)
-	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" sshkey.source="$WORK/nossh" >/dev/null
+	# nor root's home set to a dir that does not exist
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" home.source="$WORK/nohome" >/dev/null
 	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
-	assert_contains "$out" "$WORK/nossh" "docker plugin enable with a missing sshkey.source"
+	assert_contains "$out" "$WORK/nohome" "docker plugin enable with a missing home.source"
 	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
 
 	managed_install
@@ -475,7 +475,7 @@ test_managed_plugin_rootfs() {
 	local src=$WORK/plugin-src root=$WORK/plugin-src/rootfs
 	[ -f "$src/config.json" ] && [ -d "$root" ] || fail "make-rootfs.sh made no config.json and rootfs/ in $src"
 	command -v jq >/dev/null || skip "jq is not installed (make deps)"
-	assert_eq "docker.volumedriver/1.0 cvol.sock /mnt/volumes host store:/var/lib/cvol:source sshkey:/root/.ssh:source" \
+	assert_eq "docker.volumedriver/1.0 cvol.sock /mnt/volumes host store:/var/lib/cvol:source home:/root:source" \
 		"$(jq -r '[.interface.types[0], .interface.socket, .propagatedMount, .network.type,
 			(.mounts[] | select(.settable | length > 0) | "\(.name):\(.source):\(.settable[0])")] | join(" ")' \
 			"$src/config.json")" "config.json"
@@ -529,7 +529,7 @@ managed_sshfs_teardown() {
 # sshfs volumes through the managed plugin, as vieux/docker-volume-sshfs users make them: the
 # storage host of test-sshfs.sh (its own sshd, key and password user, in a network namespace),
 # dockerd and so the plugin (host network: dockerd's) in the client namespace. Keys are in the
-# dir set as `sshkey.source`, the plugin's /root/.ssh; the host key is learnt into the store.
+# .ssh of the dir set as `home.source`, the plugin's /root; the host key is learnt into the store.
 # Then the plugin replaces vieux/sshfs under its name, and takes vieux's option set.
 test_managed_plugin_sshfs() {
 	command -v sshfs_storage_host >/dev/null || skip "test-sshfs.sh's helpers are not loaded"
@@ -537,7 +537,7 @@ test_managed_plugin_sshfs() {
 	MANAGED_NETNS=$SSHFS_NS_C managed_setup
 	trap managed_sshfs_teardown EXIT
 	# a key under a name ssh does not try by itself: only IdentityFile names it
-	install -m 600 "$WORK/ssh/id" "$WORK/sshkey/cvol_key"
+	install -m 600 "$WORK/ssh/id" "$WORK/home/.ssh/cvol_key"
 	echo old >"$WORK/srv/before"
 
 	# a key: a container writes, the file is on the server, a second container reads it
@@ -554,7 +554,7 @@ test_managed_plugin_sshfs() {
 	# accept-new learnt the server's key, in the store (the plugin's /root/.ssh is read-only)
 	assert_contains "$(cat "$WORK/store/known_hosts" 2>&1)" "[$SSHFS_ADDR]:$SSHFS_PORT $(cut -d' ' -f1,2 "$WORK/ssh/host.pub")" \
 		"the store's known_hosts"
-	assert_missing "$WORK/sshkey/known_hosts"
+	assert_missing "$WORK/home/.ssh/known_hosts"
 	# and checks it from then on: a server whose key is not that one is refused
 	cp "$WORK/store/known_hosts" "$WORK/known_hosts.learnt"
 	ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/other" -C other-host
@@ -568,11 +568,11 @@ test_managed_plugin_sshfs() {
 	docker_e2e_ok volume rm mspoof >/dev/null
 
 	# no IdentityFile: ssh tries root's default keys, in the bound dir (as with vieux/sshfs)
-	install -m 600 "$WORK/ssh/id" "$WORK/sshkey/id_ed25519"
+	install -m 600 "$WORK/ssh/id" "$WORK/home/.ssh/id_ed25519"
 	managed_create mdef -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT"
 	assert_eq "old from-managed" "$(docker_e2e_run -v mdef:/data -- cat /data/before /data/f | paste -sd ' ')" \
 		"mdef (root's default key) read in a container"
-	rm "$WORK/sshkey/id_ed25519" # the password user below must log in by its password
+	rm "$WORK/home/.ssh/id_ed25519" # the password user below must log in by its password
 
 	# rm forgets the volumes; the data stays on the server
 	docker_e2e_ok volume rm mkey mdef >/dev/null
