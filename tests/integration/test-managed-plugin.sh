@@ -69,16 +69,20 @@ managed_teardown() {
 	return "$rc"
 }
 
-# Create, set and enable the plugin from $WORK/plugin-src, its store in $WORK/store.
+# Create, set and enable the plugin from $WORK/plugin-src, its store in $WORK/store, root's home
+# (the mount `home`) in $WORK/home: never the host's /root, whose .ssh is not the test's.
 managed_install() {
+	mkdir -p "$WORK/home/.ssh"
+	chmod 700 "$WORK/home" "$WORK/home/.ssh"
 	docker_e2e_ok plugin create "$MANAGED_NAME" "$WORK/plugin-src" >/dev/null
-	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" >/dev/null
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" home.source="$WORK/home" >/dev/null
 	docker_e2e_ok plugin enable "$MANAGED_NAME" >/dev/null
 	managed_note_pid >/dev/null
 }
 
 # Skip without docker, ctr or mkfs.ext4, or when dockerd cannot start; else a private dockerd
-# with the managed plugin enabled, and the busybox image.
+# with the managed plugin enabled, and the busybox image. With MANAGED_NETNS set, dockerd (and
+# so the plugin, on dockerd's network) runs in that network namespace (/run/netns/NAME).
 managed_setup() {
 	command -v ctr >/dev/null || skip "ctr is not installed (containerd, make deps)"
 	command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed (e2fsprogs)"
@@ -86,8 +90,14 @@ managed_setup() {
 	trap managed_teardown EXIT
 	managed_make_plugin_dir
 	managed_make_store
+	local dockerd=$DOCKER_E2E_DOCKERD
+	if [ -n "${MANAGED_NETNS:-}" ]; then # nsenter execs dockerd: the pid stays dockerd's
+		printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$MANAGED_NETNS" "$dockerd" >"$WORK/dockerd-in-ns"
+		chmod +x "$WORK/dockerd-in-ns"
+		dockerd=$WORK/dockerd-in-ns
+	fi
 	# dockerd that cannot start here (no cgroups, say) is the machine's, not the plugin's
-	docker_e2e_dockerd_start || skip "dockerd cannot start here: $(cat "$WORK/.fail")"
+	DOCKER_E2E_DOCKERD=$dockerd docker_e2e_dockerd_start || skip "dockerd cannot start here: $(cat "$WORK/.fail")"
 	docker_e2e_make_image
 	managed_install
 }
@@ -317,6 +327,10 @@ test_managed_plugin_rm_recreate() {
 	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/nostore" >/dev/null
 	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
 	assert_contains "$out" "$WORK/nostore" "docker plugin enable with a missing store.source"
+	# nor root's home set to a dir that does not exist
+	docker_e2e_ok plugin set "$MANAGED_NAME" store.source="$WORK/store" home.source="$WORK/nohome" >/dev/null
+	expect_failure docker_e2e_cli plugin enable "$MANAGED_NAME"
+	assert_contains "$out" "$WORK/nohome" "docker plugin enable with a missing home.source"
 	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
 
 	managed_install
@@ -461,15 +475,17 @@ test_managed_plugin_rootfs() {
 	local src=$WORK/plugin-src root=$WORK/plugin-src/rootfs
 	[ -f "$src/config.json" ] && [ -d "$root" ] || fail "make-rootfs.sh made no config.json and rootfs/ in $src"
 	command -v jq >/dev/null || skip "jq is not installed (make deps)"
-	assert_eq "docker.volumedriver/1.0 cvol.sock /mnt/volumes host store:/var/lib/cvol:source" \
+	assert_eq "docker.volumedriver/1.0 cvol.sock /mnt/volumes host store:/var/lib/cvol:source home:/root:source" \
 		"$(jq -r '[.interface.types[0], .interface.socket, .propagatedMount, .network.type,
 			(.mounts[] | select(.settable | length > 0) | "\(.name):\(.source):\(.settable[0])")] | join(" ")' \
 			"$src/config.json")" "config.json"
 	assert_eq "$(jq -r '.entrypoint[0]' "$src/config.json")" /usr/sbin/cvol-plugin "the entrypoint"
 	assert_eq "args value 0" "$(jq -r '"\(.args.name) \(.args.settable[0]) \(.args.value | length)"' "$src/config.json")" \
 		"config.json's settable args (empty by default)"
-	# the plugin always has a /proc (runc mounts one); an ASan build's leak check needs it at exit
+	# the plugin always has a /proc (runc mounts one; an ASan build's leak check needs it at exit)
+	# and the host's /dev (the mount `dev`: ssh opens /dev/null)
 	mount -t proc proc "$root/proc"
+	mount --rbind /dev "$root/dev"
 	assert_contains "$(chroot "$root" /usr/sbin/cvol-plugin --version 2>&1)" "cvol-plugin " "cvol-plugin in the rootfs"
 	assert_contains "$(chroot "$root" /usr/sbin/cvol-plugin --help 2>&1)" "--mount-dir" "cvol-plugin --help in the rootfs"
 	mkdir -p "$root/tmp/t"
@@ -482,9 +498,116 @@ test_managed_plugin_rootfs() {
 		assert_eq xfs "$(blkid -o value -s TYPE "$root/tmp/t/img")" "the image mkfs.xfs made in the rootfs"
 	fi
 	rm -r "$root/tmp/t"
+	# sshfs volumes: sshfs and ssh run, and ssh, as root, finds its user and the known hosts
+	assert_contains "$(chroot "$root" /usr/bin/sshfs --version 2>&1)" "SSHFS version" "sshfs --version in the rootfs"
+	assert_contains "$(chroot "$root" /usr/bin/ssh -V 2>&1)" "OpenSSH" "ssh -V in the rootfs"
+	local cfg
+	cfg=$(chroot "$root" /usr/bin/ssh -G -p 2222 u@10.231.0.1 2>&1) || fail "ssh -G in the rootfs: $cfg"
+	assert_contains "$cfg" "userknownhostsfile /var/lib/cvol/known_hosts /root/.ssh/known_hosts" \
+		"ssh's known hosts in the rootfs (the store's first: /root/.ssh is bound read-only)"
+	assert_contains "$cfg" "identityfile ~/.ssh/id_ed25519" "ssh's default keys in the rootfs"
+	umount -R "$root/dev"
 	umount "$root/proc"
 	"$TOP/contrib/plugin/make-rootfs.sh" "$CVOL_BIN_DIR" "$WORK/again" >/dev/null 2>&1 || fail "make-rootfs.sh failed the second time"
 	local d
 	d=$(diff -r --no-dereference "$src" "$WORK/again" 2>&1) || fail "make-rootfs.sh made another tree the second time: $d"
 	assert_missing "$WORK/again.tmp"
+}
+
+# Both teardowns; on failure, sshd's last words first (sshfs hides ssh's).
+managed_sshfs_teardown() {
+	local rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "--- sshd's log (tail)"
+		tail -n 8 "$WORK/sshd.log" 2>/dev/null
+	fi
+	(exit "$rc")
+	managed_teardown
+	sshfs_teardown
+}
+
+# sshfs volumes through the managed plugin, as vieux/docker-volume-sshfs users make them: the
+# storage host of test-sshfs.sh (its own sshd, key and password user, in a network namespace),
+# dockerd and so the plugin (host network: dockerd's) in the client namespace. Keys are in the
+# .ssh of the dir set as `home.source`, the plugin's /root; the host key is learnt into the store.
+# Then the plugin replaces vieux/sshfs under its name, and takes vieux's option set.
+test_managed_plugin_sshfs() {
+	command -v sshfs_storage_host >/dev/null || skip "test-sshfs.sh's helpers are not loaded"
+	sshfs_storage_host
+	MANAGED_NETNS=$SSHFS_NS_C managed_setup
+	trap managed_sshfs_teardown EXIT
+	# a key under a name ssh does not try by itself: only IdentityFile names it
+	install -m 600 "$WORK/ssh/id" "$WORK/home/.ssh/cvol_key"
+	echo old >"$WORK/srv/before"
+
+	# a key: a container writes, the file is on the server, a second container reads it
+	managed_create mkey -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT" \
+		-o IdentityFile=/root/.ssh/cvol_key -o reconnect
+	assert_eq "$MANAGED_DRIVER sshfs" "$(docker_e2e_inspect mkey '{{.Driver}} {{.Status.Backend}}')" \
+		"driver and backend of mkey"
+	docker_e2e_run -v mkey:/data -- sh -c '[ "$(cat /data/before)" = old ] && echo from-managed > /data/f'
+	assert_file_content "$WORK/srv/f" from-managed
+	assert_eq from-managed "$(docker_e2e_run -v mkey:/data -- cat /data/f)" "mkey read in a second container"
+	assert_eq "0 false" "$(docker_e2e_inspect mkey '{{.Status.Mounts}} {{.Status.Mounted}}')" \
+		"mounts of mkey after its containers ended"
+	assert_not_mounted "$(managed_data mkey)"
+	# accept-new learnt the server's key, in the store (the plugin's /root/.ssh is read-only)
+	assert_contains "$(cat "$WORK/store/known_hosts" 2>&1)" "[$SSHFS_ADDR]:$SSHFS_PORT $(cut -d' ' -f1,2 "$WORK/ssh/host.pub")" \
+		"the store's known_hosts"
+	assert_missing "$WORK/home/.ssh/known_hosts"
+	# and checks it from then on: a server whose key is not that one is refused
+	cp "$WORK/store/known_hosts" "$WORK/known_hosts.learnt"
+	ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh/other" -C other-host
+	echo "[$SSHFS_ADDR]:$SSHFS_PORT $(cut -d' ' -f1,2 "$WORK/ssh/other.pub")" >"$WORK/store/known_hosts"
+	managed_create mspoof -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT" -o IdentityFile=/root/.ssh/cvol_key
+	expect_failure docker_e2e_cli run --rm --network none -v mspoof:/data "$DOCKER_E2E_IMAGE" true
+	# (sshfs sends ssh's own words to /dev/null: "Host key verification failed" is not among them)
+	assert_contains "$out" "mount sshfs \`root@$SSHFS_ADDR:$WORK/srv\`" "docker run on a server whose key is not the known one"
+	assert_not_mounted "$(managed_data mspoof)"
+	cp "$WORK/known_hosts.learnt" "$WORK/store/known_hosts"
+	docker_e2e_ok volume rm mspoof >/dev/null
+
+	# no IdentityFile: ssh tries root's default keys, in the bound dir (as with vieux/sshfs)
+	install -m 600 "$WORK/ssh/id" "$WORK/home/.ssh/id_ed25519"
+	managed_create mdef -o "sshcmd=root@$SSHFS_ADDR:$WORK/srv" -o "port=$SSHFS_PORT"
+	assert_eq "old from-managed" "$(docker_e2e_run -v mdef:/data -- cat /data/before /data/f | paste -sd ' ')" \
+		"mdef (root's default key) read in a container"
+	rm "$WORK/home/.ssh/id_ed25519" # the password user below must log in by its password
+
+	# rm forgets the volumes; the data stays on the server
+	docker_e2e_ok volume rm mkey mdef >/dev/null
+	assert_eq "" "$(managed_volume_names)" "docker volume ls after rm"
+	assert_missing "$WORK/store/volumes/mkey"
+	assert_file_content "$WORK/srv/f" from-managed
+	assert_file_content "$WORK/srv/before" old
+
+	# the plugin under vieux's name, on the same store: compose files that say
+	# `driver: vieux/sshfs` work unchanged
+	docker_e2e_ok plugin rm -f "$MANAGED_NAME" >/dev/null
+	MANAGED_NAME=vieux/sshfs managed_install
+	# vieux's set: sshcmd, password, port, an extra -o; the password shown nowhere
+	assert_eq mpw "$(docker_e2e_ok volume create -d vieux/sshfs -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" \
+		-o "password=$SSHFS_PW" -o "port=$SSHFS_PORT" -o cache=no mpw)" "docker volume create -d vieux/sshfs mpw"
+	assert_eq "vieux/sshfs:latest sshfs" "$(docker_e2e_inspect mpw '{{.Driver}} {{.Status.Backend}}')" \
+		"driver and backend of mpw"
+	docker_e2e_run -v mpw:/data -- sh -c 'echo by-password > /data/p'
+	assert_file_content "$WORK/srv/pw/p" by-password
+	assert_eq 64123 "$(stat -c %u "$WORK/srv/pw/p")" "owner of the file on the server (the ssh user)"
+	assert_eq by-password "$(docker_e2e_run -v mpw:/data -- cat /data/p)" "mpw read in a second container"
+	local status
+	status=$(docker_e2e_inspect mpw '{{json .Status}}')
+	assert_eq '********' "$(jq -r .Options.password <<<"$status")" "docker volume inspect: Status.Options.password"
+	case "$status" in *"$SSHFS_PW"*) fail "the password shows in Status: $status" ;; esac
+	# a wrong password: docker run fails and says why
+	docker_e2e_ok volume create -d vieux/sshfs -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" \
+		-o password=wr0ng-pw-77 -o "port=$SSHFS_PORT" mbad >/dev/null
+	expect_failure docker_e2e_cli run --rm --network none -v mbad:/data "$DOCKER_E2E_IMAGE" true
+	assert_contains "$out" "the login with the password failed" "docker run with a wrong password"
+	case "$out" in *wr0ng-pw-77*) fail "the password shows in the error: $out" ;; esac
+
+	docker_e2e_ok volume rm mpw mbad >/dev/null
+	assert_eq "" "$(docker_e2e_ok volume ls --format '{{.Name}}')" "docker volume ls after rm"
+	assert_missing "$WORK/store/volumes/mpw"
+	assert_file_content "$WORK/srv/pw/p" by-password
+	case "$(grep 'plugin=' "$WORK/dockerd.log")" in *"$SSHFS_PW"* | *wr0ng-pw-77*) fail "a password is in the plugin's log" ;; esac
 }
