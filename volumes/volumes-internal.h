@@ -112,7 +112,7 @@ int volume_publish(const struct volume_publish *p, const struct volume *v, const
  * 0 when nothing is bound. */
 int volume_unpublish(const struct volume_publish *p, const char *name, struct cvol_error *err);
 
-/* ---- backends (backend.c) ------------------------------------------------ */
+/* ---- backends (backend.c; sshfs in sshfs.c) ------------------------------------ */
 
 /* What a backend mounts on _data. */
 struct volume_mount {
@@ -146,3 +146,16 @@ const struct volume_backend_ops *volume_backend_ops(enum cvol_volume_backend bac
  * backend, which may have no record); a dir_entry_fn for staging_cleanup_with(). */
 int volume_staged_unmount(int dirfd, const char *name, unsigned char d_type, void *data,
 			  struct cvol_error *err);
+
+/* Helpers the backends share (backend-shared.c). */
+/* Make a volume's empty _data: the prepare() of a backend that needs nothing else. */
+int volume_make_data(const struct volume *v, struct cvol_error *err);
+/* A needs_mount() for backends that always mount something on _data. */
+bool volume_always_mounted(const struct volume_opts *o);
+/* The backend's mount_args() for @v into *@m, logged (secrets redacted) when debugging volumes. */
+int volume_mount_args_logged(const struct volume *v, struct volume_mount *m, struct cvol_error *err);
+/* Unmount _data (a loop device goes with it). */
+int volume_unmount_data(const struct volume *v, struct cvol_error *err);
+
+/* The sshfs backend (sshfs.c). */
+extern const struct volume_backend_ops volume_sshfs_ops;
