@@ -27,6 +27,19 @@ extern char **environ;
 #define SSHFS_CONNECT_TIMEOUT  "10"
 #define SSHFS_MOUNT_TIMEOUT_MS 15000
 
+/* What cvol adds unless the volume sets it: new host keys taken, a bound on connecting, a server
+ * that stops answering dropped by ssh after 5 s x 3 (calls on the mount then fail instead of
+ * hanging), and sshfs connecting again when it is asked something after the server came back. */
+static const struct {
+	const char *key, *value;
+} sshfs_defaults[] = {
+	{ "StrictHostKeyChecking", "accept-new" },
+	{ "ConnectTimeout", SSHFS_CONNECT_TIMEOUT },
+	{ "ServerAliveInterval", "5" },
+	{ "ServerAliveCountMax", "3" },
+	{ "reconnect", NULL },
+};
+
 /* Has the volume set ssh/sshfs option @key (in any case, as ssh reads its options)? */
 static bool sshfs_has_option(const struct volume_opts *o, const char *key)
 {
@@ -71,10 +84,9 @@ static int sshfs_mount_args(const struct volume *v, struct volume_mount *m, stru
 	*m = (struct volume_mount){ .source = o->sshcmd, .fstype = "fuse.sshfs" };
 	if (o->password)
 		r = add_sshfs_option(m, "password_stdin", NULL);
-	if (r == 0 && !sshfs_has_option(o, "StrictHostKeyChecking"))
-		r = add_sshfs_option(m, "StrictHostKeyChecking", "accept-new");
-	if (r == 0 && !sshfs_has_option(o, "ConnectTimeout"))
-		r = add_sshfs_option(m, "ConnectTimeout", SSHFS_CONNECT_TIMEOUT);
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(sshfs_defaults); i++)
+		if (!sshfs_has_option(o, sshfs_defaults[i].key))
+			r = add_sshfs_option(m, sshfs_defaults[i].key, sshfs_defaults[i].value);
 	/* a wrong password must fail, not wait for a second one that never comes */
 	if (r == 0 && o->password && !sshfs_has_option(o, "NumberOfPasswordPrompts"))
 		r = add_sshfs_option(m, "NumberOfPasswordPrompts", "1");

@@ -166,6 +166,7 @@ test_sshfs_key_volume() {
 	assert_contains "$cmd" "-o IdentityFile=$WORK/ssh/id" "sshfs command line"
 	assert_contains "$cmd" "-o reconnect " "sshfs command line (a key with an empty value is a flag)"
 	assert_contains "$cmd" "-o ConnectTimeout=10" "sshfs command line (the default bound)"
+	assert_contains "$cmd" "-o ServerAliveInterval=5 -o ServerAliveCountMax=3" "sshfs command line (a dead server noticed)"
 	plugin_ok VolumeDriver.Get '{"Name":"data"}'
 	assert_eq sshfs "$(plugin_reply .Volume.Status.Backend)" "Status.Backend"
 	assert_eq true "$(plugin_reply .Volume.Status.Mounted)" "Status.Mounted"

@@ -187,23 +187,31 @@ static void test_mount_any_type(void **state)
 }
 
 /* docker-volume-sshfs's options: every key but sshcmd, password and port is an sshfs `-o`, an
- * empty value a flag; cvol's defaults (host key, connect timeout, one password prompt) only when
- * the volume sets none; the password never among them. */
+ * empty value a flag; cvol's defaults (host key, connect timeout, a dead server noticed, reconnect,
+ * one password prompt) only when the volume sets none; the password never among them. */
 static void test_mount_sshfs(void **state)
 {
 	(void)state;
 	/* as sshfs gets them, one `-o` each: nothing escaped */
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k:\\\\1\"}", "u@h:/p", "fuse.sshfs",
-		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k:\\1");
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,ServerAliveInterval=5,"
+		     "ServerAliveCountMax=3,reconnect,IdentityFile=/k:\\1");
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k\", \"allow_other\": \"\"}", "u@h:/p",
 		     "fuse.sshfs",
-		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k,allow_other");
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,ServerAliveInterval=5,"
+		     "ServerAliveCountMax=3,reconnect,IdentityFile=/k,allow_other");
 	expect_mount(
 		"{\"sshcmd\": \"u@h:/p\", \"password\": \"pw,1\", \"port\": \"2222\", \"cache\": \"no\", "
 		"\"stricthostkeychecking\": \"no\", \"ConnectTimeout\": \"3\"}",
 		"u@h:/p", "fuse.sshfs",
-		"password_stdin,NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout="
-		"3");
+		"password_stdin,ServerAliveInterval=5,ServerAliveCountMax=3,reconnect,"
+		"NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout=3");
+	/* the volume's own ServerAlive* and reconnect, once each */
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"serveraliveinterval\": \"30\", "
+		     "\"ServerAliveCountMax\": \"1\", \"reconnect\": \"\"}",
+		     "u@h:/p", "fuse.sshfs",
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,serveraliveinterval=30,"
+		     "ServerAliveCountMax=1,reconnect");
 }
 
 static void test_mount_too_long(void **state)
