@@ -26,6 +26,19 @@ int volume_unmount_data(const struct volume *v, struct cvol_error *err)
 	return 0;
 }
 
+int volume_detach_data(const struct volume *v, struct cvol_error *err)
+{
+	if (umount2(v->data, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return cvol_error_set(err, errno, "detach `%s`", v->data);
+	log_debug(CVOL_LOG_VOLUME, "detached `%s`", v->data);
+	return 0;
+}
+
+bool volume_is_remote(const struct volume *v)
+{
+	return v->ops->is_remote(&v->opts);
+}
+
 int volume_make_data(const struct volume *v, struct cvol_error *err)
 {
 	if (mkdirat(v->dirfd, VOLUME_DATA_DIR, 0755) < 0)
@@ -37,4 +50,9 @@ bool volume_always_mounted(const struct volume_opts *o)
 {
 	(void)o;
 	return true;
+}
+
+void volume_no_daemon(const struct volume *v)
+{
+	(void)v;
 }

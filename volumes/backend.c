@@ -435,11 +435,40 @@ static void loop_usage(const struct volume *v, bool mounted, uint64_t *ret_size,
 	}
 }
 
+/* ---- network filesystems ------------------------------------------------------------------ */
+
+/* The filesystem types whose data is on a server (or, for FUSE, behind a daemon that may go). */
+static bool any_is_remote(const struct volume_opts *o)
+{
+	static const char *const remote[] = { "nfs", "nfs4",	  "cifs",   "smb3",  "smbfs", "ceph",
+					      "9p",  "glusterfs", "lustre", "davfs", "afs",   "fuse" };
+	if (!o->type)
+		return false;
+	if (strncmp(o->type, "fuse.", 5) == 0) /* sshfs, s3fs, rclone...: a daemon that may go */
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+		if (strcmp(o->type, remote[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A network mount is detached lazily: its server may not answer; a local one is unmounted. */
+static int any_unmount(const struct volume *v, struct cvol_error *err)
+{
+	return any_is_remote(&v->opts) ? volume_detach_data(v, err) : volume_unmount_data(v, err);
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static bool dir_needs_mount(const struct volume_opts *o)
 {
 	return o->ro;
+}
+
+static bool local(const struct volume_opts *o)
+{
+	(void)o;
+	return false;
 }
 
 static const struct volume_backend_ops dir_ops = {
@@ -450,6 +479,8 @@ static const struct volume_backend_ops dir_ops = {
 	.mount = mount_by_args,
 	.unmount = volume_unmount_data,
 	.usage = dir_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
 };
 
 static const struct volume_backend_ops bind_ops = {
@@ -460,6 +491,8 @@ static const struct volume_backend_ops bind_ops = {
 	.mount = bind_mount,
 	.unmount = volume_unmount_data,
 	.usage = mounted_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
 };
 
 static const struct volume_backend_ops tmpfs_ops = {
@@ -470,6 +503,8 @@ static const struct volume_backend_ops tmpfs_ops = {
 	.mount = mount_by_args,
 	.unmount = volume_unmount_data,
 	.usage = mounted_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
 };
 
 static const struct volume_backend_ops loop_ops = {
@@ -480,6 +515,8 @@ static const struct volume_backend_ops loop_ops = {
 	.mount = mount_by_args,
 	.unmount = volume_unmount_data,
 	.usage = loop_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
 };
 
 static const struct volume_backend_ops mount_ops = {
@@ -488,8 +525,10 @@ static const struct volume_backend_ops mount_ops = {
 	.prepare = volume_make_data,
 	.mount_args = any_mount_args,
 	.mount = any_mount,
-	.unmount = volume_unmount_data,
+	.unmount = any_unmount,
 	.usage = mounted_usage,
+	.is_remote = any_is_remote,
+	.kill_daemon = volume_no_daemon,
 };
 
 static const struct volume_backend_ops *const backends[] = {

@@ -3,6 +3,8 @@
  * docker-volume-sshfs runs it, the password on its stdin, never on a command line. */
 #include "volumes-internal.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -263,7 +265,48 @@ static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 						: "");
 }
 
-/* No statfs: on a server that does not answer it would hang the Get that asked. */
+/* ---- a daemon whose server has gone ----------------------------------------------------------- */
+
+/* True when process @pid is an sshfs serving @mountpoint: `sshfs SSHCMD MOUNTPOINT ...`, as
+ * sshfs_argv() makes it (its daemon keeps the command line). */
+static bool sshfs_serves(const char *pid, const char *mountpoint)
+{
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *argv0 = buf, *base = strrchr(argv0, '/');
+	size_t len0 = strlen(argv0), len1 = (size_t)n > len0 + 1 ? strlen(buf + len0 + 1) : 0;
+	if (strcmp(base ? base + 1 : argv0, "sshfs") != 0 || (size_t)n <= len0 + len1 + 2)
+		return false;
+	return strcmp(buf + len0 + len1 + 2, mountpoint) == 0;
+}
+
+/* Kill the sshfs daemons of @v's _data: a mount that does not answer has been detached, and its
+ * daemon would only keep what still uses it waiting. */
+static void sshfs_kill_daemon(const struct volume *v)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	if (!proc)
+		return;
+	while ((e = readdir(proc))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (pid <= 1 || *end || !sshfs_serves(e->d_name, v->data))
+			continue;
+		log_info("volume `%s`: killing sshfs (pid %ld), whose mount did not answer",
+			 v->name ? v->name : "?", pid);
+		kill((pid_t)pid, SIGKILL);
+	}
+	closedir(proc);
+}
+
+/* No statfs here: on a server that does not answer it would hang; the store takes a network
+ * volume's numbers from its bounded probe and never calls this. */
 static void no_usage(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used)
 {
 	(void)v;
@@ -272,12 +315,20 @@ static void no_usage(const struct volume *v, bool mounted, uint64_t *ret_size, u
 	(void)ret_used;
 }
 
+static bool sshfs_is_remote(const struct volume_opts *o)
+{
+	(void)o;
+	return true;
+}
+
 const struct volume_backend_ops volume_sshfs_ops = {
 	.name = "sshfs",
 	.needs_mount = volume_always_mounted,
 	.prepare = volume_make_data,
 	.mount_args = sshfs_mount_args,
 	.mount = sshfs_mount,
-	.unmount = volume_unmount_data,
+	.unmount = volume_detach_data,
 	.usage = no_usage,
+	.is_remote = sshfs_is_remote,
+	.kill_daemon = sshfs_kill_daemon,
 };

@@ -88,7 +88,7 @@ static void test_table_names(void **state)
 		assert_string_equal(cvol_volume_backend_name(names[i].backend), names[i].name);
 		/* every backend has every operation: the store never checks */
 		assert_true(ops->needs_mount && ops->prepare && ops->mount_args && ops->mount &&
-			    ops->unmount && ops->usage);
+			    ops->unmount && ops->usage && ops->is_remote && ops->kill_daemon);
 	}
 	assert_null(volume_backend_ops((enum cvol_volume_backend)99));
 	assert_string_equal(cvol_volume_backend_name((enum cvol_volume_backend)99), "?");
@@ -212,6 +212,37 @@ static void test_mount_sshfs(void **state)
 		     "u@h:/p", "fuse.sshfs",
 		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,serveraliveinterval=30,"
 		     "ServerAliveCountMax=1,reconnect");
+}
+
+/* Network volumes (their server may go: probed with a bound, detached lazily): sshfs, and the
+ * generic types whose data is on a server or behind a FUSE daemon; never a local filesystem. */
+static void test_remote(void **state)
+{
+	static const struct {
+		const char *opts;
+		bool remote;
+	} cases[] = {
+		{ "{\"sshcmd\": \"u@h:/p\"}", true },
+		{ "{\"type\": \"nfs\", \"device\": \"h:/x\"}", true },
+		{ "{\"type\": \"nfs4\", \"device\": \"h:/x\"}", true },
+		{ "{\"type\": \"cifs\", \"device\": \"//h/s\"}", true },
+		{ "{\"type\": \"fuse.s3fs\", \"device\": \"bucket\"}", true },
+		{ "{\"type\": \"ext4\", \"device\": \"/dev/sdb1\"}", false },
+		{ "{\"type\": \"nfsd\", \"device\": \"nfsd\"}", false },
+		{ "{\"type\": \"tmpfs\"}", false },
+		{ "{\"size\": \"1G\"}", false },
+		{ "{}", false },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct test_volume t;
+		volume_setup(&t, cases[i].opts, VOL_DIR, -1);
+		if (volume_is_remote(&t.v) != cases[i].remote)
+			fail_msg("`%s`: remote is %d, want %d", cases[i].opts, !cases[i].remote,
+				 cases[i].remote);
+		volume_free(&t);
+	}
 }
 
 static void test_mount_too_long(void **state)
@@ -350,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_mount_any_type),
 		cmocka_unit_test(test_mount_sshfs),
 		cmocka_unit_test(test_mount_too_long),
+		cmocka_unit_test(test_remote),
 		cmocka_unit_test_setup_teardown(test_prepare_dir, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_bind, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_usage, unit_dir_setup, unit_dir_teardown),
