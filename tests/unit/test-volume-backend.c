@@ -334,6 +334,34 @@ static void test_prepare_bind(void **state)
 	volume_free(&t);
 }
 
+/* Status.Mount: nothing on _data is "not mounted" for any backend (no child is asked); the
+ * other states as Status shows them. */
+static void test_probe(void **state)
+{
+	struct unit_dir *f = *state;
+	struct test_volume t;
+	struct volume_probe p;
+	char text[96];
+
+	assert_int_equal(mkdirat(f->fd, "_data", 0755), 0);
+	volume_setup(&t, "{\"sshcmd\": \"u@h:/p\"}", f->top, f->fd);
+	volume_probe(&t.v, &p);
+	assert_int_equal(p.health, VOLUME_NOT_MOUNTED);
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "not mounted");
+	volume_free(&t);
+
+	p = (struct volume_probe){ .health = VOLUME_ALIVE };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "alive");
+	p = (struct volume_probe){ .health = VOLUME_DEAD, .error = ENOTCONN };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "dead: Transport endpoint is not connected");
+	p = (struct volume_probe){ .health = VOLUME_NO_ANSWER };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "no answer within 3 s");
+}
+
 static void test_usage(void **state)
 {
 	struct unit_dir *f = *state;
@@ -385,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prepare_dir, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_bind, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_usage, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_probe, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("volume-backend", tests, NULL, NULL);
 }
