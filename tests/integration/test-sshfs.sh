@@ -124,12 +124,21 @@ sshfs_sshd_start() {
 	fail "sshd did not listen on $SSHFS_ADDR:$SSHFS_PORT within 5 s: $(tail -n 3 "$WORK/sshd.log")"
 }
 
-# The server dies: kill -9 sshd and its sessions (by their pids: the test's own sshd's children).
+# The pids of PID and of all its descendants.
+sshfs_tree() { # pid
+	local kid
+	echo "$1"
+	for kid in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		sshfs_tree "$kid"
+	done
+}
+
+# The server dies: kill -9 sshd and its sessions (the test's own sshd and its descendants, by pid).
 sshfs_sshd_kill() {
-	local kids
-	kids=$(cat /proc/"$SSHFS_SSHD_PID"/task/*/children 2>/dev/null || true)
+	local pids
+	pids=$(sshfs_tree "$SSHFS_SSHD_PID")
 	# shellcheck disable=SC2086 # one pid a word
-	kill -KILL "$SSHFS_SSHD_PID" $kids
+	kill -KILL $pids 2>/dev/null || true
 	wait "$SSHFS_SSHD_PID" 2>/dev/null || true
 	SSHFS_SSHD_PID=
 }
@@ -143,7 +152,12 @@ sshfs_plugin_start() { # [cvol-plugin args]
 	local real=$CVOL_PLUGIN
 	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$SSHFS_NS_C" "$real" >"$WORK/plugin-in-ns"
 	chmod +x "$WORK/plugin-in-ns"
-	CVOL_PLUGIN=$WORK/plugin-in-ns plugin_start "$@"
+	# plugin_start sets its own EXIT trap: ours again, also when the plugin does not start (sshd
+	# would be left running)
+	CVOL_PLUGIN=$WORK/plugin-in-ns plugin_start "$@" || {
+		trap sshfs_teardown EXIT
+		return 1
+	}
 	trap sshfs_teardown EXIT
 }
 
