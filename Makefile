@@ -34,7 +34,7 @@ COMMON_SRC := common/error.c common/log.c common/fs.c common/strv.c common/sha25
 OVERLAY_SRC := overlay/probe.c overlay/probe-cache.c overlay/options.c overlay/plan.c overlay/mount.c overlay/whiteout.c
 LAYERS_SRC := layers/chain.c layers/store.c layers/refs.c layers/mount.c layers/tar-import.c layers/tar-export.c layers/diff.c layers/paths.c
 IMAGE_SRC := image/image.c
-VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/publish.c volumes/store.c volumes/json.c
+VOLUMES_SRC := volumes/options.c volumes/record.c volumes/backend.c volumes/backend-shared.c volumes/sshfs.c volumes/probe.c volumes/publish.c volumes/store.c volumes/json.c
 RUNTIME_SRC := runtime/seccomp.c runtime/exec.c
 # The messages of containerd's snapshot API: C made by protoc-c from proto/ at build time.
 PROTO := proto/containerd/types/mount.proto proto/containerd/services/snapshots/v1/snapshots.proto \

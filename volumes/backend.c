@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The table of backends: what each one prepares, mounts, unmounts and reports for a volume's
- * _data. Mounts go through libmount (which also sets up loop devices, with autoclear, so the
- * device goes away with the unmount); mkfs runs as a child, never through a shell. Owner and
- * mode are set on an open directory, never through a path. */
+/* The table of backends (sshfs in sshfs.c): what each one prepares, mounts, unmounts and reports
+ * for a volume's _data. Mounts go through libmount (which also sets up loop devices, with
+ * autoclear, so the device goes away with the unmount); mkfs runs as a child, never through a
+ * shell. Owner and mode are set on an open directory, never through a path. */
 #include "volumes-internal.h"
 
 #include <fcntl.h>
@@ -13,14 +13,10 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../common/mount-opts.h"
@@ -145,34 +141,14 @@ static int libmount_mount(const char *source, const char *shown, const char *tar
 			       target, msg[0] ? msg : "failed");
 }
 
-/* The backend's mount_args() for @v into *@m, logged (secrets redacted) when debugging volumes. */
-static int mount_args_logged(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
-{
-	int r = v->ops->mount_args(v, m, err);
-	if (r == 0 && log_debug_enabled(CVOL_LOG_VOLUME)) {
-		char shown[sizeof(m->options) + 64];
-		volume_optstr_redact(m->options, shown, sizeof(shown));
-		log_debug(CVOL_LOG_VOLUME, "mount %s `%s` on `%s` (%s)", m->fstype ? m->fstype : "bind",
-			  m->source, v->data, shown);
-	}
-	return r;
-}
-
 /* Mount what the backend's mount_args() says on _data. */
 static int mount_by_args(const struct volume *v, struct cvol_error *err)
 {
 	struct volume_mount m;
-	int r = mount_args_logged(v, &m, err);
+	int r = volume_mount_args_logged(v, &m, err);
 	if (r < 0)
 		return r;
 	return libmount_mount(m.source, m.source, v->data, m.fstype, m.options, err);
-}
-
-static int unmount_data(const struct volume *v, struct cvol_error *err)
-{
-	if (umount2(v->data, UMOUNT_NOFOLLOW) < 0)
-		return cvol_error_set(err, errno, "unmount `%s`", v->data);
-	return 0;
 }
 
 int volume_staged_unmount(int dirfd, const char *name, unsigned char d_type, void *data,
@@ -224,21 +200,9 @@ static int set_data_owner(const struct volume *v, struct cvol_error *err)
 
 /* ---- prepare ------------------------------------------------------------------------------- */
 
-static int make_data(const struct volume *v, struct cvol_error *err)
-{
-	if (mkdirat(v->dirfd, VOLUME_DATA_DIR, 0755) < 0)
-		return cvol_error_set(err, errno, "create `%s`", v->data);
-	return 0;
-}
-
-static int only_data(const struct volume *v, struct cvol_error *err)
-{
-	return make_data(v, err);
-}
-
 static int dir_prepare(const struct volume *v, struct cvol_error *err)
 {
-	int r = make_data(v, err);
+	int r = volume_make_data(v, err);
 	return r < 0 ? r : set_data_owner(v, err);
 }
 
@@ -308,7 +272,7 @@ static int open_bind_source(const struct volume *v, bool create, struct cvol_err
 /* The host directory keeps its owner and mode unless uid=, gid= or mode= ask for others. */
 static int bind_prepare(const struct volume *v, struct cvol_error *err)
 {
-	int r = make_data(v, err);
+	int r = volume_make_data(v, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int fd = open_bind_source(v, true, err);
@@ -392,7 +356,7 @@ static int loop_set_owner(const struct volume *v, struct cvol_error *err)
 	if (r < 0)
 		return r;
 	r = set_data_owner(v, err);
-	if (unmount_data(v, &umount_err) < 0 && r == 0) {
+	if (volume_unmount_data(v, &umount_err) < 0 && r == 0) {
 		*err = umount_err;
 		r = -umount_err.code;
 	}
@@ -403,7 +367,7 @@ static int loop_set_owner(const struct volume *v, struct cvol_error *err)
 static int loop_prepare(const struct volume *v, struct cvol_error *err)
 {
 	char image[PATH_MAX];
-	int r = make_data(v, err);
+	int r = volume_make_data(v, err);
 	if (r == 0)
 		r = image_path(v, image, err);
 	if (r < 0)
@@ -428,251 +392,8 @@ static int any_mount(const struct volume *v, struct cvol_error *err)
 {
 	int r = mount_by_args(v, err);
 	if (r == 0 && (r = set_data_owner(v, err)) < 0)
-		unmount_data(v, NULL);
+		volume_unmount_data(v, NULL);
 	return r;
-}
-
-/* ---- sshfs ------------------------------------------------------------------------------------ */
-
-/* The sshfs program (Debian `sshfs`) as a child, as docker-volume-sshfs runs it: `sshfs SSHCMD
- * _data [-p PORT] -o password_stdin -o KEY[=VALUE]...`, the password written on its stdin (never
- * on a command line or in the environment). Time-bound: ssh gives up connecting after
- * SSHFS_CONNECT_TIMEOUT seconds unless the volume sets ConnectTimeout, and sshfs is killed (its
- * process group: ssh too) when it has not mounted within SSHFS_MOUNT_TIMEOUT_MS. */
-#define SSHFS_CONNECT_TIMEOUT  "10"
-#define SSHFS_MOUNT_TIMEOUT_MS 15000
-
-/* Has the volume set ssh/sshfs option @key (in any case, as ssh reads its options)? */
-static bool sshfs_has_option(const struct volume_opts *o, const char *key)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(o->all, k, v)
-	{
-		if (strcasecmp(k, key) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Append sshfs option @key (=@value) as sshfs gets it: each becomes its own `-o` argument, so
- * nothing is escaped (options.c refuses a `,` in a value: the list splits where this joins). */
-static int add_sshfs_option(struct volume_mount *m, const char *key, const char *value)
-{
-	size_t start = m->options_len;
-	size_t size = sizeof(m->options);
-	int r = mount_opts_append(m->options, size, &m->options_len, start ? "," : "");
-	if (r == 0)
-		r = mount_opts_append(m->options, size, &m->options_len, key);
-	if (r == 0 && value)
-		r = mount_opts_append(m->options, size, &m->options_len, "=");
-	if (r == 0 && value)
-		r = mount_opts_append(m->options, size, &m->options_len, value);
-	if (r < 0) {
-		m->options[start] = '\0'; /* all of the option or none of it */
-		m->options_len = start;
-	}
-	return r;
-}
-
-/* What an sshfs mount shows: the source, and the `-o` options without the password. */
-static int sshfs_mount_args(const struct volume *v, struct volume_mount *m, struct cvol_error *err)
-{
-	const struct volume_opts *o = &v->opts;
-	const char *key;
-	json_t *val;
-	int r = 0;
-
-	*m = (struct volume_mount){ .source = o->sshcmd, .fstype = "fuse.sshfs" };
-	if (o->password)
-		r = add_sshfs_option(m, "password_stdin", NULL);
-	if (r == 0 && !sshfs_has_option(o, "StrictHostKeyChecking"))
-		r = add_sshfs_option(m, "StrictHostKeyChecking", "accept-new");
-	if (r == 0 && !sshfs_has_option(o, "ConnectTimeout"))
-		r = add_sshfs_option(m, "ConnectTimeout", SSHFS_CONNECT_TIMEOUT);
-	/* a wrong password must fail, not wait for a second one that never comes */
-	if (r == 0 && o->password && !sshfs_has_option(o, "NumberOfPasswordPrompts"))
-		r = add_sshfs_option(m, "NumberOfPasswordPrompts", "1");
-	json_object_foreach(o->all, key, val)
-	{
-		if (r < 0)
-			break;
-		if (volume_opt_is_sshfs_own(key))
-			continue;
-		const char *s = json_string_value(val);
-		r = add_sshfs_option(m, key, s && *s ? s : NULL);
-	}
-	if (r < 0)
-		return cvol_error_setx(err, E2BIG, "mount options for `%s` are too long", v->data);
-	return 0;
-}
-
-/* The sshfs command line for @m (its options are each a `-o`, as docker-volume-sshfs gives them),
- * NULL-terminated, pointing into @m and @v; free the array only. */
-static char **sshfs_argv(const struct volume *v, struct volume_mount *m)
-{
-	size_t n = 1;
-	for (const char *p = m->options; *p; p++)
-		n += *p == ',';
-	char **argv = calloc(2 * n + 8, sizeof(char *)), **a = argv;
-	if (!argv)
-		return NULL;
-	*a++ = "sshfs";
-	*a++ = (char *)v->opts.sshcmd;
-	*a++ = v->data;
-	if (v->opts.port) {
-		*a++ = "-p";
-		*a++ = (char *)v->opts.port;
-	}
-	/* the values hold no `,` (options.c refuses them): split where add_option() joined */
-	for (char *p = m->options; *p;) {
-		*a++ = "-o";
-		*a++ = p;
-		p += strcspn(p, ",");
-		if (*p)
-			*p++ = '\0';
-	}
-	*a = NULL;
-	return argv;
-}
-
-/* What sshfs and ssh wrote, on one line ("; " between lines), with the password hidden should
- * it be there. */
-static void sshfs_message(int fd, const char *password, char *buf, size_t size)
-{
-	char out[2048];
-	size_t len = 0;
-	ssize_t n = pread(fd, out, sizeof(out) - 1, 0);
-	out[n > 0 ? n : 0] = '\0';
-	if (password && *password)
-		for (char *p; (p = strstr(out, password));)
-			memset(p, '*', strlen(password));
-	buf[0] = '\0';
-	for (char *save = NULL, *line = strtok_r(out, "\r\n", &save); line;
-	     line = strtok_r(NULL, "\r\n", &save)) {
-		for (char *p = line; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
-		if (*line)
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s",
-						len ? "; " : "", line);
-	}
-}
-
-static long elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-/* Wait for @pid until @bound_ms: its status, or -ETIMEDOUT. */
-static int wait_bounded(pid_t pid, long bound_ms, int *ret_status)
-{
-	struct timespec start, nap = { .tv_nsec = 10 * 1000000 };
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		pid_t w = waitpid(pid, ret_status, WNOHANG);
-		if (w == pid)
-			return 0;
-		if (w < 0 && errno != EINTR)
-			return -errno;
-		if (elapsed_ms(&start) >= bound_ms)
-			return -ETIMEDOUT;
-		nanosleep(&nap, NULL);
-	}
-}
-
-/* Run sshfs for @v: its stdin a socket the password is written to (or nothing), its output in a
- * memfd (ssh keeps it after sshfs has gone to the background: a pipe would break it). */
-static int sshfs_mount(const struct volume *v, struct cvol_error *err)
-{
-	struct volume_mount m;
-	int r = mount_args_logged(v, &m, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char **argv = sshfs_argv(v, &m);
-	if (!argv)
-		return cvol_error_set(err, ENOMEM, "mount sshfs on `%s`", v->data);
-
-	_cleanup_close_ int out = memfd_create("sshfs-output", MFD_CLOEXEC);
-	int sv[2];
-	if (out < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return cvol_error_set(err, errno, "mount sshfs on `%s`", v->data);
-	_cleanup_close_ int mine = sv[0];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, out, STDERR_FILENO);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setpgroup(&attr, 0); /* a kill at the bound takes ssh with it */
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	pid_t pid;
-	r = posix_spawnp(&pid, "sshfs", &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	close(sv[1]);
-	if (r != 0)
-		return cvol_error_set(err, r, "run sshfs (is the sshfs package installed?)");
-
-	if (v->opts.password) {
-		size_t len = strlen(v->opts.password);
-		_cleanup_free_ char *line = malloc(len + 2);
-		if (line) {
-			memcpy(line, v->opts.password, len);
-			memcpy(line + len, "\n", 2);
-			(void)!send(mine, line, len + 1, MSG_NOSIGNAL);
-			explicit_bzero(line, len + 1);
-		}
-	}
-	shutdown(mine, SHUT_WR);
-
-	int status = 0;
-	r = wait_bounded(pid, SSHFS_MOUNT_TIMEOUT_MS, &status);
-	if (r == -ETIMEDOUT) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	bool mounted = is_mount_root(v->dirfd, VOLUME_DATA_DIR);
-	if (r == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && mounted)
-		return 0;
-	if (mounted) /* killed late, or gone after mounting: nothing stays */
-		umount2(v->data, MNT_DETACH | UMOUNT_NOFOLLOW);
-	char msg[512];
-	sshfs_message(out, v->opts.password, msg, sizeof(msg));
-	if (r == -ETIMEDOUT)
-		return cvol_error_setx(
-			err, ETIMEDOUT, "mount sshfs `%s` on `%s`: no answer within %d s (sshfs killed)%s%s",
-			v->opts.sshcmd, v->data, SSHFS_MOUNT_TIMEOUT_MS / 1000, msg[0] ? ": " : "", msg);
-	if (r < 0)
-		return cvol_error_set(err, -r, "wait for sshfs");
-	/* with password_stdin, ssh talks on sshfs's pty: its "Permission denied" never reaches us */
-	return cvol_error_setx(err, EIO, "mount sshfs `%s` on `%s`: %s%s", v->opts.sshcmd, v->data,
-			       msg[0]		   ? msg
-			       : WIFEXITED(status) ? "sshfs failed with no message"
-						   : "sshfs was killed",
-			       v->opts.password ? " (the login with the password failed: check the user, the "
-						  "password, and that the server takes password logins)"
-						: "");
-}
-
-/* No statfs: on a server that does not answer it would hang the Get that asked. */
-static void no_usage(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used)
-{
-	(void)v;
-	(void)mounted;
-	(void)ret_size;
-	(void)ret_used;
 }
 
 /* ---- usage ----------------------------------------------------------------------------------- */
@@ -714,6 +435,29 @@ static void loop_usage(const struct volume *v, bool mounted, uint64_t *ret_size,
 	}
 }
 
+/* ---- network filesystems ------------------------------------------------------------------ */
+
+/* The filesystem types whose data is on a server (or, for FUSE, behind a daemon that may go). */
+static bool any_is_remote(const struct volume_opts *o)
+{
+	static const char *const remote[] = { "nfs", "nfs4",	  "cifs",   "smb3",  "smbfs", "ceph",
+					      "9p",  "glusterfs", "lustre", "davfs", "afs",   "fuse" };
+	if (!o->type)
+		return false;
+	if (strncmp(o->type, "fuse.", 5) == 0) /* sshfs, s3fs, rclone...: a daemon that may go */
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(remote); i++)
+		if (strcmp(o->type, remote[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A network mount is detached lazily: its server may not answer; a local one is unmounted. */
+static int any_unmount(const struct volume *v, struct cvol_error *err)
+{
+	return any_is_remote(&v->opts) ? volume_detach_data(v, err) : volume_unmount_data(v, err);
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static bool dir_needs_mount(const struct volume_opts *o)
@@ -721,72 +465,81 @@ static bool dir_needs_mount(const struct volume_opts *o)
 	return o->ro;
 }
 
-static bool always(const struct volume_opts *o)
+static bool local(const struct volume_opts *o)
 {
 	(void)o;
-	return true;
+	return false;
 }
 
-static const struct volume_backend_ops backends[] = {
-	[CVOL_BACKEND_DIR] = {
-		.name = "dir",
-		.needs_mount = dir_needs_mount,
-		.prepare = dir_prepare,
-		.mount_args = dir_mount_args,
-		.mount = mount_by_args,
-		.unmount = unmount_data,
-		.usage = dir_usage,
-	},
-	[CVOL_BACKEND_BIND] = {
-		.name = "bind",
-		.needs_mount = always,
-		.prepare = bind_prepare,
-		.mount_args = bind_mount_args,
-		.mount = bind_mount,
-		.unmount = unmount_data,
-		.usage = mounted_usage,
-	},
-	[CVOL_BACKEND_TMPFS] = {
-		.name = "tmpfs",
-		.needs_mount = always,
-		.prepare = only_data,
-		.mount_args = tmpfs_mount_args,
-		.mount = mount_by_args,
-		.unmount = unmount_data,
-		.usage = mounted_usage,
-	},
-	[CVOL_BACKEND_LOOP] = {
-		.name = "loop",
-		.needs_mount = always,
-		.prepare = loop_prepare,
-		.mount_args = loop_mount_args,
-		.mount = mount_by_args,
-		.unmount = unmount_data,
-		.usage = loop_usage,
-	},
-	[CVOL_BACKEND_MOUNT] = {
-		.name = "mount",
-		.needs_mount = always,
-		.prepare = only_data,
-		.mount_args = any_mount_args,
-		.mount = any_mount,
-		.unmount = unmount_data,
-		.usage = mounted_usage,
-	},
-	[CVOL_BACKEND_SSHFS] = {
-		.name = "sshfs",
-		.needs_mount = always,
-		.prepare = only_data,
-		.mount_args = sshfs_mount_args,
-		.mount = sshfs_mount,
-		.unmount = unmount_data,
-		.usage = no_usage,
-	},
+static const struct volume_backend_ops dir_ops = {
+	.name = "dir",
+	.needs_mount = dir_needs_mount,
+	.prepare = dir_prepare,
+	.mount_args = dir_mount_args,
+	.mount = mount_by_args,
+	.unmount = volume_unmount_data,
+	.usage = dir_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
+};
+
+static const struct volume_backend_ops bind_ops = {
+	.name = "bind",
+	.needs_mount = volume_always_mounted,
+	.prepare = bind_prepare,
+	.mount_args = bind_mount_args,
+	.mount = bind_mount,
+	.unmount = volume_unmount_data,
+	.usage = mounted_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
+};
+
+static const struct volume_backend_ops tmpfs_ops = {
+	.name = "tmpfs",
+	.needs_mount = volume_always_mounted,
+	.prepare = volume_make_data,
+	.mount_args = tmpfs_mount_args,
+	.mount = mount_by_args,
+	.unmount = volume_unmount_data,
+	.usage = mounted_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
+};
+
+static const struct volume_backend_ops loop_ops = {
+	.name = "loop",
+	.needs_mount = volume_always_mounted,
+	.prepare = loop_prepare,
+	.mount_args = loop_mount_args,
+	.mount = mount_by_args,
+	.unmount = volume_unmount_data,
+	.usage = loop_usage,
+	.is_remote = local,
+	.kill_daemon = volume_no_daemon,
+};
+
+static const struct volume_backend_ops mount_ops = {
+	.name = "mount",
+	.needs_mount = volume_always_mounted,
+	.prepare = volume_make_data,
+	.mount_args = any_mount_args,
+	.mount = any_mount,
+	.unmount = any_unmount,
+	.usage = mounted_usage,
+	.is_remote = any_is_remote,
+	.kill_daemon = volume_no_daemon,
+};
+
+static const struct volume_backend_ops *const backends[] = {
+	[CVOL_BACKEND_DIR] = &dir_ops,	   [CVOL_BACKEND_BIND] = &bind_ops,
+	[CVOL_BACKEND_TMPFS] = &tmpfs_ops, [CVOL_BACKEND_LOOP] = &loop_ops,
+	[CVOL_BACKEND_MOUNT] = &mount_ops, [CVOL_BACKEND_SSHFS] = &volume_sshfs_ops,
 };
 
 const struct volume_backend_ops *volume_backend_ops(enum cvol_volume_backend backend)
 {
-	return (size_t)backend < ARRAY_SIZE(backends) ? &backends[backend] : NULL;
+	return (size_t)backend < ARRAY_SIZE(backends) ? backends[backend] : NULL;
 }
 
 const char *cvol_volume_backend_name(enum cvol_volume_backend backend)

@@ -14,15 +14,21 @@
 
 #define UNPUBLISH_STACKED_MAX 16 /* binds stacked at <mount dir>/<name> taken away at once */
 
+/* Device and inode of <@dirfd>/@name without asking its filesystem (no sync: a network mount
+ * whose server has gone must not hang the question). */
+static bool stat_cached(int dirfd, const char *name, struct statx *ret)
+{
+	return statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_INO, ret) == 0;
+}
+
 bool volume_is_published(const struct volume_publish *p, const struct volume *v, const char *name)
 {
-	struct stat bound, data;
+	struct statx bound, data;
 
 	/* a mount there that shows something else (a tmpfs since unmounted from _data) is stale */
-	return p->dirfd >= 0 && is_mount_root(p->dirfd, name) &&
-	       fstatat(p->dirfd, name, &bound, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       fstatat(v->dirfd, VOLUME_DATA_DIR, &data, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       bound.st_dev == data.st_dev && bound.st_ino == data.st_ino;
+	return p->dirfd >= 0 && is_mount_root(p->dirfd, name) && stat_cached(p->dirfd, name, &bound) &&
+	       stat_cached(v->dirfd, VOLUME_DATA_DIR, &data) && bound.stx_dev_major == data.stx_dev_major &&
+	       bound.stx_dev_minor == data.stx_dev_minor && bound.stx_ino == data.stx_ino;
 }
 
 int volume_publish(const struct volume_publish *p, const struct volume *v, const char *name,

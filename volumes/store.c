@@ -150,8 +150,15 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	bool needs = v.ops->needs_mount(&v.opts);
 	bool mounted = needs && mountinfo_has(c->mountinfo, v.data, NULL, 0);
 	bool held = v.rec.ids[0] != NULL;
+	/* a network volume's server may not answer for long: its next Mount mounts it again, and
+	 * the plugin answers at once */
+	bool later = needs && held && !mounted && volume_is_remote(&v);
 
-	if (needs && held && !mounted) {
+	if (later) {
+		log_warning("volume `%s` is held by mount IDs but `%s` is not mounted: its next Mount "
+			    "mounts it again",
+			    name, v.data);
+	} else if (needs && held && !mounted) {
 		/* An admin's umount, or the mount namespace it was made in is gone: a managed plugin
 		 * whose store is not a shared mount on the host loses its mounts with its process.
 		 * Containers still running keep the old mount; the new one is not theirs. */
@@ -169,8 +176,8 @@ static int reconcile_one(struct reconcile_ctx *c, const char *name, struct cvol_
 	}
 	/* dockerd tears the mount dir down when it stops a managed plugin: bind again what is held */
 	if (r == 0)
-		r = held ? volume_publish(&c->store->publish, &v, name, err)
-			 : volume_unpublish(&c->store->publish, name, err);
+		r = held && !later ? volume_publish(&c->store->publish, &v, name, err)
+				   : volume_unpublish(&c->store->publish, name, err);
 	if (r == 0 && v.dirty)
 		r = volume_record_save(v.dirfd, &v.rec, err);
 out:
@@ -481,6 +488,22 @@ int cvol_volume_remove(struct cvol_volume_store *store, const char *name, struct
 	return run_on_volume(store, "remove", name, true, remove_op, (void *)name, err);
 }
 
+/* Whether @v's mount answers, and its numbers: a network volume's from the bounded probe only. */
+static void describe_mount(const struct volume *v, struct cvol_volume_info *info)
+{
+	struct volume_probe p;
+
+	volume_probe(v, &p);
+	volume_probe_describe(&p, info->mount_state, sizeof(info->mount_state));
+	info->mounted = p.health != VOLUME_NOT_MOUNTED;
+	if (!volume_is_remote(v)) {
+		v->ops->usage(v, info->mounted, &info->size_bytes, &info->used_bytes);
+	} else if (p.health == VOLUME_ALIVE) {
+		info->size_bytes = p.size;
+		info->used_bytes = p.used;
+	}
+}
+
 static int get_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct cvol_volume_info *info = data;
@@ -494,8 +517,7 @@ static int get_op(struct cvol_volume_store *store, struct volume *v, void *data,
 	if (!info->options)
 		return cvol_error_set(err, ENOMEM, "describe");
 	info->mount_ids = TAKE_PTR(v->rec.ids);
-	info->mounted = data_is_mounted(v);
-	v->ops->usage(v, info->mounted, &info->size_bytes, &info->used_bytes);
+	describe_mount(v, info);
 	return 0;
 }
 
@@ -606,6 +628,55 @@ static int add_mount_id(struct volume *v, const char *id, struct cvol_error *err
 	return volume_record_save(v->dirfd, &v->rec, err);
 }
 
+/* Detach the mount on @v's _data that @p found dead or silent, with its bind in the mount dir, and
+ * kill its daemon when it did not answer; @state describes it. */
+static int detach_dead(struct cvol_volume_store *store, struct volume *v, const struct volume_probe *p,
+		       const char *state, struct cvol_error *err)
+{
+	log_warning("volume `%s`: its mount is %s: detaching it and mounting it again", v->name, state);
+	int r = volume_unpublish(&store->publish, v->name, err);
+	if (r == 0)
+		r = volume_detach_data(v, err);
+	if (r == 0 && p->health == VOLUME_NO_ANSWER)
+		v->ops->kill_daemon(v);
+	return r;
+}
+
+/* Mounts found dead on one _data (stacked) that one Mount detaches at most. */
+#define DEAD_MOUNTS_MAX 4
+
+/* A mount on @v's _data that answers: the one there when it does (never a second stacked on it),
+ * else a new one, after a network mount that is dead or does not answer is detached.
+ * *@ret_attached: a new mount was made. */
+static int mount_alive(struct cvol_volume_store *store, struct volume *v, bool *ret_attached,
+		       struct cvol_error *err)
+{
+	struct volume_probe p;
+	char state[96] = "";
+
+	for (int i = 0;; i++) {
+		volume_probe(v, &p);
+		if (p.health == VOLUME_ALIVE)
+			return 0;
+		if (p.health == VOLUME_NOT_MOUNTED)
+			break;
+		volume_probe_describe(&p, state, sizeof(state));
+		if (i == DEAD_MOUNTS_MAX)
+			return cvol_error_setx(err, EIO,
+					       "`%s` still has a mount that is %s after %d were detached; "
+					       "not stacking another",
+					       v->data, state, DEAD_MOUNTS_MAX);
+		int r = detach_dead(store, v, &p, state, err);
+		if (r < 0)
+			return r;
+	}
+	int r = v->ops->mount(v, err);
+	*ret_attached = r == 0;
+	if (r < 0 && state[0])
+		return cvol_error_wrap(err, r, "its mount (%s) is detached; mounting it again", state);
+	return r;
+}
+
 static int mount_op(struct cvol_volume_store *store, struct volume *v, void *data, struct cvol_error *err)
 {
 	struct mount_req *req = data;
@@ -615,11 +686,8 @@ static int mount_op(struct cvol_volume_store *store, struct volume *v, void *dat
 	req->path = cvol_volume_mountpoint_of(store, v->name);
 	if (!req->path)
 		return cvol_error_set(err, ENOMEM, "mount");
-	/* never stack a second mount on the path: what is there is used */
-	if (v->ops->needs_mount(&v->opts) && !data_is_mounted(v)) {
-		r = v->ops->mount(v, err);
-		attached = r == 0;
-	}
+	if (v->ops->needs_mount(&v->opts))
+		r = mount_alive(store, v, &attached, err);
 	if (r == 0 && !volume_is_published(&store->publish, v, v->name)) {
 		r = volume_publish(&store->publish, v, v->name, err);
 		published = r == 0;

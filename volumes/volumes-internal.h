@@ -112,7 +112,7 @@ int volume_publish(const struct volume_publish *p, const struct volume *v, const
  * 0 when nothing is bound. */
 int volume_unpublish(const struct volume_publish *p, const char *name, struct cvol_error *err);
 
-/* ---- backends (backend.c) ------------------------------------------------ */
+/* ---- backends (backend.c; sshfs in sshfs.c) ------------------------------------ */
 
 /* What a backend mounts on _data. */
 struct volume_mount {
@@ -136,8 +136,14 @@ struct volume_backend_ops {
 	int (*mount)(const struct volume *v, struct cvol_error *err);
 	/* Unmount _data (a loop device goes with it). */
 	int (*unmount)(const struct volume *v, struct cvol_error *err);
-	/* Capacity and use as Status shows them (0 when unknown); @mounted: something is on _data. */
+	/* Capacity and use as Status shows them (0 when unknown); @mounted: something is on _data.
+	 * Not called for a network volume: its numbers come from volume_probe(). */
 	void (*usage)(const struct volume *v, bool mounted, uint64_t *ret_size, uint64_t *ret_used);
+	/* True when what is mounted comes over the network (its server may go away). */
+	bool (*is_remote)(const struct volume_opts *o);
+	/* Stop the program serving a mount of @v that does not answer (sshfs), once it is detached;
+	 * volume_no_daemon() when there is none. */
+	void (*kill_daemon)(const struct volume *v);
 };
 
 /* The operations of @backend, NULL for an unknown one. */
@@ -146,3 +152,47 @@ const struct volume_backend_ops *volume_backend_ops(enum cvol_volume_backend bac
  * backend, which may have no record); a dir_entry_fn for staging_cleanup_with(). */
 int volume_staged_unmount(int dirfd, const char *name, unsigned char d_type, void *data,
 			  struct cvol_error *err);
+
+/* Helpers the backends share (backend-shared.c). */
+/* Make a volume's empty _data: the prepare() of a backend that needs nothing else. */
+int volume_make_data(const struct volume *v, struct cvol_error *err);
+/* A needs_mount() for backends that always mount something on _data. */
+bool volume_always_mounted(const struct volume_opts *o);
+/* The backend's mount_args() for @v into *@m, logged (secrets redacted) when debugging volumes. */
+int volume_mount_args_logged(const struct volume *v, struct volume_mount *m, struct cvol_error *err);
+/* A kill_daemon() for backends whose mounts have no daemon. */
+void volume_no_daemon(const struct volume *v);
+/* Unmount _data (a loop device goes with it). */
+int volume_unmount_data(const struct volume *v, struct cvol_error *err);
+/* Detach the top mount on _data lazily: never waits for a filesystem whose server has gone, and
+ * what still uses the mount keeps it. The unmount() of network volumes. */
+int volume_detach_data(const struct volume *v, struct cvol_error *err);
+/* True when @v's mount comes over the network. */
+bool volume_is_remote(const struct volume *v);
+
+/* The sshfs backend (sshfs.c). */
+extern const struct volume_backend_ops volume_sshfs_ops;
+
+/* ---- is the mount alive (probe.c) ------------------------------------------------------------ */
+
+/* How long a network mount has to answer a statfs before it counts as dead. */
+#define VOLUME_PROBE_TIMEOUT_MS 3000
+
+enum volume_health {
+	VOLUME_NOT_MOUNTED, /* nothing on _data */
+	VOLUME_ALIVE,	    /* mounted, and a network mount answered */
+	VOLUME_DEAD,	    /* mounted, and statfs failed with @error (ENOTCONN, ESTALE, EIO...) */
+	VOLUME_NO_ANSWER,   /* mounted, and statfs did not answer within VOLUME_PROBE_TIMEOUT_MS */
+};
+
+struct volume_probe {
+	enum volume_health health;
+	int error;	     /* VOLUME_DEAD: statfs's errno */
+	uint64_t size, used; /* VOLUME_ALIVE, network volumes: what statfs said */
+};
+
+/* Whether the mount on @v's _data answers: a local mount is taken as alive; a network mount is
+ * asked (statfs, in a child process, within VOLUME_PROBE_TIMEOUT_MS). Never blocks longer. */
+void volume_probe(const struct volume *v, struct volume_probe *ret);
+/* @p as Status shows it: "alive", "dead: <error>", "no answer within N s" or "not mounted". */
+void volume_probe_describe(const struct volume_probe *p, char *buf, size_t size);

@@ -25,11 +25,13 @@ struct cvol_volume_info {
 	char *mountpoint;
 	char created_at[40]; /* RFC3339, UTC */
 	enum cvol_volume_backend backend;
-	json_t *options;     /* the options it was created with, secrets shown as "********" */
-	char **mount_ids;    /* active mount IDs (NULL-terminated) */
-	bool mounted;	     /* something is mounted on the mountpoint */
-	uint64_t size_bytes; /* capacity, 0 when unknown */
-	uint64_t used_bytes; /* in use, 0 when unknown */
+	json_t *options;      /* the options it was created with, secrets shown as "********" */
+	char **mount_ids;     /* active mount IDs (NULL-terminated) */
+	bool mounted;	      /* something is mounted on the mountpoint */
+	char mount_state[64]; /* Status.Mount: "alive", "dead: <error>", "no answer within N s",
+			       * "not mounted" (a network mount is asked, within a bound) */
+	uint64_t size_bytes;  /* capacity, 0 when unknown */
+	uint64_t used_bytes;  /* in use, 0 when unknown */
 };
 
 /* Name of a backend ("dir", "bind", "tmpfs", "loop", "mount", "sshfs"). */

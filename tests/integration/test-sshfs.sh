@@ -108,6 +108,11 @@ KbdInteractiveAuthentication no
 PrintMotd no
 Subsystem sftp internal-sftp
 EOF
+	sshfs_sshd_start
+}
+
+# Start the storage host's sshd (again) and wait until it listens.
+sshfs_sshd_start() {
 	nsenter --net="/run/netns/$SSHFS_NS_S" /usr/sbin/sshd -D -e -f "$WORK/ssh/sshd_config" 2>>"$WORK/sshd.log" &
 	SSHFS_SSHD_PID=$! # nsenter execs sshd: the same pid
 	local i
@@ -119,18 +124,60 @@ EOF
 	fail "sshd did not listen on $SSHFS_ADDR:$SSHFS_PORT within 5 s: $(tail -n 3 "$WORK/sshd.log")"
 }
 
+# The pids of PID and of all its descendants.
+sshfs_tree() { # pid
+	local kid
+	echo "$1"
+	for kid in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		sshfs_tree "$kid"
+	done
+}
+
+# The server dies: kill -9 sshd and its sessions (the test's own sshd and its descendants, by pid).
+sshfs_sshd_kill() {
+	local pids
+	pids=$(sshfs_tree "$SSHFS_SSHD_PID")
+	# shellcheck disable=SC2086 # one pid a word
+	kill -KILL $pids 2>/dev/null || true
+	wait "$SSHFS_SSHD_PID" 2>/dev/null || true
+	SSHFS_SSHD_PID=
+}
+
+# The storage host goes silent, as a host that is gone: its link down, nothing answers at all.
+sshfs_host_gone() { sshfs_on s ip link set "cvs$$" down; }
+sshfs_host_back() { sshfs_on s ip link set "cvs$$" up; }
+
 # cvol-plugin in the client namespace (sshfs runs as its child there); the teardown stays ours.
 sshfs_plugin_start() { # [cvol-plugin args]
 	local real=$CVOL_PLUGIN
 	printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' "$SSHFS_NS_C" "$real" >"$WORK/plugin-in-ns"
 	chmod +x "$WORK/plugin-in-ns"
-	CVOL_PLUGIN=$WORK/plugin-in-ns plugin_start "$@"
+	# plugin_start sets its own EXIT trap: ours again, also when the plugin does not start (sshd
+	# would be left running)
+	CVOL_PLUGIN=$WORK/plugin-in-ns plugin_start "$@" || {
+		trap sshfs_teardown EXIT
+		return 1
+	}
 	trap sshfs_teardown EXIT
 }
 
 # Options every test volume carries, as a user of a test server would give them: no host key
 # check (the test's host key is new each run) and no known_hosts written for root.
 SSHFS_HOSTKEY_OPTS='"StrictHostKeyChecking":"no","UserKnownHostsFile":"/dev/null"'
+
+# Create sshfs volume NAME on the storage host's $WORK/srv, logged in with the test's key.
+sshfs_create_key_volume() { # name
+	plugin_ok VolumeDriver.Create "{\"Name\":\"$1\",\"Opts\":{\"sshcmd\":\"root@$SSHFS_ADDR:$WORK/srv\",\"port\":\"$SSHFS_PORT\",\"IdentityFile\":\"$WORK/ssh/id\",$SSHFS_HOSTKEY_OPTS}}"
+}
+
+# Get volume NAME; sets $state to its Status.Mount ($reply is the Get's).
+sshfs_mount_state() { # name
+	plugin_ok VolumeDriver.Get "{\"Name\":\"$1\"}"
+	state=$(plugin_reply .Volume.Status.Mount)
+}
+
+# Milliseconds since START (from date +%s%N).
+sshfs_ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # The pid of the sshfs serving mountpoint MP (its command line names it).
 sshfs_pid_of() { # mp
@@ -166,6 +213,7 @@ test_sshfs_key_volume() {
 	assert_contains "$cmd" "-o IdentityFile=$WORK/ssh/id" "sshfs command line"
 	assert_contains "$cmd" "-o reconnect " "sshfs command line (a key with an empty value is a flag)"
 	assert_contains "$cmd" "-o ConnectTimeout=10" "sshfs command line (the default bound)"
+	assert_contains "$cmd" "-o ServerAliveInterval=5 -o ServerAliveCountMax=3" "sshfs command line (a dead server noticed)"
 	plugin_ok VolumeDriver.Get '{"Name":"data"}'
 	assert_eq sshfs "$(plugin_reply .Volume.Status.Backend)" "Status.Backend"
 	assert_eq true "$(plugin_reply .Volume.Status.Mounted)" "Status.Mounted"
@@ -257,7 +305,7 @@ test_sshfs_password_never_shown() {
 test_sshfs_wrong_password() {
 	sshfs_storage_host
 	sshfs_plugin_start
-	local mp start took
+	local mp start took state
 	mp=$(plugin_mp bad)
 	plugin_ok VolumeDriver.Create "{\"Name\":\"bad\",\"Opts\":{\"sshcmd\":\"cvoltest@$SSHFS_ADDR:$WORK/srv/pw\",\"password\":\"wrong-$SSHFS_PW\",\"port\":\"$SSHFS_PORT\",$SSHFS_HOSTKEY_OPTS}}"
 	start=$(date +%s%N)
@@ -397,5 +445,168 @@ test_sshfs_remove_refuses_while_mounted() {
 	plugin_ok VolumeDriver.Remove '{"Name":"st"}'
 	assert_missing "$(plugin_vol_dir st)"
 	assert_file_content "$WORK/srv/f" keep
+	plugin_stop
+}
+
+# ---- network volumes come back ------------------------------------------------------------------
+
+# The server dies while a volume is mounted and held, and comes back: Status says the mount is
+# dead meanwhile, and the next Mount works with the data written before, on one mount only.
+test_sshfs_server_killed_and_back() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp state start
+	mp=$(plugin_mp data)
+	sshfs_create_key_volume data
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	sshfs_mount_state data
+	assert_eq alive "$state" "Status.Mount of a mounted volume"
+	echo before >"$mp/f"
+	sshfs_sshd_kill
+	sshfs_mount_state data
+	assert_contains "$state" "dead: " "Status.Mount with the server killed"
+	sshfs_sshd_start
+	start=$(date +%s%N)
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c2"}'
+	echo "killed and restarted: Mount took $(sshfs_ms_since "$start") ms" >&2
+	assert_eq "$mp" "$(plugin_reply .Mountpoint)" "Mountpoint"
+	assert_file_content "$mp/f" before
+	assert_eq 1 "$(plugin_mounts_on "$mp")" "mounts on _data after the server came back"
+	assert_eq fuse.sshfs "$(plugin_mount_fstype "$mp")" "filesystem on the volume"
+	sshfs_mount_state data
+	assert_eq alive "$state" "Status.Mount after the server came back"
+	plugin_get_ids data
+	assert_eq "c1 c2" "$ids" "mount IDs"
+	echo after >"$mp/g"
+	assert_file_content "$WORK/srv/g" after
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c2"}'
+	assert_not_mounted "$mp"
+	plugin_stop
+}
+
+# The sshfs daemon gone (killed; the mount stays in the table and answers ENOTCONN): the next
+# Mount detaches it and mounts again; the mount IDs of the containers holding it are kept.
+test_sshfs_daemon_gone_mounted_again() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp pid state
+	mp=$(plugin_mp data)
+	sshfs_create_key_volume data
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	echo before >"$mp/f"
+	pid=$(sshfs_pid_of "$mp") || fail "no sshfs process serves $mp"
+	kill -KILL "$pid"
+	sshfs_mount_state data
+	assert_eq "dead: Transport endpoint is not connected" "$state" "Status.Mount with sshfs killed"
+	assert_eq true "$(plugin_reply .Volume.Status.Mounted)" "Status.Mounted (still in the mount table)"
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c2"}'
+	assert_file_content "$mp/f" before
+	assert_eq 1 "$(plugin_mounts_on "$mp")" "mounts on _data after Mount"
+	sshfs_mount_state data
+	assert_eq alive "$state" "Status.Mount after Mount"
+	plugin_get_ids data
+	assert_eq "c1 c2" "$ids" "mount IDs"
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c2"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
+	assert_not_mounted "$mp"
+	plugin_stop
+}
+
+# The server gone for good (sshd killed, the host silent): Status says the mount does not answer,
+# Mount fails within the bound with one line naming the volume and the server, other volumes are
+# served meanwhile, nothing stays mounted, the mount IDs are kept, and the last Unmount of a dead
+# mount succeeds at once (though a process in it keeps it busy).
+test_sshfs_server_gone_for_good() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp mp2 start took t0 err state busy
+	mp=$(plugin_mp data)
+	mp2=$(plugin_mp data2)
+	sshfs_create_key_volume data
+	sshfs_create_key_volume data2
+	plugin_ok VolumeDriver.Create '{"Name":"other"}'
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	plugin_ok VolumeDriver.Mount '{"Name":"data2","ID":"c1"}'
+	echo before >"$mp/f"
+	(cd "$mp2" && exec sleep 600) &
+	busy=$!
+	sshfs_sshd_kill
+	sshfs_host_gone
+	start=$(date +%s%N)
+	sshfs_mount_state data
+	assert_eq "no answer within 3 s" "$state" "Status.Mount with the server gone"
+	took=$(sshfs_ms_since "$start")
+	[ "$took" -lt 5000 ] || fail "Get of a volume whose server is gone took $took ms (the bound is 3 s)"
+
+	start=$(date +%s%N)
+	plugin_ok VolumeDriver.Unmount '{"Name":"data2","ID":"c1"}'
+	took=$(sshfs_ms_since "$start")
+	[ "$took" -lt 2000 ] || fail "Unmount of a dead mount took $took ms"
+	assert_not_mounted "$mp2"
+	kill "$busy"
+
+	start=$(date +%s%N)
+	plugin_bg=()
+	plugin_call_bg VolumeDriver.Mount '{"Name":"data","ID":"c2"}' "$WORK/dead"
+	sleep 1
+	t0=$(date +%s%N)
+	plugin_ok VolumeDriver.Get '{"Name":"other"}'
+	plugin_ok VolumeDriver.Mount '{"Name":"other","ID":"c1"}'
+	plugin_ok VolumeDriver.List '{}'
+	took=$(sshfs_ms_since "$t0")
+	[ "$took" -lt 2000 ] || fail "another volume waited $took ms for the dead one's Mount"
+	wait "${plugin_bg[@]}"
+	took=$(sshfs_ms_since "$start")
+	echo "server gone: Mount failed after $took ms" >&2
+	[ "$took" -lt 20000 ] || fail "Mount of a volume whose server is gone took $took ms (the bound is 3 + 15 s)"
+	assert_eq 500 "$(cat "$WORK/dead.code")" "HTTP status of the Mount"
+	err=$(jq -r .Err "$WORK/dead.body")
+	echo "Err: $err" >&2
+	assert_one_line "$err" "Err of the Mount"
+	assert_contains "$err" "mount volume \`data\`: its mount (no answer within 3 s) is detached; mounting it again: mount sshfs \`root@$SSHFS_ADDR:$WORK/srv\`" "Err of the Mount"
+	assert_not_mounted "$mp"
+	sshfs_pid_of "$mp" >/dev/null && fail "an sshfs process is left for $mp"
+	plugin_get_ids data
+	assert_eq c1 "$ids" "mount IDs after the failed Mount"
+	assert_eq "not mounted" "$(plugin_reply .Volume.Status.Mount)" "Status.Mount after the failed Mount"
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
+	# Remove forgets the volume; the files stay on the server
+	plugin_ok VolumeDriver.Remove '{"Name":"data"}'
+	assert_file_content "$WORK/srv/f" before
+	plugin_ok VolumeDriver.Unmount '{"Name":"other","ID":"c1"}'
+	plugin_stop
+}
+
+# The plugin restarted while a held volume's server is gone (its mount lost meanwhile, as with a
+# managed plugin's namespace): it answers at once, the volume is mounted at its next Mount.
+test_sshfs_plugin_restart_server_gone() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp start took state
+	mp=$(plugin_mp data)
+	sshfs_create_key_volume data
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	echo before >"$mp/f"
+	plugin_stop
+	sshfs_sshd_kill
+	sshfs_host_gone
+	! is_mounted "$mp" || umount -l "$mp" # sshfs without reconnect unmounts itself
+	start=$(date +%s%N)
+	sshfs_plugin_start
+	took=$(sshfs_ms_since "$start")
+	[ "$took" -lt 2000 ] || fail "the plugin took $took ms to answer with a volume whose server is gone"
+	sshfs_mount_state data
+	assert_eq "not mounted" "$state" "Status.Mount after the restart"
+	plugin_get_ids data
+	assert_eq c1 "$ids" "mount IDs after the restart"
+	sshfs_host_back
+	sshfs_sshd_start
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c2"}'
+	assert_file_content "$mp/f" before
+	assert_eq 1 "$(plugin_mounts_on "$mp")" "mounts on _data"
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c2"}'
+	assert_not_mounted "$mp"
 	plugin_stop
 }

@@ -88,7 +88,7 @@ static void test_table_names(void **state)
 		assert_string_equal(cvol_volume_backend_name(names[i].backend), names[i].name);
 		/* every backend has every operation: the store never checks */
 		assert_true(ops->needs_mount && ops->prepare && ops->mount_args && ops->mount &&
-			    ops->unmount && ops->usage);
+			    ops->unmount && ops->usage && ops->is_remote && ops->kill_daemon);
 	}
 	assert_null(volume_backend_ops((enum cvol_volume_backend)99));
 	assert_string_equal(cvol_volume_backend_name((enum cvol_volume_backend)99), "?");
@@ -187,23 +187,62 @@ static void test_mount_any_type(void **state)
 }
 
 /* docker-volume-sshfs's options: every key but sshcmd, password and port is an sshfs `-o`, an
- * empty value a flag; cvol's defaults (host key, connect timeout, one password prompt) only when
- * the volume sets none; the password never among them. */
+ * empty value a flag; cvol's defaults (host key, connect timeout, a dead server noticed, reconnect,
+ * one password prompt) only when the volume sets none; the password never among them. */
 static void test_mount_sshfs(void **state)
 {
 	(void)state;
 	/* as sshfs gets them, one `-o` each: nothing escaped */
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k:\\\\1\"}", "u@h:/p", "fuse.sshfs",
-		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k:\\1");
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,ServerAliveInterval=5,"
+		     "ServerAliveCountMax=3,reconnect,IdentityFile=/k:\\1");
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"IdentityFile\": \"/k\", \"allow_other\": \"\"}", "u@h:/p",
 		     "fuse.sshfs",
-		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,IdentityFile=/k,allow_other");
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,ServerAliveInterval=5,"
+		     "ServerAliveCountMax=3,reconnect,IdentityFile=/k,allow_other");
 	expect_mount(
 		"{\"sshcmd\": \"u@h:/p\", \"password\": \"pw,1\", \"port\": \"2222\", \"cache\": \"no\", "
 		"\"stricthostkeychecking\": \"no\", \"ConnectTimeout\": \"3\"}",
 		"u@h:/p", "fuse.sshfs",
-		"password_stdin,NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout="
-		"3");
+		"password_stdin,ServerAliveInterval=5,ServerAliveCountMax=3,reconnect,"
+		"NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout=3");
+	/* the volume's own ServerAlive* and reconnect, once each */
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"serveraliveinterval\": \"30\", "
+		     "\"ServerAliveCountMax\": \"1\", \"reconnect\": \"\"}",
+		     "u@h:/p", "fuse.sshfs",
+		     "StrictHostKeyChecking=accept-new,ConnectTimeout=10,serveraliveinterval=30,"
+		     "ServerAliveCountMax=1,reconnect");
+}
+
+/* Network volumes (their server may go: probed with a bound, detached lazily): sshfs, and the
+ * generic types whose data is on a server or behind a FUSE daemon; never a local filesystem. */
+static void test_remote(void **state)
+{
+	static const struct {
+		const char *opts;
+		bool remote;
+	} cases[] = {
+		{ "{\"sshcmd\": \"u@h:/p\"}", true },
+		{ "{\"type\": \"nfs\", \"device\": \"h:/x\"}", true },
+		{ "{\"type\": \"nfs4\", \"device\": \"h:/x\"}", true },
+		{ "{\"type\": \"cifs\", \"device\": \"//h/s\"}", true },
+		{ "{\"type\": \"fuse.s3fs\", \"device\": \"bucket\"}", true },
+		{ "{\"type\": \"ext4\", \"device\": \"/dev/sdb1\"}", false },
+		{ "{\"type\": \"nfsd\", \"device\": \"nfsd\"}", false },
+		{ "{\"type\": \"tmpfs\"}", false },
+		{ "{\"size\": \"1G\"}", false },
+		{ "{}", false },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct test_volume t;
+		volume_setup(&t, cases[i].opts, VOL_DIR, -1);
+		if (volume_is_remote(&t.v) != cases[i].remote)
+			fail_msg("`%s`: remote is %d, want %d", cases[i].opts, !cases[i].remote,
+				 cases[i].remote);
+		volume_free(&t);
+	}
 }
 
 static void test_mount_too_long(void **state)
@@ -295,6 +334,34 @@ static void test_prepare_bind(void **state)
 	volume_free(&t);
 }
 
+/* Status.Mount: nothing on _data is "not mounted" for any backend (no child is asked); the
+ * other states as Status shows them. */
+static void test_probe(void **state)
+{
+	struct unit_dir *f = *state;
+	struct test_volume t;
+	struct volume_probe p;
+	char text[96];
+
+	assert_int_equal(mkdirat(f->fd, "_data", 0755), 0);
+	volume_setup(&t, "{\"sshcmd\": \"u@h:/p\"}", f->top, f->fd);
+	volume_probe(&t.v, &p);
+	assert_int_equal(p.health, VOLUME_NOT_MOUNTED);
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "not mounted");
+	volume_free(&t);
+
+	p = (struct volume_probe){ .health = VOLUME_ALIVE };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "alive");
+	p = (struct volume_probe){ .health = VOLUME_DEAD, .error = ENOTCONN };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "dead: Transport endpoint is not connected");
+	p = (struct volume_probe){ .health = VOLUME_NO_ANSWER };
+	volume_probe_describe(&p, text, sizeof(text));
+	assert_string_equal(text, "no answer within 3 s");
+}
+
 static void test_usage(void **state)
 {
 	struct unit_dir *f = *state;
@@ -342,9 +409,11 @@ int main(void)
 		cmocka_unit_test(test_mount_any_type),
 		cmocka_unit_test(test_mount_sshfs),
 		cmocka_unit_test(test_mount_too_long),
+		cmocka_unit_test(test_remote),
 		cmocka_unit_test_setup_teardown(test_prepare_dir, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_prepare_bind, unit_dir_setup, unit_dir_teardown),
 		cmocka_unit_test_setup_teardown(test_usage, unit_dir_setup, unit_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_probe, unit_dir_setup, unit_dir_teardown),
 	};
 	return cmocka_run_group_tests_name("volume-backend", tests, NULL, NULL);
 }
