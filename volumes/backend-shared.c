@@ -4,6 +4,8 @@
  * they are. */
 #include "volumes-internal.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -55,4 +57,15 @@ bool volume_always_mounted(const struct volume_opts *o)
 void volume_no_daemon(const struct volume *v)
 {
 	(void)v;
+}
+
+int volume_open_host_path(int host_root_fd, const char *path, int flags)
+{
+	_cleanup_close_ int slash = -1;
+	if (host_root_fd < 0 && (host_root_fd = slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	while (*path == '/')
+		path++;
+	return openat_confined(host_root_fd, *path ? path : ".", flags, 0,
+			       RESOLVE_NO_SYMLINKS | (slash < 0 ? RESOLVE_IN_ROOT : 0));
 }

@@ -6,7 +6,6 @@
 #include "volumes-internal.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <libmount.h>
 #include <limits.h>
@@ -206,19 +205,6 @@ static int dir_prepare(const struct volume *v, struct cvol_error *err)
 	return r < 0 ? r : set_data_owner(v, err);
 }
 
-/* Open the host path @path (absolute) without following any symlink in it, as @flags; under
- * @host_root_fd (`..` kept beneath it) when it is >= 0, else from `/`. */
-static int open_host_path(int host_root_fd, const char *path, int flags)
-{
-	_cleanup_close_ int slash = -1;
-	if (host_root_fd < 0 && (host_root_fd = slash = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -errno;
-	while (*path == '/')
-		path++;
-	return openat_confined(host_root_fd, *path ? path : ".", flags, 0,
-			       RESOLVE_NO_SYMLINKS | (slash < 0 ? RESOLVE_IN_ROOT : 0));
-}
-
 /* Make the bind source for create=true: its parent opened without symlinks, then mkdirat. */
 static int make_bind_source(int host_root_fd, const char *device, struct cvol_error *err)
 {
@@ -233,7 +219,7 @@ static int make_bind_source(int host_root_fd, const char *device, struct cvol_er
 		return 0; /* "/" or a dot name: nothing to make, the open says what is there */
 	*slash = '\0';
 	_cleanup_close_ int fd =
-		open_host_path(host_root_fd, slash == parent ? "/" : parent, O_PATH | O_DIRECTORY);
+		volume_open_host_path(host_root_fd, slash == parent ? "/" : parent, O_PATH | O_DIRECTORY);
 	if (fd == -ELOOP)
 		return cvol_error_setx(err, EINVAL,
 				       "bind source `%s` goes through a symlink; give the path without one",
@@ -253,7 +239,7 @@ static int open_bind_source(const struct volume *v, bool create, struct cvol_err
 		if (r < 0)
 			return r;
 	}
-	int fd = open_host_path(v->host_root_fd, o->device, O_RDONLY | O_DIRECTORY);
+	int fd = volume_open_host_path(v->host_root_fd, o->device, O_RDONLY | O_DIRECTORY);
 	if (fd >= 0)
 		return fd;
 	if (fd == -ELOOP)

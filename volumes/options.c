@@ -243,7 +243,7 @@ json_t *volume_opts_redacted(json_t *options)
 
 /* ---- sshfs: docker-volume-sshfs's options ---------------------------------------------------- */
 
-static const char *const sshfs_own_keys[] = { "sshcmd", "password", "port" };
+static const char *const sshfs_own_keys[] = { "sshcmd", "password", "password_file", "port" };
 
 bool volume_opt_is_sshfs_own(const char *key)
 {
@@ -330,10 +330,19 @@ static int read_sshfs_keys(json_t *options, struct volume_opts *o, struct cvol_e
 					       "not allowed",
 					       key);
 		if (strcmp(key, "password") == 0) {
-			if (!*s || strlen(s) > 1024)
-				return cvol_error_setx(err, EINVAL, "option `password`: give 1-1024 bytes");
+			if (!*s || strlen(s) > SSHFS_PASSWORD_MAX)
+				return cvol_error_setx(err, EINVAL, "option `password`: give 1-%d bytes",
+						       SSHFS_PASSWORD_MAX);
 			o->password = s;
 			continue; /* on stdin: commas and dashes are fine */
+		}
+		if (strcmp(key, "password_file") == 0) {
+			if (s[0] != '/' || strlen(s) > 4096)
+				return cvol_error_setx(err, EINVAL,
+						       "option `password_file`: give the absolute path of a "
+						       "file that holds the password");
+			o->password_file = s;
+			continue;
 		}
 		if (strchr(s, ',') || s[0] == '-')
 			return secret ? cvol_error_setx(err, EINVAL,
@@ -359,6 +368,8 @@ static int read_sshfs_keys(json_t *options, struct volume_opts *o, struct cvol_e
 			o->port = s;
 		}
 	}
+	if (o->password && o->password_file)
+		return cvol_error_setx(err, EINVAL, "options `password` and `password_file`: give one");
 	return 0;
 }
 

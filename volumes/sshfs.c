@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,13 +85,13 @@ static int sshfs_mount_args(const struct volume *v, struct volume_mount *m, stru
 	int r = 0;
 
 	*m = (struct volume_mount){ .source = o->sshcmd, .fstype = "fuse.sshfs" };
-	if (o->password)
+	if (o->password || o->password_file)
 		r = add_sshfs_option(m, "password_stdin", NULL);
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(sshfs_defaults); i++)
 		if (!sshfs_has_option(o, sshfs_defaults[i].key))
 			r = add_sshfs_option(m, sshfs_defaults[i].key, sshfs_defaults[i].value);
 	/* a wrong password must fail, not wait for a second one that never comes */
-	if (r == 0 && o->password && !sshfs_has_option(o, "NumberOfPasswordPrompts"))
+	if (r == 0 && (o->password || o->password_file) && !sshfs_has_option(o, "NumberOfPasswordPrompts"))
 		r = add_sshfs_option(m, "NumberOfPasswordPrompts", "1");
 	json_object_foreach(o->all, key, val)
 	{
@@ -182,9 +183,83 @@ static int wait_bounded(pid_t pid, long bound_ms, int *ret_status)
 	}
 }
 
-/* Run sshfs for @v: its stdin a socket the password is written to (or nothing), its output in a
- * memfd (ssh keeps it after sshfs has gone to the background: a pipe would break it). */
+/* Read the password of `password_file` into @buf: a regular file of root's that no one else may
+ * read (as ssh asks of a key), opened without following symlinks (under the host root of a
+ * managed plugin), at most SSHFS_PASSWORD_MAX bytes and one line (its newline dropped). */
+static int read_password_file(const struct volume *v, char *buf, size_t size, struct cvol_error *err)
+{
+	const char *path = v->opts.password_file;
+	/* O_NONBLOCK: a FIFO there must not hold the open up */
+	_cleanup_close_ int fd =
+		volume_open_host_path(v->host_root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	size_t n = 0;
+
+	if (fd < 0) /* not ENOENT: the volume is there, its password is not (a 500, not a 404) */
+		return cvol_error_setx(err, EIO, "open the password file `%s`: %s", path, strerror(-fd));
+	if (fstat(fd, &st) < 0)
+		return cvol_error_set(err, errno, "stat the password file `%s`", path);
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
+		return cvol_error_setx(err, EPERM,
+				       "the password file `%s` must be a regular file of root's that only "
+				       "root can read (chmod 600)",
+				       path);
+	for (ssize_t k; n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) != 0;) {
+		if (k < 0 && errno != EINTR)
+			return cvol_error_set(err, errno, "read the password file `%s`", path);
+		n += k > 0 ? (size_t)k : 0;
+	}
+	buf[n] = '\0';
+	size_t len = strcspn(buf, "\r\n");
+	if (len == 0 || n > SSHFS_PASSWORD_MAX || buf[len + strspn(buf + len, "\r\n")]) {
+		explicit_bzero(buf, size);
+		return cvol_error_setx(err, EINVAL, "the password file `%s` must hold one line of 1-%d bytes",
+				       path, SSHFS_PASSWORD_MAX);
+	}
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Write the password (or nothing) to sshfs's stdin, then end it. */
+static void send_password(int fd, const char *password)
+{
+	if (password) {
+		size_t len = strlen(password);
+		_cleanup_free_ char *line = malloc(len + 2);
+		if (line) {
+			memcpy(line, password, len);
+			memcpy(line + len, "\n", 2);
+			(void)!send(fd, line, len + 1, MSG_NOSIGNAL);
+			explicit_bzero(line, len + 1);
+		}
+	}
+	shutdown(fd, SHUT_WR);
+}
+
+static int sshfs_run(const struct volume *v, const char *password, struct cvol_error *err);
+
+/* Mount @v with sshfs: the password is the volume's, or read from its password file now (so
+ * that a changed file is used at the next mount, and the password is in no record). */
 static int sshfs_mount(const struct volume *v, struct cvol_error *err)
+{
+	char from_file[SSHFS_PASSWORD_MAX + 2];
+	const char *password = v->opts.password;
+	int r;
+
+	if (v->opts.password_file) {
+		r = read_password_file(v, from_file, sizeof(from_file), err);
+		if (r < 0)
+			return r;
+		password = from_file;
+	}
+	r = sshfs_run(v, password, err);
+	explicit_bzero(from_file, sizeof(from_file));
+	return r;
+}
+
+/* Run sshfs for @v: its stdin a socket @password is written to (or nothing), its output in a
+ * memfd (ssh keeps it after sshfs has gone to the background: a pipe would break it). */
+static int sshfs_run(const struct volume *v, const char *password, struct cvol_error *err)
 {
 	struct volume_mount m;
 	int r = volume_mount_args_logged(v, &m, err);
@@ -223,17 +298,7 @@ static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 	if (r != 0)
 		return cvol_error_set(err, r, "run sshfs (is the sshfs package installed?)");
 
-	if (v->opts.password) {
-		size_t len = strlen(v->opts.password);
-		_cleanup_free_ char *line = malloc(len + 2);
-		if (line) {
-			memcpy(line, v->opts.password, len);
-			memcpy(line + len, "\n", 2);
-			(void)!send(mine, line, len + 1, MSG_NOSIGNAL);
-			explicit_bzero(line, len + 1);
-		}
-	}
-	shutdown(mine, SHUT_WR);
+	send_password(mine, password);
 
 	int status = 0;
 	r = wait_bounded(pid, SSHFS_MOUNT_TIMEOUT_MS, &status);
@@ -248,7 +313,7 @@ static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 	if (mounted) /* killed late, or gone after mounting: nothing stays */
 		umount2(v->data, MNT_DETACH | UMOUNT_NOFOLLOW);
 	char msg[512];
-	sshfs_message(out, v->opts.password, msg, sizeof(msg));
+	sshfs_message(out, password, msg, sizeof(msg));
 	if (r == -ETIMEDOUT)
 		return cvol_error_setx(
 			err, ETIMEDOUT, "mount sshfs `%s` on `%s`: no answer within %d s (sshfs killed)%s%s",
@@ -260,7 +325,7 @@ static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 			       msg[0]		   ? msg
 			       : WIFEXITED(status) ? "sshfs failed with no message"
 						   : "sshfs was killed",
-			       v->opts.password ? " (the login with the password failed: check the user, the "
+			       password ? " (the login with the password failed: check the user, the "
 						  "password, and that the server takes password logins)"
 						: "");
 }

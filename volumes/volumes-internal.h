@@ -28,9 +28,13 @@ struct volume_opts {
 	/* sshfs: what docker-volume-sshfs takes; every other key is an sshfs `-o key[=value]` */
 	const char *sshcmd;   /* user@host:path */
 	const char *password; /* given to sshfs on its stdin, never on a command line */
+	const char *password_file; /* or read from this host file (root's, 0600) at each mount */
 	const char *port;     /* sshfs -p */
 	json_t *all;	      /* the options object (borrowed): the other keys are read from it */
 };
+
+/* The longest sshfs password, given as `password` or in `password_file`. */
+#define SSHFS_PASSWORD_MAX 1024
 
 /* The sshfs options cvol reads itself; the others go to sshfs as `-o`. */
 bool volume_opt_is_sshfs_own(const char *key);
@@ -169,6 +173,9 @@ int volume_unmount_data(const struct volume *v, struct cvol_error *err);
 int volume_detach_data(const struct volume *v, struct cvol_error *err);
 /* True when @v's mount comes over the network. */
 bool volume_is_remote(const struct volume *v);
+/* Open the host path @path (absolute) without following any symlink in it, as @flags; under
+ * @host_root_fd (`..` kept beneath it) when it is >= 0, else from `/`. -errno on failure. */
+int volume_open_host_path(int host_root_fd, const char *path, int flags);
 
 /* The sshfs backend (sshfs.c). */
 extern const struct volume_backend_ops volume_sshfs_ops;

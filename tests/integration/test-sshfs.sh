@@ -301,6 +301,47 @@ test_sshfs_password_never_shown() {
 	assert_contains "$(cat "$WORK/plugin.log")" '********' "the --debug log (Get's reply, redacted)"
 }
 
+# The password read from a file at each Mount (password_file): root's, 0600, one line; the file
+# is checked before sshfs runs, and a changed file is read at the next mount.
+test_sshfs_password_file() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp base
+	mp=$(plugin_mp pf)
+	base="\"sshcmd\":\"cvoltest@$SSHFS_ADDR:$WORK/srv/pw\",\"port\":\"$SSHFS_PORT\",$SSHFS_HOSTKEY_OPTS"
+	plugin_refused VolumeDriver.Create "{\"Name\":\"pf\",\"Opts\":{$base,\"password_file\":\"pw.txt\"}}" 400 \
+		"option \`password_file\`: give the absolute path"
+	plugin_refused VolumeDriver.Create "{\"Name\":\"pf\",\"Opts\":{$base,\"password_file\":\"$WORK/pw.txt\",\"password\":\"x\"}}" 400 \
+		"options \`password\` and \`password_file\`: give one"
+	plugin_ok VolumeDriver.Create "{\"Name\":\"pf\",\"Opts\":{$base,\"password_file\":\"$WORK/pw.txt\"}}"
+	plugin_refused VolumeDriver.Mount '{"Name":"pf","ID":"c1"}' 500 "open the password file \`$WORK/pw.txt\`"
+	printf '%s\n' "$SSHFS_PW" >"$WORK/pw.txt"
+	chmod 644 "$WORK/pw.txt"
+	plugin_refused VolumeDriver.Mount '{"Name":"pf","ID":"c1"}' 500 "only root can read (chmod 600)"
+	assert_not_mounted "$mp"
+	chmod 600 "$WORK/pw.txt"
+	ln -s "$WORK/pw.txt" "$WORK/pw-link"
+	plugin_ok VolumeDriver.Create "{\"Name\":\"pl\",\"Opts\":{$base,\"password_file\":\"$WORK/pw-link\"}}"
+	plugin_refused VolumeDriver.Mount '{"Name":"pl","ID":"c1"}' 500 "open the password file \`$WORK/pw-link\`"
+	plugin_ok VolumeDriver.Mount '{"Name":"pf","ID":"c1"}'
+	echo by-file >"$mp/f"
+	assert_file_content "$WORK/srv/pw/f" by-file
+	local pid cmd
+	pid=$(sshfs_pid_of "$mp") || fail "no sshfs process serves $mp"
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	assert_contains "$cmd" "-o password_stdin" "sshfs command line"
+	case "$cmd$(cat "$(plugin_vol_dir pf)/record.json")" in *"$SSHFS_PW"*) fail "the password is in sshfs's command line or the record" ;; esac
+	plugin_ok VolumeDriver.Unmount '{"Name":"pf","ID":"c1"}'
+	# a changed file is what the next mount uses: a wrong password now fails as one
+	printf 'wrong-%s\n' "$SSHFS_PW" >"$WORK/pw.txt"
+	plugin_refused VolumeDriver.Mount '{"Name":"pf","ID":"c2"}' 500 "the login with the password failed"
+	case "$err$(cat "$WORK/plugin.log")" in *"$SSHFS_PW"*) fail "the password shows in an error or the log" ;; esac
+	assert_not_mounted "$mp"
+	plugin_ok VolumeDriver.Remove '{"Name":"pf"}'
+	plugin_ok VolumeDriver.Remove '{"Name":"pl"}'
+	plugin_stop
+}
+
 # A wrong password: a clear error within the bound, nothing mounted, no sshfs left.
 test_sshfs_wrong_password() {
 	sshfs_storage_host
@@ -420,7 +461,16 @@ test_sshfs_docker() {
 	# Options: not the plugin's to hide (docs: use IdentityFile where that matters)
 	out+=$(jq '.[0].Status' <<<"$inspect")$(docker_e2e_ok volume ls)$(cat "$WORK/plugin.log")
 	case "$out" in *"$SSHFS_PW"* | *wr0ng-pw-77*) fail "the password shows in docker's output or the plugin log" ;; esac
-	docker_e2e_ok volume rm sshvol >/dev/null
+	# with password_file, the password is in no create request: docker volume inspect, all of
+	# it (dockerd's own Options too), never shows it
+	install -m 600 /dev/null "$WORK/pwfile"
+	printf '%s\n' "$SSHFS_PW" >"$WORK/pwfile"
+	docker_e2e_create sshfile -o "sshcmd=cvoltest@$SSHFS_ADDR:$WORK/srv/pw" -o "password_file=$WORK/pwfile" \
+		-o "port=$SSHFS_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+	assert_eq from-docker "$(docker_e2e_run -v sshfile:/data -- cat /data/d)" "sshfile (password_file) read in a container"
+	inspect=$(docker_e2e_ok volume inspect sshfile)
+	case "$inspect" in *"$SSHFS_PW"*) fail "the password shows in docker volume inspect: $inspect" ;; esac
+	docker_e2e_ok volume rm sshvol sshfile >/dev/null
 	assert_file_content "$WORK/srv/pw/d" from-docker
 }
 

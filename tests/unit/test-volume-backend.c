@@ -206,6 +206,10 @@ static void test_mount_sshfs(void **state)
 		"u@h:/p", "fuse.sshfs",
 		"password_stdin,ServerAliveInterval=5,ServerAliveCountMax=3,reconnect,"
 		"NumberOfPasswordPrompts=1,cache=no,stricthostkeychecking=no,ConnectTimeout=3");
+	/* a password file: on stdin too, the path never an sshfs option */
+	expect_mount("{\"sshcmd\": \"u@h:/p\", \"password_file\": \"/etc/cvol/pw\"}", "u@h:/p", "fuse.sshfs",
+		     "password_stdin,StrictHostKeyChecking=accept-new,ConnectTimeout=10,ServerAliveInterval=5,"
+		     "ServerAliveCountMax=3,reconnect,NumberOfPasswordPrompts=1");
 	/* the volume's own ServerAlive* and reconnect, once each */
 	expect_mount("{\"sshcmd\": \"u@h:/p\", \"serveraliveinterval\": \"30\", "
 		     "\"ServerAliveCountMax\": \"1\", \"reconnect\": \"\"}",

@@ -685,6 +685,13 @@ static void test_backend_sshfs(void **state)
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"x\": \"a\\nb\"}", "control character");
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password\": \"a\\nb\"}", "control character");
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password\": \"\"}", "1-1024 bytes");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password_file\": \"pw\"}", "absolute path");
+	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"password_file\": \"/pw\", \"password\": \"x\"}",
+				  "give one");
+	assert_int_equal(parse("{\"sshcmd\": \"u@h:/p\", \"password_file\": \"/etc/cvol/pw,1\"}", &doc, &o, &err), 0);
+	assert_string_equal(o.password_file, "/etc/cvol/pw,1"); /* read by cvol: a `,` is fine */
+	assert_null(o.password);
+	json_decref(doc);
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"PROXYCOMMAND\": \"nc\"}", "not allowed");
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"ssh_command\": \"sh\"}", "not allowed");
 	expect_refused_containing("{\"sshcmd\": \"u@h:/p\", \"port\": \"0\"}", "port=0");
