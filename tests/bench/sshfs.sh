@@ -11,8 +11,9 @@
 #      on a fresh mount: nothing of it in the client's page cache, so every byte crosses the
 #      network) of SIZE_MIB MiB on the volume's Mountpoint (cvol-plugin's Create with sshcmd,
 #      port, IdentityFile, then Mount, on its socket as dockerd calls it) and on a mount made
-#      by hand with `sshfs -p PORT -o ... root@host:path dir` and the same options, interleaved,
-#      which goes first alternating: median MiB/s and the time ratio cvol/by hand;
+#      by hand with `sshfs root@host:path dir -p PORT -o ...` and the same options (those of
+#      the sshfs cvol runs, read from its command line), interleaved, which goes first
+#      alternating: median MiB/s and the time ratio cvol/by hand;
 #   2. `docker run --rm -v ...:/data bb sh -c 'write, read, remove a small file'` with a
 #      private dockerd: -v VOL:/data of a cvol sshfs volume (dockerd's Mount runs sshfs, its
 #      Unmount unmounts) against -v DIR:/data of the standing hand-made mount (the pair of
@@ -167,6 +168,7 @@ trap 'echo "sshfs-bench: line $LINENO: \`$BASH_COMMAND\` failed" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 D=$(mktemp -d /tmp/cvsshfs.XXXXXX)
 truncate -s 2G "$D/fs.img"
 mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$D/fs.img"
@@ -306,24 +308,15 @@ ok_call() { # endpoint body
 	[[ $CODE == 200 && -z $ERR ]] || die "VolumeDriver.$1 $2: $CODE $ERR"
 }
 
-# The options of every cvol volume here, and the hand-made mount's: the same.
+# The options of every cvol volume here. The hand-made mount takes the options of the sshfs
+# that cvol-plugin runs (the volume's and cvol's defaults), read from its command line.
 KEY_OPTS=(IdentityFile="$D/ssh/id" StrictHostKeyChecking=no UserKnownHostsFile=/dev/null)
 VOL_OPTS="\"sshcmd\":\"root@$ADDR:$SRV\",\"port\":\"$PORT\""
 for o in "${KEY_OPTS[@]}"; do VOL_OPTS+=",\"${o%%=*}\":\"${o#*=}\""; done
-HAND_ARGS=(-p "$PORT")
-for o in "${KEY_OPTS[@]}" ConnectTimeout=10; do HAND_ARGS+=(-o "$o"); done # cvol's default bound too
+HAND_ARGS=()
 
 hand_mount() { on_c sshfs "root@$ADDR:$SRV" "$D/hand" "${HAND_ARGS[@]}" 2>"$ERRF" || die "sshfs by hand: $(<"$ERRF")"; }
 hand_umount() { umount -c "$D/hand"; }
-
-# The -p and -o pairs of an sshfs command line (after the source and the mount point), sorted.
-sshfs_opts_of() { # words...
-	shift 3
-	while (($# >= 2)); do
-		echo "$1 $2"
-		shift 2
-	done | sort | paste -sd ' '
-}
 
 # ---- 1: sequential write and read ---------------------------------------------------------
 
@@ -338,14 +331,14 @@ timed() {
 ok_call Create "{\"Name\":\"tp\",\"Opts\":{$VOL_OPTS}}"
 ok_call Mount '{"Name":"tp","ID":"tp"}'
 MP=$(jq -r .Mountpoint <<<"$REPLY")
-hand_mount
 pid=$(sshfs_pids_naming "$MP" | head -n1)
 [[ -n $pid ]] || die "no sshfs process serves $MP"
 mapfile -d '' -t CVOL_SSHFS <"/proc/$pid/cmdline"
+[[ ${CVOL_SSHFS[0]##*/} == sshfs && ${CVOL_SSHFS[1]} == "root@$ADDR:$SRV" && ${CVOL_SSHFS[2]} == "$MP" ]] ||
+	die "cvol's sshfs is not \`sshfs SOURCE MOUNTPOINT OPTIONS\`: ${CVOL_SSHFS[*]}"
+HAND_ARGS=("${CVOL_SSHFS[@]:3}")
 HAND_SSHFS=(sshfs "root@$ADDR:$SRV" "$D/hand" "${HAND_ARGS[@]}")
-SAME_OPTS=no
-[[ $(sshfs_opts_of "${CVOL_SSHFS[@]}") == "$(sshfs_opts_of "${HAND_SSHFS[@]}")" &&
-	${CVOL_SSHFS[1]} == "${HAND_SSHFS[1]}" ]] && SAME_OPTS=yes
+hand_mount
 
 dir_of() { if [[ $1 == cvol ]]; then echo "$MP"; else echo "$D/hand"; fi; }
 
@@ -640,10 +633,11 @@ printf '%-13s %s\n' \
 	"dockerd:" "$DOCKERD_VERSION ($DOCKERD), client $DOCKER" \
 	"network:" "veth between two network namespaces, server $ADDR (sshd, port $PORT, a tmpfs export), client $NET.2" \
 	"cpu:" "${CPU:-unknown} x $(nproc) (client, server and ssh crypto share them)" \
+	"load:" "$LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end (/proc/loadavg)" \
 	"repetitions:" "$REPS of each figure of 1 and 2 after an untimed warm-up, interleaved; $DEAD_REPS of each case of 3"
 echo "sshfs by cvol:  ${CVOL_SSHFS[*]}"
 echo "sshfs by hand:  ${HAND_SSHFS[*]}"
-echo "(the same source and options: $SAME_OPTS)"
+echo "(the hand-made mount takes the options of cvol's sshfs, read from its command line)"
 echo
 
 ROW='%-46s  %9s  %9s  %9s  %4s\n'
