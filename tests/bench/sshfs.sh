@@ -45,6 +45,8 @@
 #   CVOL_PLUGIN  the binary (default: the tree's, run make)
 #   DOCKERD, DOCKER   default /usr/sbin/dockerd and /usr/bin/docker
 #   BUSYBOX      a static busybox, the one binary of the test image (default /bin/busybox)
+#   PLUGIN_LOG   when set, a file: cvol-plugin runs with --debug (one line a request, with its
+#                time) and its log is copied there at the end
 #
 # The test network: two network namespaces joined by a veth pair, the storage host (its
 # own sshd, the script's host key and client key, root's login by key only, on port 2222)
@@ -134,6 +136,7 @@ cleanup() {
 	# a stopped server first: until it runs, whatever touches its mounts waits
 	[[ ${#STOPPED[@]} == 0 ]] || kill -CONT "${STOPPED[@]}" 2>/dev/null
 	[[ -z $PLUGIN_PID ]] || stop_pid "$PLUGIN_PID" 10
+	[[ -z ${PLUGIN_LOG:-} || -z $D ]] || cp "$D/plugin.log" "$PLUGIN_LOG"
 	if [[ -n $DOCKERD_PID ]]; then
 		stop_pid "$DOCKERD_PID" 30
 		if [[ -r $D/run/exec/containerd/containerd.pid ]]; then
@@ -283,7 +286,9 @@ sshd_start
 # ---- the plugin, its calls, the hand-made mount -------------------------------------------
 
 # cvol-plugin in the client's network namespace (sshfs runs as its child there).
-nsenter --net="/run/netns/$NS_C" "$CVOL_PLUGIN" --root "$D/cvol" --socket "$SOCK" >>"$D/plugin.log" 2>&1 &
+PLUGIN_ARGS=(--root "$D/cvol" --socket "$SOCK")
+[[ -z ${PLUGIN_LOG:-} ]] || PLUGIN_ARGS+=(--debug)
+nsenter --net="/run/netns/$NS_C" "$CVOL_PLUGIN" "${PLUGIN_ARGS[@]}" >>"$D/plugin.log" 2>&1 &
 PLUGIN_PID=$! # nsenter execs it
 wait_for 30 test -S "$SOCK" || die "cvol-plugin did not create $SOCK: $(tail -n3 "$D/plugin.log")"
 
@@ -413,7 +418,10 @@ DOCKERD_PID=$!
 wait_for 60 "$DOCKER" version || die "dockerd did not come up: $(tail -n5 "$D/dockerd.log")"
 DOCKERD_VERSION=$("$DOCKER" version --format '{{.Server.Version}}')
 
-mkdir "$D/img/bin" "$D/img/data"
+# No /data in the image: when the image has the destination, dockerd mounts a named volume
+# once more at create, to copy that content up (CopyImagePathContent; `:nocopy` skips it),
+# which for sshfs is a second connect per run that a bind of the hand-made mount never pays.
+mkdir "$D/img/bin"
 cp "$BUSYBOX" "$D/img/bin/busybox"
 for a in sh cat echo rm true; do ln -s busybox "$D/img/bin/$a"; done
 tar -C "$D/img" -c . | "$DOCKER" import - "$IMAGE" >/dev/null
@@ -640,11 +648,17 @@ echo "sshfs by hand:  ${HAND_SSHFS[*]}"
 echo "(the hand-made mount takes the options of cvol's sshfs, read from its command line)"
 echo
 
-ROW='%-46s  %9s  %9s  %9s  %4s\n'
+# The slowest and fastest MiB/s of a list of times in us.
+spread() { # "us us ..."
+	# shellcheck disable=SC2086 # a list of numbers
+	printf '%s\n' $1 | sort -n | sed -n '1p;$p' | tac | while read -r t; do mibs "$t"; echo; done | paste -sd -
+}
+
+ROW='%-40s  %7s  %7s  %8s  %4s  %11s  %11s\n'
 echo "1. Sequential I/O of $SIZE_MIB MiB, dd bs=1M: median MiB/s (wall clock of dd)"
 echo
-printf "$ROW" "" "cvol" "by hand" "time c/h" ""
-printf "$ROW" "----------------------------------------------" "---------" "---------" "---------" "----"
+printf "$ROW" "" "cvol" "by hand" "time c/h" "" "cvol range" "hand range"
+printf "$ROW" "----------------------------------------" "-------" "-------" "--------" "----" "-----------" "-----------"
 for op in write read; do
 	c=$(med "${S[cvol.$op]}") h=$(med "${S[hand.$op]}")
 	case $op in
@@ -652,7 +666,8 @@ for op in write read; do
 	read) label="read it on a fresh mount (not cached)" ;;
 	esac
 	# shellcheck disable=SC2046 # ratio and verdict
-	printf "$ROW" "$label" "$(mibs "$c")" "$(mibs "$h")" $(ratio_cell "$c" "$h")
+	printf "$ROW" "$label" "$(mibs "$c")" "$(mibs "$h")" $(ratio_cell "$c" "$h") "$(spread "${S[cvol.$op]}")" \
+		"$(spread "${S[hand.$op]}")"
 done
 echo "(target: the time ratio cvol/by hand <=$T_RATIO)"
 echo
