@@ -234,6 +234,7 @@ bench: $(OUT_BINS) $(BUILD)/bench/plugin-load $(BUILD)/bench/snapshotter-load
 	tests/bench/import.sh
 	tests/bench/remove.sh
 	tests/bench/snapshotter.sh
+	tests/bench/sshfs.sh
 
 # ---- managed Docker plugin -----------------------------------------------------------------
 # `make plugin`: $(PLUGIN_DIR) (config.json + rootfs/) from the built binaries, offline, for
