@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -350,22 +351,37 @@ static bool sshfs_serves(const char *pid, const char *mountpoint)
 	return strcmp(buf + len0 + len1 + 2, mountpoint) == 0;
 }
 
+/* The inode of process @pid's mount namespace ("self" for ours); 0 when it cannot be told. */
+static ino_t mnt_ns_of(const char *pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%.20s/ns/mnt", pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
 /* Kill the sshfs daemons of @v's _data: a mount that does not answer has been detached, and its
- * daemon would only keep what still uses it waiting. */
+ * daemon would only keep what still uses it waiting. Ours only: in our mount namespace (the same
+ * path elsewhere, a container's or another plugin's, is another mount), and through a pidfd taken
+ * before the checks, so that a pid reused meanwhile is not killed. */
 static void sshfs_kill_daemon(const struct volume *v)
 {
-	DIR *proc = opendir("/proc");
+	ino_t ours = mnt_ns_of("self");
+	DIR *proc = ours ? opendir("/proc") : NULL;
 	struct dirent *e;
 	if (!proc)
 		return;
 	while ((e = readdir(proc))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		if (pid <= 1 || *end || !sshfs_serves(e->d_name, v->data))
+		if (pid <= 1 || *end)
+			continue;
+		_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (pidfd < 0 || mnt_ns_of(e->d_name) != ours || !sshfs_serves(e->d_name, v->data))
 			continue;
 		log_info("volume `%s`: killing sshfs (pid %ld), whose mount did not answer",
 			 v->name ? v->name : "?", pid);
-		kill((pid_t)pid, SIGKILL);
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	}
 	closedir(proc);
 }

@@ -628,6 +628,32 @@ test_sshfs_server_gone_for_good() {
 	plugin_stop
 }
 
+# A Mount that kills the daemon of a silent mount kills ours only: a process named sshfs whose
+# command line names the same _data in another mount namespace (a container's, another
+# plugin's with the same store path) is left alone.
+test_sshfs_kill_spares_other_namespaces() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp other
+	mp=$(plugin_mp data)
+	sshfs_create_key_volume data
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	unshare -m bash -c 'exec -a sshfs cat - "$1" < <(exec sleep 600)' _ "$mp" &
+	other=$!
+	sleep 0.3
+	kill -0 "$other" 2>/dev/null || fail "the impersonating process did not start"
+	sshfs_sshd_kill
+	sshfs_host_gone
+	plugin_call VolumeDriver.Mount '{"Name":"data","ID":"c2"}' >/dev/null || true
+	assert_not_mounted "$mp"
+	kill -0 "$other" 2>/dev/null || fail "the Mount killed an sshfs of another mount namespace"
+	# shellcheck disable=SC2046 # one pid a word
+	kill $(sshfs_tree "$other") 2>/dev/null || true
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
+	plugin_stop
+}
+
 # The plugin restarted while a held volume's server is gone (its mount lost meanwhile, as with a
 # managed plugin's namespace): it answers at once, the volume is mounted at its next Mount.
 test_sshfs_plugin_restart_server_gone() {
