@@ -190,21 +190,26 @@ static int wait_bounded(pid_t pid, long bound_ms, int *ret_status)
 static int read_password_file(const struct volume *v, char *buf, size_t size, struct cvol_error *err)
 {
 	const char *path = v->opts.password_file;
-	/* O_NONBLOCK: a FIFO there must not hold the open up */
-	_cleanup_close_ int fd =
-		volume_open_host_path(v->host_root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	/* O_PATH first: a FIFO or a device is refused without being opened (no writer let through,
+	 * no device's open run); the file checked is the one then opened for reading */
+	_cleanup_close_ int pfd = volume_open_host_path(v->host_root_fd, path, O_PATH);
+	char proc[64];
 	struct stat st;
 	size_t n = 0;
 
-	if (fd < 0) /* not ENOENT: the volume is there, its password is not (a 500, not a 404) */
-		return cvol_error_setx(err, EIO, "open the password file `%s`: %s", path, strerror(-fd));
-	if (fstat(fd, &st) < 0)
+	if (pfd < 0) /* not ENOENT: the volume is there, its password is not (a 500, not a 404) */
+		return cvol_error_setx(err, EIO, "open the password file `%s`: %s", path, strerror(-pfd));
+	if (fstat(pfd, &st) < 0)
 		return cvol_error_set(err, errno, "stat the password file `%s`", path);
 	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
 		return cvol_error_setx(err, EPERM,
 				       "the password file `%s` must be a regular file of root's that only "
 				       "root can read (chmod 600)",
 				       path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	_cleanup_close_ int fd = open(proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open the password file `%s`", path);
 	for (ssize_t k; n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) != 0;) {
 		if (k < 0 && errno != EINTR)
 			return cvol_error_set(err, errno, "read the password file `%s`", path);

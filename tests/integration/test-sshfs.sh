@@ -342,6 +342,28 @@ test_sshfs_password_file() {
 	plugin_stop
 }
 
+# A password_file that is not a regular file is refused without being opened for reading: a
+# FIFO's writer waiting for a reader is not let through (nor a device's open run, with its
+# effects), and the Mount fails at once.
+test_sshfs_password_file_not_opened() {
+	plugin_start
+	local writer
+	mkfifo -m 600 "$WORK/pw.fifo"
+	(
+		exec 3>"$WORK/pw.fifo"
+		echo opened >"$WORK/writer"
+	) &
+	writer=$!
+	plugin_ok VolumeDriver.Create "{\"Name\":\"pf\",\"Opts\":{\"sshcmd\":\"u@192.0.2.1:/x\",\"password_file\":\"$WORK/pw.fifo\"}}"
+	plugin_refused VolumeDriver.Mount '{"Name":"pf","ID":"c1"}' 500 "must be a regular file of root's"
+	sleep 0.3
+	[ -e "$WORK/writer" ] && fail "the plugin opened the FIFO given as password_file (its writer went on)"
+	kill "$writer" 2>/dev/null || true
+	wait "$writer" 2>/dev/null || true
+	plugin_ok VolumeDriver.Remove '{"Name":"pf"}'
+	plugin_stop
+}
+
 # A wrong password: a clear error within the bound, nothing mounted, no sshfs left.
 test_sshfs_wrong_password() {
 	sshfs_storage_host
