@@ -367,13 +367,14 @@ static void busiest_peer(const struct server *srv, uid_t newcomer, uid_t *ret_ui
  * waited longest; false if none of that peer's can go (the newcomer then waits, and at worst
  * gets a 503).
  * Called with the lock held. */
-static bool evict_oldest(struct server *srv, uid_t newcomer)
+static bool evict_oldest(struct server *srv, uid_t newcomer, uid_t *ret_busiest)
 {
 	struct conn *oldest = NULL;
 	uid_t uid;
 	pid_t pid;
 
 	busiest_peer(srv, newcomer, &uid, &pid);
+	*ret_busiest = uid;
 	for (struct conn *c = srv->conns; c; c = c->next)
 		if (conn_evictable(c, newcomer) && c->uid == uid && c->pid == pid &&
 		    (!oldest || c->since_ms < oldest->since_ms))
@@ -522,15 +523,22 @@ static bool has_room(const struct server *srv)
 
 /* Make room for a connection of @newcomer: when full, the busiest peer's connection waiting
  * longest goes, and when none can go (all busy, or all being closed, as under a storm of
- * connections), we wait a little. False when there is still no room. Called with the lock held. */
+ * connections), we wait a little; root, when the busiest peer is another user, takes the room
+ * kept for those being closed. False when there is still no room. Called with the lock held. */
 static bool make_room(struct server *srv, uid_t newcomer)
 {
 	uint64_t give_up = now_ms() + ROOM_WAIT_MS;
 
 	for (;;) {
-		if (srv->n_conns - srv->n_closing >= srv->max_conns)
-			evict_oldest(srv, newcomer);
+		uid_t busiest = 0;
+		bool evicted = srv->n_conns - srv->n_closing < srv->max_conns ||
+			       evict_oldest(srv, newcomer, &busiest);
 		if (has_room(srv))
+			return true;
+		/* root (dockerd) is not locked out by another user whose connections are all being
+		 * handled: it takes the room kept for connections being closed */
+		if (newcomer == 0 && !evicted && busiest != 0 && busiest != (uid_t)-1 &&
+		    srv->n_conns < 2 * srv->max_conns && mhd_has_room(srv))
 			return true;
 		if (now_ms() >= give_up)
 			return false;

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,21 +190,26 @@ static int wait_bounded(pid_t pid, long bound_ms, int *ret_status)
 static int read_password_file(const struct volume *v, char *buf, size_t size, struct cvol_error *err)
 {
 	const char *path = v->opts.password_file;
-	/* O_NONBLOCK: a FIFO there must not hold the open up */
-	_cleanup_close_ int fd =
-		volume_open_host_path(v->host_root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	/* O_PATH first: a FIFO or a device is refused without being opened (no writer let through,
+	 * no device's open run); the file checked is the one then opened for reading */
+	_cleanup_close_ int pfd = volume_open_host_path(v->host_root_fd, path, O_PATH);
+	char proc[64];
 	struct stat st;
 	size_t n = 0;
 
-	if (fd < 0) /* not ENOENT: the volume is there, its password is not (a 500, not a 404) */
-		return cvol_error_setx(err, EIO, "open the password file `%s`: %s", path, strerror(-fd));
-	if (fstat(fd, &st) < 0)
+	if (pfd < 0) /* not ENOENT: the volume is there, its password is not (a 500, not a 404) */
+		return cvol_error_setx(err, EIO, "open the password file `%s`: %s", path, strerror(-pfd));
+	if (fstat(pfd, &st) < 0)
 		return cvol_error_set(err, errno, "stat the password file `%s`", path);
 	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077))
 		return cvol_error_setx(err, EPERM,
 				       "the password file `%s` must be a regular file of root's that only "
 				       "root can read (chmod 600)",
 				       path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	_cleanup_close_ int fd = open(proc, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return cvol_error_set(err, errno, "open the password file `%s`", path);
 	for (ssize_t k; n < size - 1 && (k = read(fd, buf + n, size - 1 - n)) != 0;) {
 		if (k < 0 && errno != EINTR)
 			return cvol_error_set(err, errno, "read the password file `%s`", path);
@@ -350,22 +356,37 @@ static bool sshfs_serves(const char *pid, const char *mountpoint)
 	return strcmp(buf + len0 + len1 + 2, mountpoint) == 0;
 }
 
+/* The inode of process @pid's mount namespace ("self" for ours); 0 when it cannot be told. */
+static ino_t mnt_ns_of(const char *pid)
+{
+	char path[64];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%.20s/ns/mnt", pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
 /* Kill the sshfs daemons of @v's _data: a mount that does not answer has been detached, and its
- * daemon would only keep what still uses it waiting. */
+ * daemon would only keep what still uses it waiting. Ours only: in our mount namespace (the same
+ * path elsewhere, a container's or another plugin's, is another mount), and through a pidfd taken
+ * before the checks, so that a pid reused meanwhile is not killed. */
 static void sshfs_kill_daemon(const struct volume *v)
 {
-	DIR *proc = opendir("/proc");
+	ino_t ours = mnt_ns_of("self");
+	DIR *proc = ours ? opendir("/proc") : NULL;
 	struct dirent *e;
 	if (!proc)
 		return;
 	while ((e = readdir(proc))) {
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
-		if (pid <= 1 || *end || !sshfs_serves(e->d_name, v->data))
+		if (pid <= 1 || *end)
+			continue;
+		_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (pidfd < 0 || mnt_ns_of(e->d_name) != ours || !sshfs_serves(e->d_name, v->data))
 			continue;
 		log_info("volume `%s`: killing sshfs (pid %ld), whose mount did not answer",
 			 v->name ? v->name : "?", pid);
-		kill((pid_t)pid, SIGKILL);
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	}
 	closedir(proc);
 }

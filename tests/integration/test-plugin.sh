@@ -1388,6 +1388,67 @@ test_plugin_refuses_non_root_peers() {
 	assert_contains "$out" "no such group" "--group no-such-group-x"
 }
 
+# A member of --group whose connections are all being handled (Mounts of volumes whose server
+# does not answer) does not lock root (dockerd) out: root's new connection is served, in the
+# room kept for connections being closed, rather than refused with a 503.
+test_plugin_busy_group_member_does_not_lock_root_out() {
+	plugin_require_tools
+	command -v sshfs >/dev/null || skip "sshfs is not installed (make deps)"
+	python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$WORK/port" &
+	local listener=$! port i
+	for ((i = 0; i < 50; i++)); do
+		[ ! -s "$WORK/port" ] || break
+		sleep 0.1
+	done
+	port=$(cat "$WORK/port")
+	[ -n "$port" ] || { kill "$listener"; fail "the silent listener did not start"; }
+	plugin_start --group 65534 --max-connections 4
+	for i in 1 2 3 4; do
+		plugin_ok VolumeDriver.Create "{\"Name\":\"s$i\",\"Opts\":{\"sshcmd\":\"u@127.0.0.1:/x\",\"port\":\"$port\"}}"
+	done
+	python3 - "$PLUGIN_SOCK" <<'PY' >"$WORK/busy.out" 2>&1
+import os, socket, sys, time
+path = sys.argv[1]
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+def call(s, ep, body):
+    s.sendall(b"POST /%s HTTP/1.1\r\nHost: p\r\nContent-Length: %d\r\n\r\n%s" % (ep, len(body), body))
+pid = os.fork()
+if pid == 0:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    busy = [connect() for i in range(4)]
+    for i, s in enumerate(busy):
+        call(s, b"VolumeDriver.Mount", b'{"Name":"s%d","ID":"c1"}' % (i + 1))
+    time.sleep(30)
+    os._exit(0)
+time.sleep(1.5)
+root = connect()
+call(root, b"VolumeDriver.List", b"{}")
+root.settimeout(10)
+try:
+    data = root.recv(65536)
+    print("root:", data.split(b" ")[1].decode() if data else "closed")
+except OSError as e:
+    print("root: error", e)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+PY
+	kill "$listener"
+	wait "$listener" 2>/dev/null || true
+	assert_contains "$(cat "$WORK/busy.out")" "root: 200" "root's List while a group member's 4 connections are busy (--max-connections 4)"
+	plugin_stop
+}
+
 # Room is made at the expense of the user holding the most connections, and never of root's
 # for another user: dockerd's keep-alive connections (here two of root's) survive 40
 # processes of another user (allowed by --group) holding one connection each.

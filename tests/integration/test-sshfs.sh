@@ -342,6 +342,28 @@ test_sshfs_password_file() {
 	plugin_stop
 }
 
+# A password_file that is not a regular file is refused without being opened for reading: a
+# FIFO's writer waiting for a reader is not let through (nor a device's open run, with its
+# effects), and the Mount fails at once.
+test_sshfs_password_file_not_opened() {
+	plugin_start
+	local writer
+	mkfifo -m 600 "$WORK/pw.fifo"
+	(
+		exec 3>"$WORK/pw.fifo"
+		echo opened >"$WORK/writer"
+	) &
+	writer=$!
+	plugin_ok VolumeDriver.Create "{\"Name\":\"pf\",\"Opts\":{\"sshcmd\":\"u@192.0.2.1:/x\",\"password_file\":\"$WORK/pw.fifo\"}}"
+	plugin_refused VolumeDriver.Mount '{"Name":"pf","ID":"c1"}' 500 "must be a regular file of root's"
+	sleep 0.3
+	[ -e "$WORK/writer" ] && fail "the plugin opened the FIFO given as password_file (its writer went on)"
+	kill "$writer" 2>/dev/null || true
+	wait "$writer" 2>/dev/null || true
+	plugin_ok VolumeDriver.Remove '{"Name":"pf"}'
+	plugin_stop
+}
+
 # A wrong password: a clear error within the bound, nothing mounted, no sshfs left.
 test_sshfs_wrong_password() {
 	sshfs_storage_host
@@ -625,6 +647,32 @@ test_sshfs_server_gone_for_good() {
 	plugin_ok VolumeDriver.Remove '{"Name":"data"}'
 	assert_file_content "$WORK/srv/f" before
 	plugin_ok VolumeDriver.Unmount '{"Name":"other","ID":"c1"}'
+	plugin_stop
+}
+
+# A Mount that kills the daemon of a silent mount kills ours only: a process named sshfs whose
+# command line names the same _data in another mount namespace (a container's, another
+# plugin's with the same store path) is left alone.
+test_sshfs_kill_spares_other_namespaces() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp other
+	mp=$(plugin_mp data)
+	sshfs_create_key_volume data
+	plugin_ok VolumeDriver.Mount '{"Name":"data","ID":"c1"}'
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	unshare -m bash -c 'exec -a sshfs cat - "$1" < <(exec sleep 600)' _ "$mp" &
+	other=$!
+	sleep 0.3
+	kill -0 "$other" 2>/dev/null || fail "the impersonating process did not start"
+	sshfs_sshd_kill
+	sshfs_host_gone
+	plugin_call VolumeDriver.Mount '{"Name":"data","ID":"c2"}' >/dev/null || true
+	assert_not_mounted "$mp"
+	kill -0 "$other" 2>/dev/null || fail "the Mount killed an sshfs of another mount namespace"
+	# shellcheck disable=SC2046 # one pid a word
+	kill $(sshfs_tree "$other") 2>/dev/null || true
+	plugin_ok VolumeDriver.Unmount '{"Name":"data","ID":"c1"}'
 	plugin_stop
 }
 
