@@ -629,7 +629,9 @@ static int add_mount_id(struct volume *v, const char *id, struct cvol_error *err
 }
 
 /* Detach the mount on @v's _data that @p found dead or silent, with its bind in the mount dir, and
- * kill its daemon when it did not answer; @state describes it. */
+ * kill its daemon when it did not answer and no container holds the volume: containers that do
+ * keep the detached mount, which a server that was only slow, or cut off for a moment, serves
+ * again (a server gone for good, ssh drops by itself: ServerAlive*). @state describes it. */
 static int detach_dead(struct cvol_volume_store *store, struct volume *v, const struct volume_probe *p,
 		       const char *state, struct cvol_error *err)
 {
@@ -637,7 +639,7 @@ static int detach_dead(struct cvol_volume_store *store, struct volume *v, const 
 	int r = volume_unpublish(&store->publish, v->name, err);
 	if (r == 0)
 		r = volume_detach_data(v, err);
-	if (r == 0 && p->health == VOLUME_NO_ANSWER)
+	if (r == 0 && p->health == VOLUME_NO_ANSWER && !v->rec.ids[0])
 		v->ops->kill_daemon(v);
 	return r;
 }

@@ -421,6 +421,36 @@ test_sshfs_server_not_answering() {
 	plugin_stop
 }
 
+# A server cut off for a moment while a container holds the volume: the next Mount finds the
+# mount silent and detaches it, but leaves its sshfs running for the container, which reads
+# through it again once the link is back; a later Mount makes a fresh mount.
+test_sshfs_silent_mount_kept_for_holders() {
+	sshfs_storage_host
+	sshfs_plugin_start
+	local mp holder pid err_text
+	mp=$(plugin_mp held)
+	echo before >"$WORK/srv/f"
+	plugin_ok VolumeDriver.Create "{\"Name\":\"held\",\"Opts\":{\"sshcmd\":\"root@$SSHFS_ADDR:$WORK/srv\",\"port\":\"$SSHFS_PORT\",\"IdentityFile\":\"$WORK/ssh/id\",\"ConnectTimeout\":\"2\",$SSHFS_HOSTKEY_OPTS}}"
+	plugin_ok VolumeDriver.Mount '{"Name":"held","ID":"c1"}'
+	pid=$(sshfs_pid_of "$mp") || fail "no sshfs process serves $mp"
+	(cd "$mp" && exec sleep 300) & # a container: its cwd in the volume
+	holder=$!
+	sshfs_host_gone
+	plugin_refused VolumeDriver.Mount '{"Name":"held","ID":"c2"}' 500 "its mount (no answer within 3 s) is detached"
+	sshfs_host_back
+	[ -d "/proc/$pid" ] || { kill "$holder"; fail "the sshfs that c1 still uses was killed"; }
+	err_text=$(timeout 20 cat "/proc/$holder/cwd/f" 2>&1) || true
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	assert_eq before "$err_text" "the file read by c1 through its mount once the link is back"
+	plugin_ok VolumeDriver.Mount '{"Name":"held","ID":"c2"}'
+	assert_file_content "$mp/f" before
+	assert_eq 1 "$(awk -v m="$mp" '$5 == m' /proc/self/mountinfo | wc -l)" "mounts on $mp"
+	plugin_ok VolumeDriver.Unmount '{"Name":"held","ID":"c2"}'
+	plugin_ok VolumeDriver.Unmount '{"Name":"held","ID":"c1"}'
+	plugin_stop
+}
+
 # Keys and values that could end one sshfs option and start another, or run a program.
 test_sshfs_options_refused() {
 	plugin_require_tools
