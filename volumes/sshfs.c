@@ -257,16 +257,15 @@ static int sshfs_mount(const struct volume *v, struct cvol_error *err)
 {
 	char from_file[SSHFS_PASSWORD_MAX + 2];
 	const char *password = v->opts.password;
-	int r;
+	int r = 0;
 
 	if (v->opts.password_file) {
 		r = read_password_file(v, from_file, sizeof(from_file), err);
-		if (r < 0)
-			return r;
 		password = from_file;
 	}
-	r = sshfs_run(v, password, err);
-	explicit_bzero(from_file, sizeof(from_file));
+	if (r == 0)
+		r = sshfs_run(v, password, err);
+	explicit_bzero(from_file, sizeof(from_file)); /* also what a failed read left */
 	return r;
 }
 

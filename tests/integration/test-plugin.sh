@@ -1218,6 +1218,33 @@ test_plugin_connection_storm_does_not_starve() {
 		"the plugin's warning"
 }
 
+# Volumes s1..sN whose Mount hangs: sshfs to a local port that accepts and never says a word
+# (ssh waits for the banner until ConnectTimeout), in a plugin started with ARGS. Sets
+# SILENT_PID, the listener's pid, which the test ends; skips without sshfs.
+plugin_start_with_silent_volumes() { # n [cvol-plugin args]
+	local n=$1 i port
+	shift
+	command -v sshfs >/dev/null || skip "sshfs is not installed (make deps)"
+	python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+time.sleep(120)' >"$WORK/port" &
+	SILENT_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		[ ! -s "$WORK/port" ] || break
+		sleep 0.1
+	done
+	port=$(cat "$WORK/port")
+	[ -n "$port" ] || { kill "$SILENT_PID"; fail "the silent listener did not start"; }
+	plugin_start "$@"
+	for ((i = 1; i <= n; i++)); do
+		plugin_ok VolumeDriver.Create "{\"Name\":\"s$i\",\"Opts\":{\"sshcmd\":\"u@127.0.0.1:/x\",\"port\":\"$port\"}}"
+	done
+}
+
 # A peer whose connections are all busy does not take another peer's: with room for 4, a
 # client keeps one connection open between two Lists while another holds the other 3 with
 # Mounts that hang (sshfs to a port that never answers); that client's 4th connection gets a
@@ -1225,15 +1252,6 @@ test_plugin_connection_storm_does_not_starve() {
 # connections that could be closed were other peers').
 test_plugin_busy_peer_does_not_take_another_peers_connection() {
 	plugin_require_tools
-	command -v sshfs >/dev/null || skip "sshfs is not installed (make deps)"
-	cat >"$WORK/silent.py" <<'EOF2'
-import socket, sys, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-time.sleep(120)
-EOF2
 	cat >"$WORK/hog.py" <<'EOF2'
 import json, os, socket, sys, time
 path = sys.argv[1]
@@ -1285,22 +1303,11 @@ except OSError as e:
 os.wait()
 print(first, fourth, again)
 EOF2
-	python3 "$WORK/silent.py" >"$WORK/port" &
-	local listener=$! port i
-	for ((i = 0; i < 50; i++)); do
-		[ ! -s "$WORK/port" ] || break
-		sleep 0.1
-	done
-	port=$(cat "$WORK/port")
-	[ -n "$port" ] || { kill "$listener"; fail "the silent listener did not start"; }
-	plugin_start --max-connections 4
-	for i in 1 2 3; do
-		plugin_ok VolumeDriver.Create "{\"Name\":\"s$i\",\"Opts\":{\"sshcmd\":\"u@127.0.0.1:/x\",\"port\":\"$port\"}}"
-	done
+	plugin_start_with_silent_volumes 3 --max-connections 4
 	local got
 	got=$(python3 "$WORK/hog.py" "$PLUGIN_SOCK")
-	kill "$listener"
-	wait "$listener" 2>/dev/null || true
+	kill "$SILENT_PID"
+	wait "$SILENT_PID" 2>/dev/null || true
 	assert_eq "200 503 200" "$got" \
 		"List on an idle connection, a 4th connection of the peer whose 3 are busy, List again on the first"
 	plugin_stop
@@ -1393,25 +1400,7 @@ test_plugin_refuses_non_root_peers() {
 # room kept for connections being closed, rather than refused with a 503.
 test_plugin_busy_group_member_does_not_lock_root_out() {
 	plugin_require_tools
-	command -v sshfs >/dev/null || skip "sshfs is not installed (make deps)"
-	python3 -c '
-import socket, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(16)
-print(s.getsockname()[1], flush=True)
-time.sleep(60)' >"$WORK/port" &
-	local listener=$! port i
-	for ((i = 0; i < 50; i++)); do
-		[ ! -s "$WORK/port" ] || break
-		sleep 0.1
-	done
-	port=$(cat "$WORK/port")
-	[ -n "$port" ] || { kill "$listener"; fail "the silent listener did not start"; }
-	plugin_start --group 65534 --max-connections 4
-	for i in 1 2 3 4; do
-		plugin_ok VolumeDriver.Create "{\"Name\":\"s$i\",\"Opts\":{\"sshcmd\":\"u@127.0.0.1:/x\",\"port\":\"$port\"}}"
-	done
+	plugin_start_with_silent_volumes 4 --group 65534 --max-connections 4
 	python3 - "$PLUGIN_SOCK" <<'PY' >"$WORK/busy.out" 2>&1
 import os, socket, sys, time
 path = sys.argv[1]
@@ -1443,8 +1432,8 @@ except OSError as e:
 os.kill(pid, 9)
 os.waitpid(pid, 0)
 PY
-	kill "$listener"
-	wait "$listener" 2>/dev/null || true
+	kill "$SILENT_PID"
+	wait "$SILENT_PID" 2>/dev/null || true
 	assert_contains "$(cat "$WORK/busy.out")" "root: 200" "root's List while a group member's 4 connections are busy (--max-connections 4)"
 	plugin_stop
 }
